@@ -1,0 +1,124 @@
+"""Gradient descent on an attention parameter, float64, with log-spaced checkpoints.
+
+* fixed step:       theta_{k+1} = theta_k - eta grad L(theta_k)
+* normalised step:  theta_{k+1} = theta_k - eta grad L(theta_k) / ||grad L(theta_k)||
+
+The gradient is the stable one of :mod:`numeric.attention`; the normalised step uses the scaled
+gradient, whose direction survives at any norm. The loop records a :class:`Checkpoint` at
+iterations spaced geometrically (``per_decade`` per factor of ten); an optional ``observer`` sees
+every checkpoint and can stop the run.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .attention import attention_state, gradient, loss_value
+from .losses import Loss
+
+METHODS = ("normalized", "fixed")
+
+
+@dataclass
+class Checkpoint:
+    """The state of GD after ``iteration`` steps.
+
+    norm = ||theta_k||, loss = L(theta_k), selected = the dominant tokens a_i,
+    one_minus_mass = max_i (1 - s_{i,a_i}) (computed without cancellation),
+    grad_norm = ||grad L(theta_k)|| (0 when it underflows), extra: what an observer added.
+    """
+
+    iteration: int
+    theta: np.ndarray
+    norm: float
+    loss: float
+    selected: tuple
+    one_minus_mass: float
+    grad_norm: float
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Trajectory:
+    """A GD run: its checkpoints, and why it stopped ("observer", "iterations", "time", "stationary")."""
+
+    method: str
+    step: float
+    checkpoints: list
+    stop_reason: str
+    seconds: float
+
+    @property
+    def final(self) -> Checkpoint:
+        return self.checkpoints[-1]
+
+
+def checkpoint_schedule(max_iter: int, per_decade: int = 10) -> list[int]:
+    """0 and the integers round(10^(j/per_decade)) up to max_iter (deduplicated), plus max_iter."""
+    ks = {0, max_iter}
+    j = 0
+    while True:
+        k = int(round(10 ** (j / per_decade)))
+        if k > max_iter:
+            break
+        ks.add(k)
+        j += 1
+    return sorted(ks)
+
+
+def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *,
+           method: str = "normalized", step: float = 1.0, max_iter: int = 300_000,
+           time_budget: float = 20.0, per_decade: int = 10,
+           observer: Callable[[Checkpoint], bool] | None = None) -> Trajectory:
+    """Run GD from theta0 and return its trajectory (see module docstring).
+
+    ``observer(checkpoint) -> bool`` may add entries to ``checkpoint.extra``; returning True stops.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown GD method {method!r}; expected one of {METHODS}")
+    theta = np.array(theta0, dtype=float).ravel().copy()
+    schedule = checkpoint_schedule(max_iter, per_decade)
+    next_idx = 0
+    cache: dict = {}
+    checkpoints: list[Checkpoint] = []
+    start = time.perf_counter()
+    stop_reason = "iterations"
+    normalized = method == "normalized"
+    k = 0
+    while True:
+        st = attention_state(theta, phi, gamma, cache)
+        g = gradient(theta, phi, gamma, loss, state=st, scaled=normalized)
+        gn = float(np.linalg.norm(g))
+        out_of_time = time.perf_counter() - start > time_budget
+        if k == schedule[next_idx] or out_of_time or gn == 0.0:
+            true_g = gradient(theta, phi, gamma, loss, state=st) if normalized else g
+            cp = Checkpoint(iteration=k, theta=theta.copy(), norm=float(np.linalg.norm(theta)),
+                            loss=loss_value(theta, phi, gamma, loss, st),
+                            selected=tuple(int(a) for a in st.dominant),
+                            one_minus_mass=float(np.max(st.one_minus_mass)),
+                            grad_norm=float(np.linalg.norm(true_g)))
+            checkpoints.append(cp)
+            while next_idx < len(schedule) and schedule[next_idx] <= k:
+                next_idx += 1
+            if observer is not None and observer(cp):
+                stop_reason = "observer"
+                break
+            if out_of_time:
+                stop_reason = "time"
+                break
+            if gn == 0.0:
+                stop_reason = "stationary"
+                break
+            if next_idx >= len(schedule):
+                stop_reason = "iterations"
+                break
+        if normalized:
+            theta -= step * g / gn
+        else:
+            theta -= step * g
+        k += 1
+    return Trajectory(method=method, step=step, checkpoints=checkpoints, stop_reason=stop_reason,
+                      seconds=time.perf_counter() - start)

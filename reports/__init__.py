@@ -1,0 +1,1 @@
+"""HTML reports rendered from verify's results (presentation only)."""

@@ -1,0 +1,1 @@
+"""Exact mathematics with sympy: attention gradients, KKT systems, certificates, Assumption A."""
