@@ -1,0 +1,132 @@
+"""Batched stable attention gradients and GD in torch (float64), for many datasets of one shape at once.
+
+The same mathematics as :mod:`numeric.attention` (DESIGN.md section 3), with a leading batch axis b:
+features Phi (B, n, T, D), scores gamma (B, n, T), parameters theta (B, D). For each b, with a_bi the
+dominant token and r_bit = <theta_b, Phi_bit - Phi_{b,i,a_bi}> <= 0,
+
+    grad L_b = (1/n) sum_i l'(u_bi) sum_{t != a_bi} s_bit ((gamma_bit - gamma_{b,i,a_bi}) + gap_bi) (Phi_bit - Phi_{b,i,a_bi})
+
+and the normalised step uses the same vector times e^{-max_{i,t} r_bit}, so no direction underflows.
+Runs on the CPU, or on a GPU when ``device="cuda"`` is given and present.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .gd import checkpoint_schedule
+
+_DERIVATIVES = {
+    "logistic": lambda u: -torch.sigmoid(-u),
+    "exponential": lambda u: -torch.exp(-u),
+    "correlation": lambda u: -torch.ones_like(u),
+}
+
+
+def loss_derivative(name: str):
+    """l'(u) in torch for a built-in loss name."""
+    if name not in _DERIVATIVES:
+        raise ValueError(f"batched GD supports the built-in losses {sorted(_DERIVATIVES)}, not {name!r}")
+    return _DERIVATIVES[name]
+
+
+def default_device() -> str:
+    """"cuda" when a GPU is present, else "cpu"."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, gamma_a: torch.Tensor, dloss,
+                    scaled: bool = False):
+    """The coefficients c_bit of the stable gradient, grad L_b = (1/n) sum_{i,t} c_bit (Phi_bit - Phi_{b,i,a_bi}):
+
+        c_bit = l'(u_bi) s_bit ((gamma_bit - gamma_{b,i,a_bi}) + gap_bi)   for t != a_bi, 0 at a_bi,
+
+    from r = logits minus the dominant logit (B, n, T), mask (t != a_bi), dgamma = gamma - gamma_a and
+    gamma_a (B, n). With ``scaled`` every c_b is multiplied by e^{-max_{i,t != a} r_bit}.
+    Returns (c, one_minus_mass) with one_minus_mass[b, i] = 1 - s_{b,i,a_bi} (no cancellation).
+    Any model whose logits are linear in its parameter reuses this; only the contraction with the
+    feature differences depends on the model."""
+    zero = torch.zeros_like(r)
+    r = torch.where(mask, r.clamp(max=0.0), zero)
+    e = torch.exp(r)
+    tail = torch.where(mask, e, zero).sum(dim=2)                          # sum_{t != a} e^{r}
+    z = 1.0 + tail
+    s = e / z[..., None]
+    gap = -torch.where(mask, s * dgamma, zero).sum(dim=2)
+    u = gamma_a - gap
+    if scaled:
+        neg_inf = torch.full_like(r, -torch.inf)
+        rmax = torch.where(mask, r, neg_inf).amax(dim=(1, 2))             # (B,)
+        rmax = torch.where(torch.isfinite(rmax), rmax, torch.zeros_like(rmax))
+        base = torch.exp(torch.where(mask, r - rmax[:, None, None], neg_inf)) / z[..., None]
+    else:
+        base = torch.where(mask, s, zero)
+    return base * (dgamma + gap[..., None]) * dloss(u)[..., None], tail / z
+
+
+def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor, dloss, scaled: bool = False):
+    """(grad, dominant, one_minus_mass) for every batch element, generic features Phi (B, n, T, D);
+    ``scaled`` multiplies each grad_b by e^{-max r_b} (same direction, no underflow)."""
+    B, n, T, D = phi.shape
+    q = torch.einsum("bntd,bd->bnt", phi, theta)
+    dominant = q.argmax(dim=2)                                             # (B, n)
+    phi_a = torch.gather(phi, 2, dominant[..., None, None].expand(B, n, 1, D))
+    dphi = phi - phi_a
+    gamma_a = torch.gather(gamma, 2, dominant[..., None])[..., 0]          # (B, n)
+    mask = torch.ones_like(gamma, dtype=torch.bool)
+    mask.scatter_(2, dominant[..., None], False)
+    r = torch.einsum("bntd,bd->bnt", dphi, theta)
+    c, omm = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
+    grad = torch.einsum("bnt,bntd->bd", c, dphi) / n
+    return grad, dominant, omm
+
+
+@dataclass
+class BatchedTrajectory:
+    """Checkpoints of a batched run: iterations (K,), theta (K, B, D), selected (K, B, n),
+    one_minus_mass (K, B) = max_i (1 - s_{b,i,a_bi}); seconds of wall time."""
+
+    iterations: np.ndarray
+    theta: np.ndarray
+    selected: np.ndarray
+    one_minus_mass: np.ndarray
+    seconds: float
+
+
+def batched_gd(theta0, phi, gamma, loss: str = "logistic", *, method: str = "normalized", step: float = 1.0,
+               iterations: int = 10_000, per_decade: int = 10, device: str | None = None) -> BatchedTrajectory:
+    """GD on every batch element at once: theta <- theta - step g (fixed) or - step g/||g|| (normalised,
+    per element). Inputs are arrays (B, D), (B, n, T, D), (B, n, T); float64 throughout."""
+    import time
+
+    device = device or default_device()
+    f64 = dict(dtype=torch.float64, device=device)
+    theta = torch.as_tensor(np.asarray(theta0, dtype=float), **f64).clone()
+    phi_t = torch.as_tensor(np.asarray(phi, dtype=float), **f64)
+    gamma_t = torch.as_tensor(np.asarray(gamma, dtype=float), **f64)
+    dloss = loss_derivative(loss)
+    schedule = set(checkpoint_schedule(iterations, per_decade))
+    its, thetas, sels, omms = [], [], [], []
+    start = time.perf_counter()
+    normalized = method == "normalized"
+    if method not in ("normalized", "fixed"):
+        raise ValueError(f"unknown GD method {method!r}")
+    with torch.no_grad():
+        for k in range(iterations + 1):
+            g, dominant, omm = batched_gradient(theta, phi_t, gamma_t, dloss, scaled=normalized)
+            if k in schedule:
+                its.append(k)
+                thetas.append(theta.cpu().numpy().copy())
+                sels.append(dominant.cpu().numpy().copy())
+                omms.append(omm.amax(dim=1).cpu().numpy().copy())
+            if k == iterations:
+                break
+            if normalized:
+                gn = g.norm(dim=1, keepdim=True)
+                theta = theta - step * torch.where(gn > 0, g / gn.clamp_min(1e-300), torch.zeros_like(g))
+            else:
+                theta = theta - step * g
+    return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),
+                             one_minus_mass=np.stack(omms), seconds=time.perf_counter() - start)
