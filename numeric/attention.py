@@ -65,30 +65,29 @@ def attention_state(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray,
     ``_cache`` (optional) keeps Phi - Phi_a and gamma - gamma_a between calls whose dominant tokens
     agree, which saves the (n, T, D) subtraction inside GD loops.
     """
-    n = phi.shape[0]
-    rows = np.arange(n)
     dominant = np.argmax(phi @ theta, axis=1)
     if _cache is not None and _cache.get("dominant") is not None and np.array_equal(_cache["dominant"], dominant):
-        dphi, dgamma, mask = _cache["dphi"], _cache["dgamma"], _cache["mask"]
+        dphi, dgamma, mask, off = _cache["dphi"], _cache["dgamma"], _cache["mask"], _cache["off"]
     else:
+        rows = np.arange(phi.shape[0])
         dphi = phi - phi[rows, dominant][:, None, :]
         dgamma = gamma - gamma[rows, dominant][:, None]
         mask = np.ones(gamma.shape, dtype=bool)
         mask[rows, dominant] = False
+        off = np.where(mask, 0.0, -np.inf)  # -inf at a_i: its term is taken out of every tail sum
         if _cache is not None:
-            _cache.update(dominant=dominant, dphi=dphi, dgamma=dgamma, mask=mask)
-    r = dphi @ theta
-    r[~mask] = 0.0
-    r = np.minimum(r, 0.0)  # a_i has the largest logit; guard against rounding of the difference form
-    e = np.exp(r)
-    tail_sum = np.where(mask, e, 0.0).sum(axis=1)
+            _cache.update(dominant=dominant, dphi=dphi, dgamma=dgamma, mask=mask, off=off)
+    # r_it = <theta, Phi_it - Phi_{i,a_i}> <= 0 (the min guards against rounding of the difference form)
+    r = np.minimum(dphi @ theta, 0.0)
+    e_tail = np.exp(r + off)                 # e^{r_it} for t != a_i, exactly 0 at a_i
+    tail_sum = e_tail.sum(axis=1)
     z = 1.0 + tail_sum
-    s = e / z[:, None]
-    gap = -(np.where(mask, s * dgamma, 0.0)).sum(axis=1)
-    u = gamma[rows, dominant] - gap
-    return AttentionState(dominant=dominant, r=r, e=e, tail_sum=tail_sum, s=s,
-                          one_minus_mass=tail_sum / z, gap=gap, u=u, dphi=dphi, dgamma=dgamma,
-                          mask=mask)
+    s_tail = e_tail / z[:, None]
+    gap = -(s_tail * dgamma).sum(axis=1)     # dgamma = 0 at a_i
+    u = gamma[np.arange(len(dominant)), dominant] - gap
+    s = np.where(mask, s_tail, (1.0 / z)[:, None])
+    return AttentionState(dominant=dominant, r=r, e=np.where(mask, e_tail, 1.0), tail_sum=tail_sum, s=s,
+                          one_minus_mass=tail_sum / z, gap=gap, u=u, dphi=dphi, dgamma=dgamma, mask=mask)
 
 
 def loss_value(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss,
@@ -98,18 +97,19 @@ def loss_value(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss
     return float(np.mean(loss.value(st.u)))
 
 
-def _weights(st: AttentionState, scaled: bool) -> tuple[np.ndarray, float]:
-    """Per-token weights s_it (dgamma_it + gap_i), optionally times e^{-max r}; returns (w, log scale)."""
-    mask = st.mask
+def coefficients(st: AttentionState, loss: Loss, scaled: bool = False) -> np.ndarray:
+    """c_it = l'(u_i) s_it ((gamma_it - gamma_{i,a_i}) + gap_i) for t != a_i and 0 at a_i, so that
+    grad L = (1/n) sum_{i,t} c_it (Phi_it - Phi_{i,a_i}). With ``scaled``, every c_it is multiplied
+    by e^{-max_{j, tau != a_j} r_j tau} (exponents stay <= 0, nothing underflows to a zero direction)."""
     if scaled:
-        rmax = float(np.max(np.where(mask, st.r, -np.inf))) if mask.any() else 0.0
+        r_tail = np.where(st.mask, st.r, -np.inf)
+        rmax = r_tail.max()
         if not np.isfinite(rmax):
             rmax = 0.0
-        base = np.exp(np.where(mask, st.r - rmax, -np.inf)) / (1.0 + st.tail_sum)[:, None]
+        base = np.exp(r_tail - rmax) / (1.0 + st.tail_sum)[:, None]
     else:
-        rmax = 0.0
-        base = np.where(mask, st.s, 0.0)
-    return base * (st.dgamma + st.gap[:, None]), rmax
+        base = np.where(st.mask, st.s, 0.0)
+    return loss.derivative(st.u)[:, None] * base * (st.dgamma + st.gap[:, None])
 
 
 def gradient(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss,
@@ -120,9 +120,9 @@ def gradient(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss,
     never underflowing (for normalised GD).
     """
     st = state if state is not None else attention_state(theta, phi, gamma)
-    w, _ = _weights(st, scaled)
-    coeff = loss.derivative(st.u)[:, None] * w
-    return np.einsum("it,itd->d", coeff, st.dphi) / phi.shape[0]
+    c = coefficients(st, loss, scaled)
+    n, T, D = st.dphi.shape
+    return (c.reshape(n * T) @ st.dphi.reshape(n * T, D)) / n
 
 
 def naive_gradient(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss) -> np.ndarray:

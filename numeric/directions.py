@@ -10,8 +10,10 @@ import numpy as np
 
 
 def unit(u: np.ndarray) -> np.ndarray:
-    """u / ||u|| (Euclidean/Frobenius norm of the flattened array)."""
+    """u / ||u|| (Euclidean/Frobenius norm of the flattened array); u is first divided by max |u_k|,
+    so vectors of any magnitude (1e-300 or 1e300) keep their direction."""
     u = np.asarray(u, dtype=float).ravel()
+    u = u / np.max(np.abs(u))
     return u / np.linalg.norm(u)
 
 

@@ -91,7 +91,7 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     while True:
         st = attention_state(theta, phi, gamma, cache)
         g = gradient(theta, phi, gamma, loss, state=st, scaled=normalized)
-        gn = float(np.linalg.norm(g))
+        gn = float(np.sqrt(g @ g))
         out_of_time = time.perf_counter() - start > time_budget
         if k == schedule[next_idx] or out_of_time or gn == 0.0:
             true_g = gradient(theta, phi, gamma, loss, state=st) if normalized else g

@@ -16,6 +16,7 @@ from typing import Callable
 
 import mpmath
 import numpy as np
+from scipy.special import expit
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,8 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 def _logistic_derivative(u: np.ndarray) -> np.ndarray:
-    """-1/(1 + e^u), written as -e^{-u}/(1 + e^{-u}) for u > 0 so nothing overflows."""
-    u = np.asarray(u, dtype=float)
-    e = np.exp(-np.abs(u))
-    return np.where(u > 0, -e / (1.0 + e), -1.0 / (1.0 + e))
+    """-1/(1 + e^u) = -sigma(-u), with scipy's overflow-free logistic sigmoid."""
+    return -expit(-np.asarray(u, dtype=float))
 
 
 LOGISTIC = Loss(

@@ -84,7 +84,9 @@ def to_mpf(x) -> mpmath.mpf:
     """An exact rational (Fraction/int) or a float as an mpmath number at the working precision."""
     if isinstance(x, Fraction):
         return mpmath.mpf(x.numerator) / x.denominator
-    return mpmath.mpf(x)
+    if isinstance(x, (int, np.integer)):
+        return mpmath.mpf(int(x))
+    return mpmath.mpf(float(x)) if isinstance(x, np.floating) else mpmath.mpf(x)
 
 
 @dataclass
@@ -135,63 +137,111 @@ def _independent_rows(rows: list, order: list, tol) -> list:
     return chosen
 
 
-def polish(A_exact, b_exact, active_guess, dps: int = 50, max_iter: int = 200) -> PolishedSVM:
-    """Solve the KKT system of min ||theta|| s.t. A theta >= b in mpmath at ``dps`` digits.
+def _solve_on_rhs(rows, free: list, rhs: list):
+    """x solving (A_F A_F^T) x = rhs, for independent rows F (None when numerically singular)."""
+    G = mpmath.matrix([[mpmath.fsum(a * c for a, c in zip(rows[j], rows[k])) for k in free] for j in free])
+    try:
+        z = mpmath.lu_solve(G, mpmath.matrix(rhs))
+    except ZeroDivisionError:
+        return None
+    return [z[k] for k in range(len(free))]
 
-    Start from the solver's active set; on an independent subset B of the active rows solve
-    (A_B A_B^T) lambda_B = b_B and theta = A_B^T lambda_B; drop the most negative multiplier or add
-    the most violated constraint until lambda >= 0 and A theta >= b hold to the working precision.
+
+def _solve_on(rows, b, free: list):
+    """lambda_F solving (A_F A_F^T) lambda_F = b_F (None when A_F A_F^T is singular)."""
+    return _solve_on_rhs(rows, free, [b[j] for j in free])
+
+
+def polish(A_exact, b_exact, active_guess, dps: int = 50, max_iter: int = 500) -> PolishedSVM:
+    """Solve min ||theta||^2/2 s.t. A theta >= b exactly enough: its dual
+    min_{lambda >= 0} ||A^T lambda||^2/2 - b^T lambda by the Lawson-Hanson active-set method, in mpmath
+    at ``dps`` digits, warm-started from the solver's active set.
+
+    On the free set F the dual optimum solves (A_F A_F^T) lambda_F = b_F, theta = A_F^T lambda_F; the
+    method adds the most violated primal constraint (the most negative dual gradient A_j theta - b_j),
+    and steps back to keep lambda >= 0 when a multiplier would turn negative. It ends when
+    lambda >= 0, A theta >= b and lambda_j (A_j theta - b_j) = 0 hold to the working precision.
     """
     with mpmath.workdps(dps):
         m = len(A_exact)
         rows = [[to_mpf(x) for x in row] for row in np.asarray(A_exact, dtype=object)]
         b = [to_mpf(x) for x in np.asarray(b_exact, dtype=object).ravel()]
+        D = len(rows[0]) if rows else 0
         data_scale = max([abs(x) for row in rows for x in row] + [abs(x) for x in b] + [mpmath.mpf(1)])
         tol = mpmath.mpf(10) ** (-(dps * 3 // 5))
-        active = list(dict.fromkeys(int(j) for j in active_guess))
         notes: list = []
-        theta = [mpmath.mpf(0)] * (len(rows[0]) if rows else 0)
-        lam_b: list = []
-        basis: list = []
-        seen = set()
+
+        # warm start: an independent subset of the guess whose equality solution has lambda > 0
+        free = _independent_rows(rows, list(dict.fromkeys(int(j) for j in active_guess)), tol)
+        lam_f = None
+        while free:
+            lam_f = _solve_on(rows, b, free)
+            if lam_f is None:
+                free.pop()
+                continue
+            worst = min(range(len(free)), key=lambda k: lam_f[k])
+            if lam_f[worst] > tol * data_scale:
+                break
+            free.pop(worst)
+        lam = {j: lam_f[k] for k, j in enumerate(free)} if free else {}
+
+        def primal(lam):
+            return [mpmath.fsum(lam[j] * rows[j][c] for j in lam) for c in range(D)]
+
         it = 0
         for it in range(1, max_iter + 1):
-            basis = _independent_rows(rows, active, tol)
-            if basis:
-                G = mpmath.matrix([[mpmath.fsum(a * c for a, c in zip(rows[j], rows[k])) for k in basis] for j in basis])
-                lam_vec = mpmath.lu_solve(G, mpmath.matrix([b[j] for j in basis]))
-                lam_b = [lam_vec[k] for k in range(len(basis))]
-                theta = [mpmath.fsum(lam_b[k] * rows[basis[k]][c] for k in range(len(basis)))
-                         for c in range(len(rows[0]))]
-            else:
-                lam_b, theta = [], [mpmath.mpf(0)] * len(rows[0])
-            key = tuple(sorted(basis))
-            worst_lam = min(range(len(lam_b)), key=lambda k: lam_b[k]) if lam_b else None
-            if worst_lam is not None and lam_b[worst_lam] < -tol * data_scale:
-                active.remove(basis[worst_lam])
-                continue
+            theta = primal(lam)
             slack = [mpmath.fsum(a * t for a, t in zip(rows[j], theta)) - b[j] for j in range(m)]
-            worst = min(range(m), key=lambda j: slack[j])
-            if slack[worst] < -tol * data_scale:
-                if key in seen and worst in active:
-                    notes.append("active-set refinement cycled")
+            cand = [j for j in range(m) if j not in lam]
+            if not cand:
+                break
+            j_add = min(cand, key=lambda j: slack[j])
+            if slack[j_add] >= -tol * data_scale:
+                break
+            if lam and not _independent_rows(rows, list(lam) + [j_add], tol)[-1:] == [j_add]:
+                # A_j = sum_k c_k A_k over the free rows and A_j theta < b_j: trade lambda_k for lambda_j
+                # (theta stays, the dual objective grows) until a multiplier reaches 0
+                free = list(lam)
+                c = _solve_on_rhs(rows, free, [mpmath.fsum(a * x for a, x in zip(rows[k], rows[j_add])) for k in free])
+                pos = [(lam[k] / c[i], k) for i, k in enumerate(free) if c[i] > tol]
+                if not pos:
+                    notes.append("the constraints are inconsistent: the SVM is infeasible")
                     break
-                seen.add(key)
-                active.append(worst)
-                continue
-            break
-        lam = [mpmath.mpf(0)] * m
-        for k, j in enumerate(basis):
-            lam[j] = lam_b[k]
+                t, k_out = min(pos)
+                current = {k: lam[k] - t * c[i] for i, k in enumerate(free) if k != k_out}
+                current[j_add] = t
+                free = list(current)
+            else:
+                free = list(lam) + [j_add]
+                current = {**lam, j_add: mpmath.mpf(0)}
+            for _ in range(len(free) + 1):  # inner loop: move towards the equality solution, keep lambda >= 0
+                z = _solve_on(rows, b, free)
+                if z is None:
+                    notes.append("singular system on the free set")
+                    break
+                if all(x > tol * data_scale for x in z):
+                    current = dict(zip(free, z))
+                    break
+                steps = [current[j] / (current[j] - z[k]) for k, j in enumerate(free) if z[k] <= tol * data_scale]
+                alpha = min(steps)
+                current = {j: current[j] + alpha * (z[k] - current[j]) for k, j in enumerate(free)}
+                free = [j for j in free if current[j] > tol * data_scale]
+                current = {j: current[j] for j in free}
+                if not free:
+                    break
+            lam = current
+        else:
+            notes.append(f"no convergence in {max_iter} iterations")
+
+        theta = primal(lam)
+        lam_all = [lam.get(j, mpmath.mpf(0)) for j in range(m)]
         slack = [mpmath.fsum(a * t for a, t in zip(rows[j], theta)) - b[j] for j in range(m)]
-        stationarity = max([abs(theta[c] - mpmath.fsum(lam[j] * rows[j][c] for j in basis))
-                            for c in range(len(theta))] + [mpmath.mpf(0)])
-        primal = max([-s for s in slack] + [mpmath.mpf(0)])
-        dual = max([-x for x in lam] + [mpmath.mpf(0)])
-        comp = max([abs(lam[j] * slack[j]) for j in range(m)] + [mpmath.mpf(0)])
-        residual = max(stationarity, primal, dual, comp) / data_scale
+        primal_inf = max([-s for s in slack] + [mpmath.mpf(0)])
+        dual_inf = max([-x for x in lam_all] + [mpmath.mpf(0)])
+        comp = max([abs(lam_all[j] * slack[j]) for j in range(m)] + [mpmath.mpf(0)])
+        residual = max(primal_inf, dual_inf, comp) / data_scale
         act = [j for j in range(m) if abs(slack[j]) <= tol * data_scale]
-        return PolishedSVM(theta=theta, lam=lam, active=act, basis=sorted(basis), kkt_residual=residual,
+        return PolishedSVM(theta=theta, lam=lam_all, active=act, basis=sorted(lam), kkt_residual=residual,
                            ok=bool(residual <= tol), dps=dps, iterations=it, notes=notes)
 
 

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from numeric import LOGISTIC, checkpoint_schedule, gradient, one_minus_corr, run_gd
+from verify import builtin
+
+
+def test_checkpoint_schedule_is_log_spaced():
+    ks = checkpoint_schedule(1000, per_decade=2)
+    assert ks == [0, 1, 3, 10, 32, 100, 316, 1000]
+
+
+def test_normalized_steps_have_unit_length():
+    ds = builtin("multi-input")
+    traj = run_gd(np.zeros(3), ds.features(), ds.gamma, LOGISTIC, max_iter=100, per_decade=100)
+    by_k = {c.iteration: c.theta for c in traj.checkpoints}
+    for k in range(1, 100):
+        if k in by_k and k - 1 in by_k:
+            assert np.linalg.norm(by_k[k] - by_k[k - 1]) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_fixed_step_matches_a_hand_loop():
+    ds = builtin("single-input-global")
+    phi, gamma = ds.features(), ds.gamma
+    p = np.array([0.3, -0.2, 0.0])
+    for _ in range(50):
+        p = p - 0.5 * gradient(p, phi, gamma, LOGISTIC)
+    traj = run_gd([0.3, -0.2, 0.0], phi, gamma, LOGISTIC, method="fixed", step=0.5, max_iter=50)
+    assert np.array_equal(traj.final.theta, p)
+
+
+def test_normalized_gd_aligns_with_svm_direction():
+    ds = builtin("single-input-global")
+    traj = run_gd([0, 1, 0], ds.features(), ds.gamma, LOGISTIC, max_iter=3000)
+    p_mm = np.array([-10 / 101, 100 / 101, 0.0])  # derived by hand in test_svm
+    omc = [one_minus_corr(c.theta, p_mm) for c in traj.checkpoints if c.iteration >= 100]
+    assert traj.final.selected == (0,)
+    assert omc[-1] < 1e-5
+    assert omc[-1] < omc[0] / 50  # falls like ||p||^-2 (a decade of ||p|| -> about 100x)
+
+
+def test_observer_can_stop_and_time_budget():
+    ds = builtin("multi-input")
+    traj = run_gd(np.zeros(3), ds.features(), ds.gamma, LOGISTIC, max_iter=10**6,
+                  observer=lambda cp: cp.iteration >= 100)
+    assert traj.stop_reason == "observer" and traj.final.iteration == 100
+    traj = run_gd(np.zeros(3), ds.features(), ds.gamma, LOGISTIC, max_iter=10**9, time_budget=0.2)
+    assert traj.stop_reason == "time"
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="unknown GD method"):
+        run_gd([0.0], np.zeros((1, 2, 1)), np.zeros((1, 2)), LOGISTIC, method="adam")

@@ -1,0 +1,109 @@
+"""p-SVM solving and polishing, against solutions derived by hand and an independent KKT check."""
+from fractions import Fraction as F
+
+import mpmath
+import numpy as np
+import pytest
+
+from numeric import active_set_guess, polish, solve_svm, svm_constraints, to_mpf
+from verify import builtin
+
+
+def solve_and_polish(phi_float, phi_exact, alpha, margins=None, dps=50):
+    con = svm_constraints(phi_float, alpha, margins)
+    sol = solve_svm(con.A, con.b)
+    if not sol.feasible:
+        return con, sol, None
+    exact = svm_constraints(phi_exact, alpha, margins)
+    return con, sol, polish(exact.A, exact.b, active_set_guess(sol, con.A, con.b), dps=dps)
+
+
+def assert_kkt(A_exact, b_exact, pol, digits=40):
+    """theta = A^T lambda, lambda >= 0, A theta >= b, lambda_j (A_j theta - b_j) = 0, checked here in mpmath."""
+    with mpmath.workdps(60):
+        tol = mpmath.mpf(10) ** -digits
+        A = [[to_mpf(x) for x in row] for row in A_exact]
+        b = [to_mpf(x) for x in b_exact]
+        theta, lam = pol.theta, pol.lam
+        for c in range(len(theta)):
+            assert abs(theta[c] - mpmath.fsum(lam[j] * A[j][c] for j in range(len(A)))) < tol
+        for j in range(len(A)):
+            slack = mpmath.fsum(a * t for a, t in zip(A[j], theta)) - b[j]
+            assert lam[j] >= -tol
+            assert slack >= -tol
+            assert abs(lam[j] * slack) < tol
+
+
+def test_single_input_global_matches_hand_solution():
+    # keys (-0.1, 1, 0), (1, 0, 0), (0, 0, 0); alpha = 0. Only the constraint against token 2 is active:
+    # p = (-0.1, 1, 0) / 1.01 = (-10/101, 100/101, 0), and then p.(k0 - k1) = 1.11/1.01 > 1.
+    ds = builtin("single-input-global")
+    con, sol, pol = solve_and_polish(ds.features(), ds.features_exact(), [0])
+    assert sol.feasible and pol.ok
+    with mpmath.workdps(50):
+        expected = [mpmath.mpf(-10) / 101, mpmath.mpf(100) / 101, 0]
+        assert all(abs(a - b) < mpmath.mpf(10) ** -45 for a, b in zip(pol.theta, expected))
+    assert [tuple(con.pairs[j]) for j in pol.active] == [(0, 2)]
+    exact = svm_constraints(ds.features_exact(), [0])
+    assert_kkt(exact.A, exact.b, pol)
+
+
+def test_single_input_local_second_token():
+    # alpha = 1: p.(k1 - k0) = 1.1 p1 - p2 >= 1 and p.(k1 - k2) = p1 >= 1; p = (1, 0, 0) satisfies both,
+    # and nothing shorter satisfies p1 >= 1, so p_mm = (1, 0, 0) with token 2 its only support token.
+    ds = builtin("single-input-local")
+    con, sol, pol = solve_and_polish(ds.features(), ds.features_exact(), [1])
+    assert pol.ok
+    assert [float(x) for x in pol.theta] == [1.0, 0.0, 0.0]
+    assert [tuple(con.pairs[j]) for j in pol.active] == [(0, 2)]
+
+
+def test_multi_input_polished_kkt():
+    ds = builtin("multi-input")
+    con, sol, pol = solve_and_polish(ds.features(), ds.features_exact(), [0, 0, 0])
+    exact = svm_constraints(ds.features_exact(), [0, 0, 0])
+    assert pol.ok and pol.kkt_residual < mpmath.mpf(10) ** -40
+    assert_kkt(exact.A, exact.b, pol)
+    # the solver's norm and the polished norm agree to the solver's accuracy
+    assert abs(sol.norm - float(pol.norm)) < 1e-6
+
+
+def test_infeasible_is_reported_not_raised():
+    # the selected token has the same key as another token: no p separates them
+    phi = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])
+    con = svm_constraints(phi, [0])
+    sol = solve_svm(con.A, con.b)
+    assert not sol.feasible
+    assert "infeasible" in sol.status
+
+
+def test_degenerate_duplicate_and_dependent_rows():
+    # tokens 1 and 2 have identical keys (duplicate active rows) and token 3 is a multiple of them
+    phi = np.array([[[0.0, 0.0], [-1.0, 0.0], [-1.0, 0.0], [-2.0, 0.0]]])
+    exact = np.vectorize(F, otypes=[object])(phi.astype(int))
+    con, sol, pol = solve_and_polish(phi, exact, [0])
+    assert pol.ok
+    assert [float(x) for x in pol.theta] == [1.0, 0.0]
+    assert sorted(tuple(con.pairs[j]) for j in pol.active) == [(0, 1), (0, 2)]
+    assert_kkt(svm_constraints(exact, [0]).A, svm_constraints(exact, [0]).b, pol)
+
+
+def test_polish_repairs_a_wrong_active_set():
+    ds = builtin("multi-input")
+    exact = svm_constraints(ds.features_exact(), [0, 0, 0])
+    pol = polish(exact.A, exact.b, [0, 1, 2, 3], dps=50)  # a deliberately wrong guess
+    good = solve_and_polish(ds.features(), ds.features_exact(), [0, 0, 0])[2]
+    assert pol.ok
+    assert pol.active == good.active
+    with mpmath.workdps(50):
+        assert max(abs(a - b) for a, b in zip(pol.theta, good.theta)) < mpmath.mpf(10) ** -40
+
+
+@pytest.mark.parametrize("margins", [[1], [0]])
+def test_margins(margins):
+    ds = builtin("single-input-global")
+    con, sol, pol = solve_and_polish(ds.features(), ds.features_exact(), [0], margins)
+    if margins == [0]:
+        assert [float(x) for x in pol.theta] == [0.0, 0.0, 0.0]
+    else:
+        assert pol.ok and float(pol.norm) > 0
