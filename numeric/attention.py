@@ -58,36 +58,79 @@ def dominant_tokens(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
     return np.argmax(phi @ theta, axis=1)
 
 
+class StableAttention:
+    """The stable formulas of the module docstring for fixed data (Phi, gamma), evaluated at any theta.
+
+    Phi_it - Phi_{i,a_i} and gamma_it - gamma_{i,a_i} are cached for the current dominant tokens and
+    recomputed only when some r_it turns positive (another token took the lead), which keeps GD loops
+    to a few array operations per step. Every function of this module goes through this class, so the
+    formulas exist once.
+    """
+
+    def __init__(self, phi: np.ndarray, gamma: np.ndarray):
+        self.phi = np.asarray(phi, dtype=float)
+        self.gamma = np.asarray(gamma, dtype=float)
+        self.n, self.T, self.D = self.phi.shape
+        self.dominant = None
+
+    def _refresh(self, theta: np.ndarray) -> None:
+        rows = np.arange(self.n)
+        self.dominant = np.argmax(self.phi @ theta, axis=1)
+        self.dphi = self.phi - self.phi[rows, self.dominant][:, None, :]
+        self.dphi_flat = self.dphi.reshape(self.n * self.T, self.D)
+        self.gamma_a = self.gamma[rows, self.dominant]
+        self.dgamma = self.gamma - self.gamma_a[:, None]          # 0 at a_i
+        self.off = np.zeros((self.n, self.T))
+        self.off[rows, self.dominant] = -np.inf                   # takes a_i out of every tail sum
+
+    def tails(self, theta: np.ndarray):
+        """(r_tail, e_tail, z, gap, u): r_it = <theta, Phi_it - Phi_{i,a_i}> (<= 0) with -inf at a_i,
+        e_tail = e^{r_tail}, z_i = 1 + sum_{t != a_i} e^{r_it}, gap_i = sum_{t != a_i} s_it (gamma_{i,a_i} - gamma_it),
+        u_i = gamma_{i,a_i} - gap_i = Y_i f(X_i)."""
+        if self.dominant is None:
+            self._refresh(theta)
+        r = (self.dphi_flat @ theta).reshape(self.n, self.T)
+        if r.max() > 0:
+            self._refresh(theta)
+            r = (self.dphi_flat @ theta).reshape(self.n, self.T)
+        r_tail = np.minimum(r, 0.0) + self.off
+        e_tail = np.exp(r_tail)
+        z = 1.0 + e_tail.sum(axis=1)
+        gap = -(e_tail * self.dgamma).sum(axis=1) / z
+        return r_tail, e_tail, z, gap, self.gamma_a - gap
+
+    def coefficients(self, theta: np.ndarray, loss: Loss, scaled: bool = False, tails=None) -> np.ndarray:
+        """c_it = l'(u_i) s_it ((gamma_it - gamma_{i,a_i}) + gap_i) for t != a_i and 0 at a_i, so that
+        grad L = (1/n) sum_{i,t} c_it (Phi_it - Phi_{i,a_i}). With ``scaled``, every c_it is multiplied
+        by e^{-max_{j, tau != a_j} r_j tau} (exponents stay <= 0, nothing underflows to a zero direction)."""
+        r_tail, e_tail, z, gap, u = tails if tails is not None else self.tails(theta)
+        if scaled:
+            rmax = r_tail.max()
+            base = np.exp(r_tail - rmax) if np.isfinite(rmax) else e_tail
+        else:
+            base = e_tail
+        return base * (self.dgamma + gap[:, None]) * (loss.derivative(u) / z)[:, None]
+
+    def gradient(self, theta: np.ndarray, loss: Loss, scaled: bool = False, tails=None) -> np.ndarray:
+        """grad_theta L (or, with ``scaled``, the same vector times e^{-max r}) by the stable formula."""
+        c = self.coefficients(theta, loss, scaled, tails)
+        return (c.reshape(self.n * self.T) @ self.dphi_flat) / self.n
+
+    def state(self, theta: np.ndarray) -> AttentionState:
+        """The full decomposition at theta (see :class:`AttentionState`)."""
+        r_tail, e_tail, z, gap, u = self.tails(theta)
+        mask = np.isfinite(r_tail)
+        tail_sum = e_tail.sum(axis=1)  # the sum itself, never 1 - s_a
+        return AttentionState(dominant=self.dominant.copy(), r=np.where(mask, r_tail, 0.0),
+                              e=np.where(mask, e_tail, 1.0), tail_sum=tail_sum,
+                              s=np.where(mask, e_tail, 1.0) / z[:, None], one_minus_mass=tail_sum / z, gap=gap,
+                              u=u, dphi=self.dphi, dgamma=self.dgamma, mask=mask)
+
+
 def attention_state(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray,
                     _cache: dict | None = None) -> AttentionState:
-    """Decompose the softmax attention at theta around the dominant tokens (see module docstring).
-
-    ``_cache`` (optional) keeps Phi - Phi_a and gamma - gamma_a between calls whose dominant tokens
-    agree, which saves the (n, T, D) subtraction inside GD loops.
-    """
-    dominant = np.argmax(phi @ theta, axis=1)
-    if _cache is not None and _cache.get("dominant") is not None and np.array_equal(_cache["dominant"], dominant):
-        dphi, dgamma, mask, off = _cache["dphi"], _cache["dgamma"], _cache["mask"], _cache["off"]
-    else:
-        rows = np.arange(phi.shape[0])
-        dphi = phi - phi[rows, dominant][:, None, :]
-        dgamma = gamma - gamma[rows, dominant][:, None]
-        mask = np.ones(gamma.shape, dtype=bool)
-        mask[rows, dominant] = False
-        off = np.where(mask, 0.0, -np.inf)  # -inf at a_i: its term is taken out of every tail sum
-        if _cache is not None:
-            _cache.update(dominant=dominant, dphi=dphi, dgamma=dgamma, mask=mask, off=off)
-    # r_it = <theta, Phi_it - Phi_{i,a_i}> <= 0 (the min guards against rounding of the difference form)
-    r = np.minimum(dphi @ theta, 0.0)
-    e_tail = np.exp(r + off)                 # e^{r_it} for t != a_i, exactly 0 at a_i
-    tail_sum = e_tail.sum(axis=1)
-    z = 1.0 + tail_sum
-    s_tail = e_tail / z[:, None]
-    gap = -(s_tail * dgamma).sum(axis=1)     # dgamma = 0 at a_i
-    u = gamma[np.arange(len(dominant)), dominant] - gap
-    s = np.where(mask, s_tail, (1.0 / z)[:, None])
-    return AttentionState(dominant=dominant, r=r, e=np.where(mask, e_tail, 1.0), tail_sum=tail_sum, s=s,
-                          one_minus_mass=tail_sum / z, gap=gap, u=u, dphi=dphi, dgamma=dgamma, mask=mask)
+    """Decompose the softmax attention at theta around the dominant tokens (see module docstring)."""
+    return StableAttention(phi, gamma).state(np.asarray(theta, dtype=float))
 
 
 def loss_value(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss,
@@ -97,32 +140,13 @@ def loss_value(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss
     return float(np.mean(loss.value(st.u)))
 
 
-def coefficients(st: AttentionState, loss: Loss, scaled: bool = False) -> np.ndarray:
-    """c_it = l'(u_i) s_it ((gamma_it - gamma_{i,a_i}) + gap_i) for t != a_i and 0 at a_i, so that
-    grad L = (1/n) sum_{i,t} c_it (Phi_it - Phi_{i,a_i}). With ``scaled``, every c_it is multiplied
-    by e^{-max_{j, tau != a_j} r_j tau} (exponents stay <= 0, nothing underflows to a zero direction)."""
-    if scaled:
-        r_tail = np.where(st.mask, st.r, -np.inf)
-        rmax = r_tail.max()
-        if not np.isfinite(rmax):
-            rmax = 0.0
-        base = np.exp(r_tail - rmax) / (1.0 + st.tail_sum)[:, None]
-    else:
-        base = np.where(st.mask, st.s, 0.0)
-    return loss.derivative(st.u)[:, None] * base * (st.dgamma + st.gap[:, None])
-
-
-def gradient(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss,
-             state: AttentionState | None = None, scaled: bool = False) -> np.ndarray:
+def gradient(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, scaled: bool = False) -> np.ndarray:
     """grad_theta L by the stable formula of DESIGN.md section 3.
 
     With ``scaled=True`` the result is e^{-max_{i,t != a_i} r_it} grad L: the same direction,
     never underflowing (for normalised GD).
     """
-    st = state if state is not None else attention_state(theta, phi, gamma)
-    c = coefficients(st, loss, scaled)
-    n, T, D = st.dphi.shape
-    return (c.reshape(n * T) @ st.dphi.reshape(n * T, D)) / n
+    return StableAttention(phi, gamma).gradient(np.asarray(theta, dtype=float), loss, scaled)
 
 
 def naive_gradient(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss) -> np.ndarray:

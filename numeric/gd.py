@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .attention import attention_state, gradient, loss_value
+from .attention import StableAttention
 from .losses import Loss
 
 METHODS = ("normalized", "fixed")
@@ -82,21 +82,22 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     theta = np.array(theta0, dtype=float).ravel().copy()
     schedule = checkpoint_schedule(max_iter, per_decade)
     next_idx = 0
-    cache: dict = {}
+    kernel = StableAttention(phi, gamma)
     checkpoints: list[Checkpoint] = []
     start = time.perf_counter()
     stop_reason = "iterations"
     normalized = method == "normalized"
     k = 0
     while True:
-        st = attention_state(theta, phi, gamma, cache)
-        g = gradient(theta, phi, gamma, loss, state=st, scaled=normalized)
+        tails = kernel.tails(theta)
+        g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
         gn = float(np.sqrt(g @ g))
         out_of_time = time.perf_counter() - start > time_budget
         if k == schedule[next_idx] or out_of_time or gn == 0.0:
-            true_g = gradient(theta, phi, gamma, loss, state=st) if normalized else g
+            st = kernel.state(theta)
+            true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g
             cp = Checkpoint(iteration=k, theta=theta.copy(), norm=float(np.linalg.norm(theta)),
-                            loss=loss_value(theta, phi, gamma, loss, st),
+                            loss=float(np.mean(loss.value(st.u))),
                             selected=tuple(int(a) for a in st.dominant),
                             one_minus_mass=float(np.max(st.one_minus_mass)),
                             grad_norm=float(np.linalg.norm(true_g)))
