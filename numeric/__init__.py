@@ -30,3 +30,6 @@ __all__ += [
     "mp_unit_distance",
     "KERNELS", "FixedPointKernel", "MPCheckpoint", "from_fixed", "run_gd_mp", "to_fixed",
 ]
+from .precision import certify_checkpoints, compare_trajectories, first_parting, naive_breakdown
+
+__all__ += ["certify_checkpoints", "compare_trajectories", "first_parting", "naive_breakdown"]
