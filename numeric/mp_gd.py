@@ -77,8 +77,8 @@ def to_fixed(x, bits: int) -> int:
 
 
 def from_fixed(m: int, bits: int) -> mpmath.mpf:
-    """The mpf m / 2^bits, exactly."""
-    return mpmath.mpf(from_man_exp(int(m), -bits))
+    """The mpf m / 2^bits, exactly (not rounded to the working precision)."""
+    return mpmath.mp.make_mpf(from_man_exp(int(m), -bits))
 
 
 def _tuple(x, prec: int):
