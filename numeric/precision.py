@@ -116,7 +116,7 @@ def naive_breakdown(path, phi, gamma, loss: Loss, tol: float = 1e-8, extend_to: 
     * stall: the first point where g_naive is exactly 0,
 
     each located by bisection (``refine`` halvings) on the segment from the previous point. Returns the
-    norms, their brackets and the samples walked.
+    norms, their brackets (norms and the points theta_before / theta_at on either side) and the samples walked.
     """
     pts = [np.asarray(p, dtype=float) for p in path if np.linalg.norm(p) > 0]
     samples = []
@@ -131,7 +131,8 @@ def naive_breakdown(path, phi, gamma, loss: Loss, tol: float = 1e-8, extend_to: 
 
     def locate(prev, cur, pred):
         if prev is None:
-            return {"norm": float(np.linalg.norm(cur)), "bracket": None, "at_start": True}
+            return {"norm": float(np.linalg.norm(cur)), "bracket": None, "theta_before": None, "theta_at": cur,
+                    "at_start": True}
         lo, hi = 0.0, 1.0
         for _ in range(refine):
             mid = 0.5 * (lo + hi)
@@ -141,7 +142,7 @@ def naive_breakdown(path, phi, gamma, loss: Loss, tol: float = 1e-8, extend_to: 
                 lo = mid
         a, b = prev + lo * (cur - prev), prev + hi * (cur - prev)
         return {"norm": float(np.linalg.norm(b)), "bracket": [float(np.linalg.norm(a)), float(np.linalg.norm(b))],
-                "at_start": False}
+                "theta_before": a, "theta_at": b, "at_start": False}
 
     departure = stall = None
     prev = None
