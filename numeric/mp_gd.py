@@ -159,7 +159,8 @@ class FixedPointKernel:
             z = mpf_add(fone, mpf_sum(E, P), P)
             gap = mpf_div(mpf_sum([mpf_mul(e, d) for e, d in zip(E, ndg)], P), z, P)
             c = mpf_div(lprime(mpf_sub(ga, gap, P)), z, P)
-            weights.extend(mpf_mul(mpf_mul(c, e, P), mpf_add(d, gap, P), P) for e, d in zip(E, dg))
+            ce = [mpf_mul(c, e) for e in E]  # exact products: rounding happens once, in the fixed-point step
+            weights += map(mpf_mul, ce, [mpf_add(d, gap, P) for d in dg])
         M = max((w[2] + w[3] for w in weights if w[1]), default=None)
         if M is None:
             return sel, [0] * self.D, 0
