@@ -16,8 +16,9 @@ and the contraction sum_it w_it (Phi_it - Phi_{i,a_i}) are exact integer arithme
 (e^{r_it} with r_it = q_it - q_{i,a_i} exact, tails, gaps, l'(u_i), weights) uses mpmath's low-level
 binary floats (mpf tuples, gmpy2 when installed) at P bits, so e^{-10^5} keeps its value; the weights are
 then put on one integer scale relative to the largest, which is the e^{-max r} scaling of the direction.
-Fixed point gives absolute accuracy 2^-P in theta (relative accuracy at least as good as P-bit floating
-point once ||theta|| >= 1). ``kernel="reference"`` steps with :func:`numeric.mp_attention.mp_gradient`
+Fixed point gives absolute accuracy 2^-P in theta; P gets extra bits for features, steps and inits
+smaller than 1 (:func:`small_bits`), so their relative precision is that of P-bit floating point.
+``kernel="reference"`` steps with :func:`numeric.mp_attention.mp_gradient`
 instead (slow; an independent implementation to test the fast one against).
 """
 from __future__ import annotations
@@ -81,6 +82,16 @@ def from_fixed(m: int, bits: int) -> mpmath.mpf:
     return mpmath.mp.make_mpf(from_man_exp(int(m), -bits))
 
 
+def small_bits(values) -> int:
+    """Extra fixed-point bits so that the smallest nonzero |x| among ``values`` keeps full relative precision:
+    at least max(0, -log2 min |x|) (0 when all are zero)."""
+    mags = [abs(_rational(x)) for x in np.asarray(values, dtype=object).reshape(-1)]
+    m = min((x for x in mags if x), default=None)
+    if m is None or m >= 1:
+        return 0
+    return m.denominator.bit_length() - m.numerator.bit_length() + 1
+
+
 def _tuple(x, prec: int):
     """x as an mpf tuple rounded to prec bits."""
     q = _rational(x)
@@ -116,10 +127,10 @@ class FixedPointKernel:
     grad L = G * 2^(M - 2P) / n; G is the direction of grad L to relative accuracy about 2^-P.
     """
 
-    def __init__(self, phi, gamma, loss: Loss, dps: int):
+    def __init__(self, phi, gamma, loss: Loss, dps: int, extra_bits: int = 0):
         self.dps = dps
-        self.P = P = dps_to_prec(dps) + GUARD_BITS
         phi_o = np.asarray(phi, dtype=object)
+        self.P = P = dps_to_prec(dps) + GUARD_BITS + max(extra_bits, small_bits(phi_o))
         self.gamma_o = np.asarray(gamma, dtype=object)
         self.n, self.T, self.D = phi_o.shape
         self.F = [[[to_fixed(x, P) for x in phi_o[i, t]] for t in range(self.T)] for i in range(self.n)]
@@ -201,7 +212,8 @@ def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "n
         raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
     if not isinstance(dps, (int, np.integer)) or dps < 1:
         raise ValueError(f"dps must be a positive integer, got {dps!r}")
-    ker = FixedPointKernel(phi, gamma, loss, dps)
+    ker = FixedPointKernel(phi, gamma, loss, dps, extra_bits=small_bits(list(np.asarray(theta0, dtype=object).reshape(-1))
+                                                                         + [step]))
     P, n = ker.P, ker.n
     theta = [to_fixed(x, P) for x in np.asarray(theta0, dtype=object).reshape(-1)]
     if len(theta) != ker.D:

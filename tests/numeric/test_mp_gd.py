@@ -1,5 +1,7 @@
 """mpmath GD: precision is a real parameter, it agrees with float64 and with its reference kernel, and it keeps
 the loss and 1 - s_selected where float64 underflows."""
+from fractions import Fraction
+
 import mpmath
 import numpy as np
 import pytest
@@ -92,3 +94,15 @@ def test_bad_arguments():
         run_gd_mp(ds.inits[0], ds.features(), ds.gamma, numeric.LOGISTIC, kernel="gpu")
     with pytest.raises(ValueError, match="entries"):
         run_gd_mp([1.0, 2.0], ds.features(), ds.gamma, numeric.LOGISTIC)
+
+
+def test_small_features_keep_full_precision(multi):
+    """Phi -> c Phi, theta -> theta / c, step -> step / c (c = 2^-100) leaves the logits and the normalised GD
+    iterates theta_k / c unchanged in exact arithmetic; fixed point must not lose the 100 bits."""
+    ds, phi, gamma, loss = multi
+    c = Fraction(1, 2**100)
+    a = run_gd_mp(ds.inits[1], phi, gamma, loss, dps=30, max_iter=50).final
+    b = run_gd_mp([x / c for x in ds.inits[1]], phi * c, gamma, loss, dps=30, step=1 / c, max_iter=50).final
+    with mpmath.workdps(40):
+        scaled = [x * mpmath.ldexp(1, -100) for x in b.theta]
+        assert mp_norm([x - y for x, y in zip(scaled, a.theta)]) < mpmath.mpf("1e-29") * mp_norm(a.theta)
