@@ -25,7 +25,7 @@ DEFAULT_OPTIONS = {
     "step": None,                # default: the dataset's gd.step, else 1
     "cross_check_iterations": 3000,  # steps of the float64 and mpmath runs of precision-cross-check
     "cross_check_dps": 30,       # mpmath digits of the precision-cross-check runs
-    "cross_check_time_budget": 60.0,  # seconds per mpmath cross-check run
+    "cross_check_time_budget": 20.0,  # seconds per mpmath cross-check run (then float64 matches its length)
     "cross_check_tol": 1e-10,    # direction distance above which float64 and mpmath count as parted
     "certify_dps": 50,           # mpmath digits of the certified checkpoints
     "naive_tol": 1e-8,           # direction distance at which the naive float64 gradient counts as departed
@@ -216,18 +216,19 @@ class Context:
     # -- float64 against mpmath (precision-cross-check) --------------------------------------------
     def precision_runs(self) -> list:
         """Per init: (float64 trajectory, mpmath trajectory) of the same GD (method and step of the options,
-        ``cross_check_iterations`` steps, the mpmath one at ``cross_check_dps`` digits on the exact data),
-        computed once."""
+        the mpmath one at ``cross_check_dps`` digits on the exact data), computed once. The mpmath run goes
+        first, for ``cross_check_iterations`` steps or ``cross_check_time_budget`` seconds; the float64 run
+        then takes exactly as many steps, so both have the same checkpoints."""
         if "runs" not in self._precision:
             o = self.options
             runs = []
             for init in self.dataset.inits:
-                t64 = numeric.run_gd(init, self.phi, self.gamma, self.loss, method=o["method"], step=o["step"],
-                                     max_iter=o["cross_check_iterations"], time_budget=o["cross_check_time_budget"])
                 tmp = numeric.run_gd_mp(init, self.dataset.features_exact(), self.dataset.gamma_exact, self.loss,
                                         dps=o["cross_check_dps"], method=o["method"], step=o["step"],
                                         max_iter=o["cross_check_iterations"],
                                         time_budget=o["cross_check_time_budget"])
+                t64 = numeric.run_gd(init, self.phi, self.gamma, self.loss, method=o["method"], step=o["step"],
+                                     max_iter=max(tmp.final.iteration, 1), time_budget=float("inf"))
                 runs.append((t64, tmp))
             self._precision["runs"] = runs
         return self._precision["runs"]

@@ -64,3 +64,12 @@ def test_bad_options_are_input_errors():
         check("single-input-global", only=["precision-cross-check"], cross_check_dps=0)
     with pytest.raises(InputError, match="naive_tol"):
         check("single-input-global", only=["precision-cross-check"], naive_tol="x")
+
+
+def test_too_short_a_budget_is_inconclusive_not_holds():
+    r = check("multi-input", only=["precision-cross-check"], **dict(FAST, cross_check_time_budget=1e-3))
+    r = r["precision-cross-check"]
+    assert r.verdict == "inconclusive", r.summary
+    for run in r.evidence["runs"]:
+        assert run["cut_by_time_budget"] and run["iterations_mp"] < 100
+        assert run["iterations_float64"] == run["iterations_mp"]

@@ -4,10 +4,11 @@ For every init, GD (the method and step of the options) runs ``cross_check_itera
 float64 with the stable gradient, and in mpmath at ``cross_check_dps`` digits on the exact data. At every
 common checkpoint the iterates are compared: relative difference of p, distance of the directions
 ||p64^ - p_mp^|| (and its digits), and 1 - corr with p_mm of the selected tokens in each backend.
+The mpmath run has ``cross_check_time_budget`` seconds; the float64 run takes exactly as many steps.
 `holds` when the directions agree to ``cross_check_tol`` (default 1e-10: at least 10 significant digits)
 with the same selection at every checkpoint of every run; `fails` at the first checkpoint where they part
-(reported); `inconclusive` when the mpmath run stopped before the float64 one (time budget) or no
-checkpoint had a nonzero iterate.
+(reported); `inconclusive` when the time budget allowed fewer than 100 mpmath steps (and fewer than asked),
+the runs stopped at different iterations, or no checkpoint had a nonzero iterate.
 
 Evidence beyond the verdict (computed on the directional-limit runs, which go to large norms):
 * certified checkpoints: at each checkpoint of those float64 runs, the float64 gradient direction against
@@ -26,6 +27,7 @@ import numeric
 from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult
 
 ID = "precision-cross-check"
+MIN_ITERATIONS = 100  # fewest steps a time-cut cross-check may be judged on
 CLAIM = ("float64 GD with the stable gradient and mpmath GD from the same init agree to at least 10 significant "
          "digits in direction at every checkpoint.")
 
@@ -95,12 +97,18 @@ def run(ctx) -> CheckResult:
                "min_digits": cmp_["min_digits"], "worst_direction": cmp_["worst_direction"],
                "first_parting": parting, "final": _final_exact(t64, tmp, ctx.loss, ctx.gamma),
                "checkpoints": cmp_["checkpoints"]}
+        cut = tmp.stop_reason == "time" and tmp.final.iteration < o["cross_check_iterations"]
+        rec["cut_by_time_budget"] = cut
         if parting is not None:
             rec["verdict"] = FAILS
-        elif tmp.final.iteration < t64.final.iteration:
+        elif cut and tmp.final.iteration < min(o["cross_check_iterations"], MIN_ITERATIONS):
             rec["verdict"] = INCONCLUSIVE
-            rec["reason"] = (f"the mpmath run stopped at iteration {tmp.final.iteration} ({tmp.stop_reason}) before "
-                             f"the float64 run's {t64.final.iteration}")
+            rec["reason"] = (f"the mpmath run reached only iteration {tmp.final.iteration} in its time budget "
+                             f"({o['cross_check_time_budget']:g} s); at least {MIN_ITERATIONS} are needed")
+        elif tmp.final.iteration != t64.final.iteration:
+            rec["verdict"] = INCONCLUSIVE
+            rec["reason"] = (f"the runs stopped at different iterations (float64 {t64.final.iteration}, "
+                             f"{t64.stop_reason}; mpmath {tmp.final.iteration}, {tmp.stop_reason})")
         elif not compared:
             rec["verdict"] = INCONCLUSIVE
             rec["reason"] = "no checkpoint with a nonzero iterate to compare"
@@ -127,8 +135,11 @@ def run(ctx) -> CheckResult:
     if all(v == HOLDS for v in verdicts):
         digits = min(r["min_digits"] for r in runs)
         n_cp = sum(len(r["checkpoints"]) for r in runs)
+        cuts = [r["iterations_mp"] for r in runs if r["cut_by_time_budget"]]
+        cut = f" (time budget: {min(cuts)} of {o['cross_check_iterations']} steps)" if cuts else ""
         return CheckResult(ID, HOLDS, f"float64 and mpmath ({o['cross_check_dps']} digits) agree to >= {digits:.1f} "
-                                      f"digits in direction at all {n_cp} checkpoints of {len(runs)} run(s)" + warn,
+                                      f"digits in direction at all {n_cp} checkpoints of {len(runs)} run(s)" + cut
+                           + warn,
                            CLAIM, evidence)
     bad = [i for i, v in enumerate(verdicts) if v != HOLDS]
     return CheckResult(ID, INCONCLUSIVE, f"run(s) {bad} inconclusive ({runs[bad[0]]['reason']})" + warn, CLAIM,
