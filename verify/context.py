@@ -228,7 +228,7 @@ class Context:
                                         max_iter=o["cross_check_iterations"],
                                         time_budget=o["cross_check_time_budget"])
                 t64 = numeric.run_gd(init, self.phi, self.gamma, self.loss, method=o["method"], step=o["step"],
-                                     max_iter=max(tmp.final.iteration, 1), time_budget=float("inf"))
+                                     max_iter=tmp.final.iteration, time_budget=float("inf"))
                 runs.append((t64, tmp))
             self._precision["runs"] = runs
         return self._precision["runs"]
