@@ -122,3 +122,20 @@ def test_loss_increment_against_direct_difference():
             with mpmath.workdps(200):
                 direct = loss.mp_value(mpmath.mpf(g) - mpmath.mpf(gap)) - loss.mp_value(mpmath.mpf(g))
             assert abs(inc - direct) <= mpmath.mpf("1e-25") * abs(direct), (loss.name, g, gap)
+
+
+def test_fixed_point_kernel_with_score_ties_at_large_norm():
+    """A runner-up token with the dominant token's score (dgamma = 0) has weight s (0 + gap) ~ e^{2r}: far below
+    the other tokens' e^{r'} unless r' << r. Both regimes against mp_gradient."""
+    phi = np.array([[[1.0, 0.0], [0.0, 0.0], [-1.0, 0.5]],
+                    [[0.0, 1.0], [0.3, 0.0], [0.0, -1.0]]])
+    gamma = np.array([[1.0, 1.0, 0.0], [1.0, 0.2, 1.0]])
+    for theta in ([300.0, 40.0], [2000.0, 1500.0], [5.0, 5.0], [1e4, 3.0]):
+        ker = FixedPointKernel(phi, gamma, numeric.LOGISTIC, dps=30)
+        th = [to_fixed(x, ker.P) for x in theta]
+        _, G, M = ker.gradient(th)
+        with mpmath.workdps(60):
+            ref = mp_gradient(theta, phi, gamma, numeric.LOGISTIC, dps=60)
+            fast = [mpmath.mpf(g) * mpmath.ldexp(1, M - 2 * ker.P) / 2 for g in G]
+            assert mp_norm(ref) > 0
+            assert mp_norm([a - b for a, b in zip(fast, ref)]) <= mpmath.mpf("1e-27") * mp_norm(ref), theta
