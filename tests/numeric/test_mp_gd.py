@@ -106,3 +106,22 @@ def test_small_features_keep_full_precision(multi):
     with mpmath.workdps(40):
         scaled = [x * mpmath.ldexp(1, -100) for x in b.theta]
         assert mp_norm([x - y for x, y in zip(scaled, a.theta)]) < mpmath.mpf("1e-29") * mp_norm(a.theta)
+
+
+def test_losses_without_a_closed_form_go_through_mp_derivative(multi):
+    """A user loss (here e^{-u} under another name, and with a deliberately wrong derivative) takes the
+    generic path: same run as the built-in for the right derivative, a different one for the wrong one."""
+    ds, phi, gamma, _ = multi
+    exp_loss = numeric.EXPONENTIAL
+    same = numeric.Loss(name="user", value=None, derivative=None, mp_value=lambda u: mpmath.exp(-u),
+                        mp_derivative=lambda u: -mpmath.exp(-u))
+    wrong = numeric.Loss(name="exponential", value=None, derivative=None, mp_value=lambda u: mpmath.exp(-u),
+                         mp_derivative=lambda u: -mpmath.exp(-2 * u))  # named like a built-in, but not it
+    a = run_gd_mp(ds.inits[0], phi, gamma, exp_loss, dps=30, max_iter=30).final
+    b = run_gd_mp(ds.inits[0], phi, gamma, same, dps=30, max_iter=30).final
+    c = run_gd_mp(ds.inits[0], phi, gamma, wrong, dps=30, max_iter=30).final
+    ref = run_gd_mp(ds.inits[0], phi, gamma, wrong, dps=30, max_iter=30, kernel="reference").final
+    with mpmath.workdps(40):
+        assert mp_unit_distance(a.theta, b.theta) < mpmath.mpf("1e-28")
+        assert mp_unit_distance(a.theta, c.theta) > mpmath.mpf("1e-12")
+        assert mp_unit_distance(c.theta, ref.theta) < mpmath.mpf("1e-28")
