@@ -16,6 +16,10 @@ and the contraction sum_it w_it (Phi_it - Phi_{i,a_i}) are exact integer arithme
 (e^{r_it} with r_it = q_it - q_{i,a_i} exact, tails, gaps, l'(u_i), weights) uses mpmath's low-level
 binary floats (mpf tuples, gmpy2 when installed) at P bits, so e^{-10^5} keeps its value; the weights are
 then put on one integer scale relative to the largest, which is the e^{-max r} scaling of the direction.
+At large norms most tokens lie far below the largest tail logit: the kernel leaves out those more than
+(P + 64) ln 2 below it and keeps the result only when a bound on their possible contribution is below
+2^-(P+8) of the computed gradient (built-in losses, whose |l'| and |l''| are bounded on the range of u),
+else it recomputes with every token.
 Fixed point gives absolute accuracy 2^-P in theta; P gets extra bits for features, steps and inits
 smaller than 1 (:func:`small_bits`), so their relative precision is that of P-bit floating point.
 ``kernel="reference"`` steps with :func:`numeric.mp_attention.mp_gradient`
@@ -117,7 +121,16 @@ def _derivative_tuple(loss: Loss, prec: int) -> Callable:
         a, b = mpmath.mpf(fast(x)), mpmath.mpf(generic(x))
         if abs(a - b) > abs(b) * mpmath.ldexp(1, 8 - prec):
             return generic
+    fast.builtin = loss.name
     return fast
+
+
+def _log_int(x) -> float:
+    """ln x for a positive integer of any size (-inf for 0)."""
+    if not x:
+        return -math.inf
+    sh = max(int(x).bit_length() - 60, 0)
+    return math.log(int(x >> sh)) + sh * math.log(2)
 
 
 class FixedPointKernel:
@@ -136,6 +149,7 @@ class FixedPointKernel:
         self.F = [[[to_fixed(x, P) for x in phi_o[i, t]] for t in range(self.T)] for i in range(self.n)]
         self.lprime = _derivative_tuple(loss, P)
         self._prepared: dict = {}
+        self._skip_constants(loss, phi_o)
 
     def _prepare(self, sel: tuple):
         """Per selection: for each i the tokens t != a_i with gamma_t - gamma_a (and its negative) as mpf
@@ -152,9 +166,36 @@ class FixedPointKernel:
         self._prepared[sel] = (seqs, cols)
         return self._prepared[sel]
 
-    def gradient(self, theta: list) -> tuple:
+    def _skip_constants(self, loss: Loss, phi_o) -> None:
+        """Constants of the bound that lets :meth:`gradient` leave out tokens far below the largest tail
+        logit (built-in losses only): Dg = max gamma - min gamma, Phi_max >= max ||Phi_it - Phi_is||,
+        L1 >= |l'(u)|, L2 >= |l''(u)| for u in [min gamma, max gamma] (u_i is a convex combination of gamma_i)."""
+        g = [float(_rational(x)) for x in self.gamma_o.reshape(-1)]
+        dg = max(g) - min(g)
+        bounds = {"logistic": (1.0, 0.25), "correlation": (1.0, 0.0),
+                  "exponential": (math.exp(-min(g)), math.exp(-min(g)))}.get(loss.name)
+        self.skip = (bounds is not None and getattr(self.lprime, "builtin", None) == loss.name and dg > 0
+                     and math.isfinite(bounds[0]))
+        self.skipped_last = 0
+        if not self.skip:
+            return
+        l1, l2 = bounds
+        phimax = 2 * max(math.sqrt(sum(float(_rational(x)) ** 2 for x in phi_o[i, t]))
+                         for i in range(self.n) for t in range(self.T))
+        self.log_k_direct = math.log(2 * l1 * dg * phimax * 1.01 + 1e-300)
+        self.log_k_induced = math.log(phimax * (4 * l2 * dg * dg + 4 * l1 * dg) * 1.01 + 1e-300)
+        self.cut = (self.P + 64) * math.log(2)
+
+    def gradient(self, theta: list, skip: bool = True) -> tuple:
+        """(selection, G, M) at the fixed-point theta (class docstring).
+
+        With ``skip``, tokens whose logit is more than (P + 64) ln 2 below the largest tail logit are left
+        out, and the result is kept only if a bound on what they could contribute (directly, and through
+        1 + tail_i, gap_i and l'(u_i) of their sequence) is below 2^-(P+8) of the computed gradient;
+        otherwise the gradient is recomputed with every token."""
         P = self.P
         m2p = -2 * P
+        self.skipped_last = 0
         qs, sel = [], []
         for Fi in self.F:
             q = [sum(map(mul, row, theta)) for row in Fi]
@@ -162,25 +203,51 @@ class FixedPointKernel:
             qs.append(q)
         sel = tuple(sel)
         seqs, cols = self._prepared.get(sel) or self._prepare(sel)
+        skip = skip and self.skip
+        if skip:
+            scale = 1 << (2 * P)
+            rs = [[(q[t] - q[a]) / scale for t in toks] for q, (a, toks, *_) in zip(qs, seqs)]
+            cut = max(max(r) for r in rs) - self.cut
+            keep = [[x >= cut for x in r] for r in rs]
+            if all(all(k) for k in keep):
+                skip = False
         lprime = self.lprime
         weights = []
-        for q, (a, toks, dg, ndg, ga) in zip(qs, seqs):
+        log_err = []
+        for i, (q, (a, toks, dg, ndg, ga)) in enumerate(zip(qs, seqs)):
             qa = q[a]
-            E = [mpf_exp(from_man_exp(q[t] - qa, m2p), P) for t in toks]
+            if skip and not all(keep[i]):
+                ks = keep[i]
+                out = [x for x, k in zip(rs[i], ks) if not k]
+                inn = [x for x, k in zip(rs[i], ks) if k]
+                a_log = max(out) + math.log(sum(math.exp(x - max(out)) for x in out))
+                b_log = max(inn) + math.log(sum(math.exp(x - max(inn)) for x in inn)) if inn else -math.inf
+                log_err.append(max(self.log_k_direct + a_log, self.log_k_induced + a_log + b_log) + math.log(2))
+                E = [mpf_exp(from_man_exp(q[t] - qa, m2p), P) if k else fzero for t, k in zip(toks, ks)]
+            else:
+                E = [mpf_exp(from_man_exp(q[t] - qa, m2p), P) for t in toks]
             z = mpf_add(fone, mpf_sum(E, P), P)
             gap = mpf_div(mpf_sum([mpf_mul(e, d) for e, d in zip(E, ndg)], P), z, P)
             c = mpf_div(lprime(mpf_sub(ga, gap, P)), z, P)
-            ce = [mpf_mul(c, e) for e in E]  # exact products: rounding happens once, in the fixed-point step
-            weights += map(mpf_mul, ce, [mpf_add(d, gap, P) for d in dg])
+            # exact products: rounding happens once, in the fixed-point step
+            weights += [mpf_mul(mpf_mul(c, e), mpf_add(d, gap, P)) if e[1] else fzero for e, d in zip(E, dg)]
         M = max((w[2] + w[3] for w in weights if w[1]), default=None)
         if M is None:
-            return sel, [0] * self.D, 0
+            return self.gradient(theta, skip=False) if skip else (sel, [0] * self.D, 0)
         W = []
         for sign, man, exp, _ in weights:
             sh = exp - M + P
             m = man << sh if sh >= 0 else man >> -sh
             W.append(-m if sign else m)
-        return sel, [sum(map(mul, W, col)) for col in cols], M
+        G = [sum(map(mul, W, col)) for col in cols]
+        if skip:
+            gn2 = sum(x * x for x in G)
+            log_g = _log_int(gn2) / 2 - (2 * P - M) * math.log(2)
+            err = max(log_err) + math.log(len(log_err))
+            if not err <= log_g - (P + 8) * math.log(2):
+                return self.gradient(theta, skip=False)
+            self.skipped_last = sum(k.count(False) for k in keep)
+        return sel, G, M
 
 
 def _checkpoint(k, theta_fixed, P, phi, gamma, loss, dps) -> MPCheckpoint:

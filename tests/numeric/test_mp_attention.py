@@ -139,3 +139,36 @@ def test_fixed_point_kernel_with_score_ties_at_large_norm():
             fast = [mpmath.mpf(g) * mpmath.ldexp(1, M - 2 * ker.P) / 2 for g in G]
             assert mp_norm(ref) > 0
             assert mp_norm([a - b for a, b in zip(fast, ref)]) <= mpmath.mpf("1e-27") * mp_norm(ref), theta
+
+
+def _kernel_vs_reference(phi, gamma, theta, loss=numeric.LOGISTIC):
+    ker = FixedPointKernel(phi, gamma, loss, dps=30)
+    _, G, M = ker.gradient([to_fixed(x, ker.P) for x in theta])
+    with mpmath.workdps(60):
+        ref = mp_gradient(theta, phi, gamma, loss, dps=60)
+        fast = [mpmath.mpf(g) * mpmath.ldexp(1, M - 2 * ker.P) / phi.shape[0] for g in G]
+        assert mp_norm(ref) > 0
+        assert mp_norm([a - b for a, b in zip(fast, ref)]) <= mpmath.mpf("1e-27") * mp_norm(ref)
+    return ker.skipped_last
+
+
+def test_kernel_leaves_out_far_tokens_only_when_the_bound_allows():
+    """theta = (1, 0): r_it is the first feature. Sequence 0: a tie token (dgamma = 0) at r = -150 and a
+    token at r = r2; sequence 1: a token at -200 and one at -400. Tokens below -150 - (P + 64) ln 2 are
+    candidates to leave out. With r2 = -600 that is harmless (accepted); with r2 = -280 the left-out token
+    outweighs 2^-(P+8) of the gradient (its weight e^-280 against e^-200), so the kernel must recompute."""
+    gamma = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    for r2, skipped in ((-600.0, True), (-280.0, False)):
+        phi = np.array([[[0.0, 0.0], [-150.0, 1.0], [r2, -1.0]],
+                        [[0.0, 0.0], [-200.0, 0.5], [-400.0, 1.0]]])
+        n_skipped = _kernel_vs_reference(phi, gamma, [1.0, 0.0])
+        assert (n_skipped > 0) == skipped, (r2, n_skipped)
+
+
+def test_kernel_recomputes_when_only_tie_tokens_are_kept():
+    """Every kept token ties with its dominant token (dgamma = 0) and the gaps come from left-out tokens
+    alone: without them the gradient would be exactly 0, so the kernel must fall back to all tokens."""
+    gamma = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    phi = np.array([[[0.0, 0.0], [-150.0, 1.0], [-280.0, -1.0]],
+                    [[0.0, 0.0], [-151.0, 0.5], [-290.0, 1.0]]])
+    assert _kernel_vs_reference(phi, gamma, [1.0, 0.0]) == 0
