@@ -172,8 +172,8 @@ class FixedPointKernel:
         L1 >= |l'(u)|, L2 >= |l''(u)| for u in [min gamma, max gamma] (u_i is a convex combination of gamma_i)."""
         g = [float(_rational(x)) for x in self.gamma_o.reshape(-1)]
         dg = max(g) - min(g)
-        bounds = {"logistic": (1.0, 0.25), "correlation": (1.0, 0.0),
-                  "exponential": (math.exp(-min(g)), math.exp(-min(g)))}.get(loss.name)
+        e = math.exp(-min(g)) if -min(g) < 700 else math.inf
+        bounds = {"logistic": (1.0, 0.25), "correlation": (1.0, 0.0), "exponential": (e, e)}.get(loss.name)
         self.skip = (bounds is not None and getattr(self.lprime, "builtin", None) == loss.name and dg > 0
                      and math.isfinite(bounds[0]))
         self.skipped_last = 0
