@@ -175,7 +175,7 @@ class FixedPointKernel:
         e = math.exp(-min(g)) if -min(g) < 700 else math.inf
         bounds = {"logistic": (1.0, 0.25), "correlation": (1.0, 0.0), "exponential": (e, e)}.get(loss.name)
         self.skip = (bounds is not None and getattr(self.lprime, "builtin", None) == loss.name and dg > 0
-                     and math.isfinite(bounds[0]))
+                     and math.isfinite(bounds[0]) and self.T > 1)
         self.skipped_last = 0
         if not self.skip:
             return
