@@ -19,3 +19,17 @@ __all__ = [
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_svm", "svm_constraints", "to_mpf",
 ]
+from .mp_attention import (MPAttentionState, mp_array, mp_attention_state, mp_dominant_tokens, mp_excess_loss,
+                           mp_gradient, mp_logits, mp_loss_increment, mp_loss_value, mp_naive_gradient, mp_norm,
+                           mp_number, mp_unit_distance)
+from .mp_gd import KERNELS, FixedPointKernel, MPCheckpoint, from_fixed, run_gd_mp, to_fixed
+
+__all__ += [
+    "MPAttentionState", "mp_array", "mp_attention_state", "mp_dominant_tokens", "mp_excess_loss", "mp_gradient",
+    "mp_logits", "mp_loss_increment", "mp_loss_value", "mp_naive_gradient", "mp_norm", "mp_number",
+    "mp_unit_distance",
+    "KERNELS", "FixedPointKernel", "MPCheckpoint", "from_fixed", "run_gd_mp", "to_fixed",
+]
+from .precision import certify_checkpoints, compare_trajectories, first_parting, naive_breakdown
+
+__all__ += ["certify_checkpoints", "compare_trajectories", "first_parting", "naive_breakdown"]

@@ -14,7 +14,9 @@ def check(dataset, only=None, **options) -> Result:
     """Run every check (or those named in ``only``) on a Dataset, a built-in name or a file path.
 
     Options (all optional): max_iterations, time_budget (s per run), tol, stop_tol, dps, method
-    ("normalized" | "fixed"), step, fixed_iterations, fixed_time_budget, fixed_step.
+    ("normalized" | "fixed"), step, fixed_iterations, fixed_time_budget, fixed_step; for
+    precision-cross-check: cross_check_iterations, cross_check_dps, cross_check_time_budget, cross_check_tol,
+    certify_dps, naive_tol.
 
     >>> r = check("single-input-global", only=["optimal-tokens"])
     >>> r["optimal-tokens"].verdict, r["optimal-tokens"].evidence["alpha"]
