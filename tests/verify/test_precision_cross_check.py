@@ -5,7 +5,7 @@ import mpmath
 import numpy as np
 import pytest
 
-import numeric.gd
+import numeric.attention
 from verify.api import check
 from verify.checks import CHECK_IDS
 from verify.errors import InputError
@@ -41,7 +41,7 @@ def test_holds_on_multi_input_with_evidence():
 def test_detects_a_perturbed_float64_step(monkeypatch):
     """Mutation: one float64 step (the 120th evaluation of the step direction) is perturbed by 1e-7 relative;
     the check must fail and name a checkpoint at or after it."""
-    real = numeric.gd.gradient
+    real = numeric.attention.StableAttention.gradient
     calls = {"n": 0}
 
     def perturbed(*args, **kwargs):
@@ -51,7 +51,7 @@ def test_detects_a_perturbed_float64_step(monkeypatch):
             g = g + 1e-7 * np.linalg.norm(g) * np.array([0.0, 1.0, 0.0])
         return g
 
-    monkeypatch.setattr(numeric.gd, "gradient", perturbed)
+    monkeypatch.setattr(numeric.attention.StableAttention, "gradient", perturbed)
     r = check("multi-input", only=["precision-cross-check"], **FAST)["precision-cross-check"]
     assert r.verdict == "fails", r.summary
     part = r.evidence["runs"][0]["first_parting"]
