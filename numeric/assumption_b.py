@@ -1,0 +1,213 @@
+"""Assumption B of joint (v, p) training, estimated by sampling p.
+
+With alpha the optimal tokens, v(alpha) = argmin ||v|| s.t. Y_i v^T x_{i,alpha_i} >= 1 and
+Gamma = 1/||v(alpha)||, the mixed features z_i(p) = X_i^T s_i(p) have the label margin
+
+    margin(p) = max_{||v|| <= 1} min_i Y_i v^T z_i(p)      (= 1/||v-SVM(z(p))|| when positive)
+
+and Assumption B asks for nu > 0 with margin(p) <= Gamma - nu max_i (1 - s_{i,alpha_i}(p)) for all p,
+that is nu_hat = inf_p ratio(p) > 0 with
+
+    ratio(p) = (Gamma - margin(p)) / max_i (1 - s_{i,alpha_i}(p)).
+
+ratio(p) <= 0 at one p proves the assumption fails. nu_hat > 0 can only be estimated by sampling;
+it is never a proof. The denominator is computed without cancellation (the stable tails of
+numeric.attention). Where it is small the numerator Gamma - margin(p) is a difference of nearly
+equal margins, so below ``mp_below`` the margin is recomputed in mpmath: z_i(p) at high precision and
+the KKT system of the v-SVM on z(p) polished with numeric.svm.polish.
+"""
+from __future__ import annotations
+
+import math
+
+import cvxpy as cp
+import mpmath
+import numpy as np
+
+from .attention import attention_state
+from .joint import mixed_features
+from .svm import active_set_guess, polish, solve_svm, to_mpf
+
+
+class MarginSolver:
+    """margin(Z) = max t s.t. Y_i v^T z_i >= t, ||v|| <= 1 (an SOCP, compiled once for shape (n, d))."""
+
+    def __init__(self, n: int, d: int):
+        self.A = cp.Parameter((n, d))
+        self.v = cp.Variable(d)
+        self.t = cp.Variable()
+        self.prob = cp.Problem(cp.Maximize(self.t), [self.A @ self.v >= self.t, cp.norm(self.v, 2) <= 1])
+
+    def __call__(self, Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+        self.A.value = Y[:, None] * Z
+        self.prob.solve(solver=cp.CLARABEL)
+        return float(self.t.value), np.asarray(self.v.value, dtype=float)
+
+
+def one_minus_s_alpha(st, alpha) -> np.ndarray:
+    """1 - s_{i,alpha_i}: the stable tail where alpha_i is the dominant token, else 1 - s_{i,alpha_i} directly
+    (then s_{i,alpha_i} <= 1/2 and nothing cancels)."""
+    alpha = np.asarray(alpha)
+    rows = np.arange(len(alpha))
+    return np.where(st.dominant == alpha, st.one_minus_mass, 1.0 - st.s[rows, alpha])
+
+
+def mp_margin(p, X_exact, Y_exact, W_exact, dps: int):
+    """margin(p) in mpmath: z_i = X_i^T softmax(X_i W p) at ``dps`` digits, then the v-SVM
+    min ||v|| s.t. Y_i z_i^T v >= 1 polished from the float solver's active set; margin = 1/||v||.
+    Returns (margin, polished) or (None, reason) when the v-SVM on z(p) is infeasible."""
+    X = np.asarray(X_exact, dtype=object)
+    n, T, d = X.shape
+    with mpmath.workdps(dps):
+        pm = [to_mpf(x) for x in p]
+        Wm = [[to_mpf(x) for x in row] for row in np.asarray(W_exact, dtype=object)]
+        rows = []
+        for i in range(n):
+            toks = [[to_mpf(x) for x in X[i, t]] for t in range(T)]
+            q = [mpmath.fsum(toks[t][a] * mpmath.fsum(Wm[a][c] * pm[c] for c in range(d)) for a in range(d))
+                 for t in range(T)]
+            qmax = max(q)
+            e = [mpmath.exp(x - qmax) for x in q]
+            zs = mpmath.fsum(e)
+            z = [mpmath.fsum(e[t] * toks[t][c] for t in range(T)) / zs for c in range(d)]
+            rows.append([to_mpf(Y_exact[i]) * zc for zc in z])
+        A_float = np.array([[float(x) for x in row] for row in rows])
+    sol = solve_svm(A_float, np.ones(n))
+    if not sol.feasible:
+        return None, f"v-SVM on the mixed features infeasible ({sol.status})"
+    guess = active_set_guess(sol, A_float, np.ones(n))
+    A_mp, b_mp = np.array(rows, dtype=object), np.ones(n, dtype=object)
+    pol = polish(A_mp, b_mp, guess, dps=dps)
+    if not pol.ok:
+        # degenerate active sets (more nearly tight rows than dimensions) can make the refinement
+        # cycle: restart it from every subset of the candidate rows of size <= d
+        from itertools import combinations
+        cand = guess[: min(len(guess), 6)]
+        for k in range(1, min(d, len(cand)) + 1):
+            for sub in combinations(cand, k):
+                trial = polish(A_mp, b_mp, list(sub), dps=dps)
+                if trial.ok:
+                    pol = trial
+                    break
+            if pol.ok:
+                break
+    with mpmath.workdps(dps):
+        return 1 / pol.norm, pol
+
+
+class RatioEvaluator:
+    """ratio(p) of the module docstring for one dataset, float64 above ``mp_below``, mpmath below."""
+
+    def __init__(self, X, Y, phi, alpha, Gamma, X_exact=None, Y_exact=None, W_exact=None,
+                 Gamma_mp=None, support=None, mp_below: float = 1e-3):
+        self.X, self.Y, self.phi = X, Y, phi
+        self.alpha = np.asarray(alpha, dtype=int)
+        self.Gamma = float(Gamma)
+        self.Gamma_mp = Gamma_mp
+        self.X_exact, self.Y_exact, self.W_exact = X_exact, Y_exact, W_exact
+        self.support = None if support is None else np.asarray(support, dtype=int)
+        self.mp_below = mp_below
+        self.margin = MarginSolver(X.shape[0], X.shape[2])
+        self.zero_gamma = np.zeros(X.shape[:2])
+        self.evaluations = 0
+        self.mp_evaluations = 0
+
+    def denominators(self, p):
+        st = attention_state(np.asarray(p, float), self.phi, self.zero_gamma)
+        return st, one_minus_s_alpha(st, self.alpha)
+
+    def __call__(self, p) -> dict:
+        """{'ratio', 'ratio_S', 'numerator', 'denominator', 'denominator_S', 'backend'} at p (ratio None
+        when the denominator underflows)."""
+        self.evaluations += 1
+        st, oms = self.denominators(p)
+        den = float(np.max(oms))
+        den_s = float(np.max(oms[self.support])) if self.support is not None and len(self.support) else None
+        out = {"denominator": den, "denominator_S": den_s}
+        if den <= 0 or not math.isfinite(den):
+            out.update(ratio=None, ratio_S=None, numerator=None, backend="underflow")
+            return out
+        if den >= self.mp_below or self.X_exact is None:
+            Z = mixed_features(self.X, st)
+            m, _ = self.margin(Z, self.Y)
+            num = self.Gamma - m
+            out.update(numerator=num, backend="float64", margin=m)
+        else:
+            self.mp_evaluations += 1
+            smallest = float(np.min(oms))
+            if smallest <= 0:
+                out.update(ratio=None, ratio_S=None, numerator=None, backend="underflow")
+                return out
+            digits = int(-math.log10(smallest)) + 1
+            dps = max(40, int(digits * 1.8) + 30)
+            m, pol = mp_margin(p, self.X_exact, self.Y_exact, self.W_exact, dps)
+            if m is None:
+                Z = mixed_features(self.X, st)
+                m_f, _ = self.margin(Z, self.Y)
+                out.update(numerator=self.Gamma - m_f, backend="float64", margin=m_f)
+            else:
+                with mpmath.workdps(dps):
+                    num = self.Gamma_mp - m
+                out.update(numerator=float(num), numerator_mp=num, backend=f"mpmath ({dps} digits)",
+                           margin=float(m), kkt_ok=bool(pol.ok))
+        num = out.get("numerator_mp", out["numerator"])
+        out["ratio"] = float(num / den)
+        out["ratio_S"] = float(num / den_s) if den_s else None
+        return out
+
+
+def estimate_nu(evaluator: RatioEvaluator, D: int, directions=(), norms=None, n_random: int = 24,
+                seed: int = 0, local_starts: int = 3, local_evals: int = 60) -> dict:
+    """nu_hat = min of ratio(p) over samples and local searches.
+
+    Samples: ``n_random`` seeded random unit directions and the given ``directions`` (e.g. the SVM
+    directions, each also perturbed), at every norm in ``norms`` (default 0.1 ... 100, geometric).
+    Then Nelder-Mead on ratio from the ``local_starts`` worst samples (``local_evals`` evaluations each).
+    Returns the minimum, the minimiser, counts, and the same for ratio_S (max over the v-SVM's support
+    sequences only)."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(seed)
+    norms = list(norms) if norms is not None else [0.1 * 10 ** (k / 2) for k in range(7)]
+    dirs = [g / np.linalg.norm(g) for g in rng.standard_normal((n_random, D))]
+    for u in directions:
+        u = np.asarray(u, dtype=float)
+        if np.linalg.norm(u) == 0:
+            continue
+        u = u / np.linalg.norm(u)
+        dirs.append(u)
+        for _ in range(2):
+            w = u + 0.05 * rng.standard_normal(D)
+            dirs.append(w / np.linalg.norm(w))
+    samples = []
+    skipped = 0
+    for u in dirs:
+        for R in norms:
+            p = u * R
+            res = evaluator(p)
+            if res["ratio"] is None:
+                skipped += 1
+                continue
+            samples.append((res["ratio"], p, res))
+    samples.sort(key=lambda s: s[0])
+    best_ratio, best_p, best_res = samples[0] if samples else (None, None, None)
+    local = []
+
+    def f(p):
+        res = evaluator(p)
+        return res["ratio"] if res["ratio"] is not None else float("inf")
+
+    for ratio0, p0, _ in samples[:local_starts]:
+        opt = minimize(f, p0, method="Nelder-Mead", options={"maxfev": local_evals, "xatol": 1e-10, "fatol": 1e-14})
+        local.append({"start_ratio": ratio0, "ratio": float(opt.fun), "p": opt.x.tolist()})
+        if opt.fun < best_ratio:
+            best_ratio, best_p = float(opt.fun), np.asarray(opt.x)
+            best_res = evaluator(best_p)
+    ratios_S = [(s[2]["ratio_S"], s[1]) for s in samples if s[2].get("ratio_S") is not None]
+    best_S = min(ratios_S, key=lambda s: s[0]) if ratios_S else (None, None)
+    return {"nu_hat": best_ratio, "p_worst": None if best_p is None else np.asarray(best_p).tolist(),
+            "at_worst": best_res, "samples": len(samples), "skipped_underflow": skipped,
+            "directions": len(dirs), "norms": norms, "local_searches": local,
+            "nu_hat_S": best_S[0], "p_worst_S": None if best_S[1] is None else best_S[1].tolist(),
+            "evaluations": evaluator.evaluations, "mp_evaluations": evaluator.mp_evaluations,
+            "sample_ratios": [[float(np.linalg.norm(s[1])), s[0]] for s in samples]}
