@@ -1,0 +1,108 @@
+"""The joint-training checks and the dataset field ``train``: verdicts on the built-ins against hand-derived
+SVMs, a dataset where Assumption B provably fails, and not-applicable verdicts for train = "p"."""
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from verify import Dataset, builtin, check
+from verify.errors import DatasetError
+
+JOINT_IDS = ["assumption-B", "v-svm", "relaxed-p-svm", "joint-directional-limit"]
+
+
+def _obj(**extra):
+    obj = {"X": [[[1, 0], [0, 1]]], "Y": [1], "v": [1, 0]}
+    obj.update(extra)
+    return obj
+
+
+def test_train_field_defaults_and_validation(tmp_path):
+    assert Dataset.from_dict(_obj()).train == "p"
+    assert Dataset.from_dict(_obj(train="vp")).train == "vp"
+    for bad in ("pv", 3, None, ["vp"]):
+        with pytest.raises(DatasetError, match="train"):
+            Dataset.from_dict(_obj(train=bad))
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(_obj(train="joint")))
+    with pytest.raises(DatasetError, match=r"bad\.json: train"):
+        Dataset.from_file(str(path))
+    assert builtin("joint-tight").train == "vp" and builtin("multi-input").train == "p"
+
+
+def test_builtins_are_the_figure_data():
+    ds = builtin("joint-relaxed")
+    assert ds.X_exact[2, 1].tolist() == [Fraction(1, 2), Fraction(3, 2)]
+    assert builtin("joint-tight").X_exact[2, 1].tolist() == [Fraction(1, 2), Fraction(1)]
+    assert ds.Y.tolist() == [1, -1, 1] and np.array_equal(ds.W, np.eye(2))
+
+
+def test_svms_of_joint_relaxed_match_hand_solutions():
+    """v-SVM: v = (0, 1), S = {0, 1} (sequence 2 has margin 1.5). Relaxed p-SVM (margins 1, 1, 0): p = (1, 0);
+    plain p-SVM: p = (5/4, 1/4) (constraints of sequences 1 and 2 active) -- all derived by hand."""
+    r = check("joint-relaxed", only=["v-svm", "relaxed-p-svm"])
+    v = r["v-svm"]
+    assert v.verdict == "holds"
+    assert [float(x) for x in v.evidence["v_mm"]] == pytest.approx([0, 1], abs=1e-40)
+    assert v.evidence["support"] == [0, 1]
+    rp = r["relaxed-p-svm"]
+    assert rp.verdict == "holds"
+    assert rp.evidence["margins"] == [1, 1, 0]
+    assert [float(x) for x in rp.evidence["relaxed"]["p_mm"]] == pytest.approx([1, 0], abs=1e-40)
+    assert [float(x) for x in rp.evidence["plain"]["p_mm"]] == pytest.approx([1.25, 0.25], abs=1e-40)
+
+
+def test_joint_tight_every_sequence_supports():
+    r = check("joint-tight", only=["v-svm", "relaxed-p-svm"])
+    assert r["v-svm"].evidence["support"] == [0, 1, 2]
+    # p-SVM by hand: constraints of sequences 1, 2 active: p = (4/3, 1/3)
+    assert [float(x) for x in r["relaxed-p-svm"].evidence["relaxed"]["p_mm"]] == pytest.approx([4 / 3, 1 / 3], rel=1e-30)
+    assert r["relaxed-p-svm"].evidence["one_minus_corr_relaxed_plain"] == 0
+
+
+def test_regularization_path_joint_relaxed_follows_relaxed_svm():
+    c = check("joint-relaxed", only=["regularization-path"])["regularization-path"]
+    assert c.verdict == "holds", c.summary
+    joint = c.evidence["joint"]
+    last = joint["rows"][-1]
+    assert last["one_minus_corr_p_relaxed"] <= 1e-6 and last["one_minus_corr_v"] <= 1e-6
+    assert last["one_minus_corr_p_plain"] > 1e-2
+    omc = [r["one_minus_corr_p_relaxed"] for r in joint["rows"]]
+    assert omc[-1] < omc[-3] / 10          # a visible trend over the last decade
+    assert all(r["reached"] >= 1 for r in joint["rows"])
+
+
+def test_assumption_b_fails_with_certified_counterexample():
+    """One sequence, x_alpha = (1, 0), other token (0.5, 5), v = (1, 0): Gamma = 1, but mixing in the other token
+    makes the single mixed feature longer (margin ||z|| > 1), so ratio(p) < 0 for some p."""
+    ds = Dataset(X=[[[1, 0], ["0.5", 5]]], Y=[1], v=[1, 0], train="vp", name="b-fails")
+    c = check(ds, only=["assumption-B"])["assumption-B"]
+    assert c.verdict == "fails", c.summary
+    assert c.evidence["counterexample"]["proof"] is True
+    assert c.evidence["nu_hat"] < 0
+
+
+def test_joint_checks_not_applicable_for_train_p():
+    r = check("single-input-global", only=JOINT_IDS)
+    for cid in JOINT_IDS:
+        assert r[cid].verdict == "not-applicable"
+        assert "train" in r[cid].summary
+
+
+def test_regularization_path_p_alone_on_p_dataset():
+    c = check("single-input-global", only=["regularization-path"])["regularization-path"]
+    assert c.verdict == "holds", c.summary
+    assert c.evidence["joint"]["verdict"] == "not-applicable"
+
+
+def test_joint_gd_and_assumption_b_on_joint_relaxed_serialise():
+    r = check("joint-relaxed", only=["assumption-B", "joint-directional-limit"])
+    gd = r["joint-directional-limit"]
+    assert gd.verdict == "holds", gd.summary
+    assert all(run["one_minus_corr_p_plain"] > 1e-2 for run in gd.evidence["runs"])
+    b = r["assumption-B"]
+    assert b.verdict == "inconclusive"          # sampling never proves nu > 0
+    assert b.evidence["nu_hat"] < 1e-6 < b.evidence["nu_hat_S"]
+    doc = json.loads(r.to_json())
+    assert [c["id"] for c in doc["checks"]] == ["assumption-B", "joint-directional-limit"]
