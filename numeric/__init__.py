@@ -8,6 +8,10 @@ from .attention import (AttentionState, attention_state, dominant_tokens, gradie
 from .directions import mp_one_minus_corr, one_minus_corr, unit
 from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule, run_gd
 from .losses import BUILTIN_LOSSES, CORRELATION, EXPONENTIAL, LOGISTIC, Loss
+from .joint import (JointCheckpoint, JointTrajectory, grad_p, grad_v, joint_gradient, joint_loss, joint_state,
+                    mixed_features, mp_joint_gradient, run_joint_gd, v_svm_rows)
+from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
+from .assumption_b import MarginSolver, RatioEvaluator, estimate_nu
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
                   solve_svm, svm_constraints, to_mpf)
 
@@ -18,4 +22,8 @@ __all__ = [
     "BUILTIN_LOSSES", "CORRELATION", "EXPONENTIAL", "LOGISTIC", "Loss",
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_svm", "svm_constraints", "to_mpf",
+    "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
+    "mixed_features", "mp_joint_gradient", "run_joint_gd", "v_svm_rows",
+    "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",
+    "MarginSolver", "RatioEvaluator", "estimate_nu",
 ]

@@ -81,3 +81,15 @@ def test_joint_gd_reaches_hand_derived_directions():
 def test_v_svm_rows():
     rows = nj.v_svm_rows(X_RELAXED, Y3, [1, 1, 1])
     np.testing.assert_array_equal(rows, [[1, 1], [-1, 1], [0.5, 1.5]])
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_scaled_gradient_keeps_the_direction(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((3, 4, 2))
+    Y = rng.choice([-1.0, 1.0], 3)
+    v, p = rng.standard_normal(2) * 3, rng.standard_normal(2) * 3
+    gv, gp = nj.joint_gradient(v, p, X, Y, X, LOGISTIC)
+    sv, sp = nj.joint_gradient(v, p, X, Y, X, LOGISTIC, scaled=True)
+    assert one_minus_corr(sv, gv) < 1e-24 and one_minus_corr(sp, gp) < 1e-24

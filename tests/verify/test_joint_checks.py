@@ -106,3 +106,15 @@ def test_joint_gd_and_assumption_b_on_joint_relaxed_serialise():
     assert b.evidence["nu_hat"] < 1e-6 < b.evidence["nu_hat_S"]
     doc = json.loads(r.to_json())
     assert [c["id"] for c in doc["checks"]] == ["assumption-B", "joint-directional-limit"]
+
+
+def test_tiny_positive_ratio_is_not_a_proof():
+    """On joint-relaxed the ratio is positive but astronomically small at p = (700, -12) (sequence 2 keeps
+    mass e^-314 off its optimal token while sequences 0 and 1 lose far less): not a counterexample."""
+    from verify.checks.assumption_b import verify_counterexample
+    from verify.context import Context
+
+    ctx = Context.create(builtin("joint-relaxed"))
+    res = verify_counterexample(ctx, [700.0, -12.0])
+    assert 0 < res["ratio"] < 1e-100
+    assert res["proof"] is False
