@@ -56,9 +56,10 @@ def _logsumexp(a, axis=None):
 
 
 def log_excess(loss: Loss, gamma_star: np.ndarray, log_delta: np.ndarray) -> np.ndarray:
-    """log(l(gamma* - delta) - l(gamma*)) from log delta, stably (logistic and exponential losses).
+    """log(l(gamma* - delta) - l(gamma*)) from log delta, stably.
 
-    exponential: e^{-gamma*} (e^delta - 1); logistic: log1p((e^delta - 1) sigma(-gamma*)).
+    exponential: e^{-gamma*} (e^delta - 1); logistic: log1p((e^delta - 1) sigma(-gamma*)); correlation:
+    delta; any other loss: -l'(gamma*) delta for delta < 1e-8, else the difference of values.
     """
     delta = np.exp(log_delta)
     lem = np.where(np.isfinite(log_delta), _log_expm1(np.where(np.isfinite(log_delta), delta, 1.0)), -np.inf)
@@ -71,7 +72,13 @@ def log_excess(loss: Loss, gamma_star: np.ndarray, log_delta: np.ndarray) -> np.
             y = np.exp(np.minimum(logy, 0.0))
             ratio = np.where(y > 1e-8, np.log1p(y) / np.where(y > 0, y, 1.0), 1.0 - y / 2)
             return np.where(logy <= 0, logy + np.log(ratio), np.log(_softplus(logy)))
-    raise ValueError(f"log_excess: loss {loss.name!r} not supported (logistic or exponential)")
+    if loss.name == "correlation":
+        return np.asarray(log_delta, dtype=float)                     # l(g - delta) - l(g) = delta
+    # any other decreasing loss: first order where delta is tiny, the direct difference elsewhere
+    first = log_neg_derivative(loss, gamma_star) + log_delta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        direct = np.log(np.maximum(loss.value(gamma_star - delta) - loss.value(gamma_star), 0.0))
+    return np.where(delta < 1e-8, first, direct)
 
 
 def p_objective(p, phi, gamma, loss: Loss, gamma_star_gap=None):

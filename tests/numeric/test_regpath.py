@@ -70,3 +70,13 @@ def test_joint_path_tends_to_relaxed_svm():
 
 def test_geometric_radii():
     assert rp.geometric_radii(0.1, 100, 1) == pytest.approx([0.1, 1, 10, 100])
+
+
+def test_objective_correlation_loss_is_log_deficit():
+    from numeric import CORRELATION
+    p = np.array([2.0, 0.5])
+    F, _ = rp.p_objective(p, X, GAMMA, CORRELATION)
+    q = X @ p
+    s = np.exp(q) / np.exp(q).sum(axis=1, keepdims=True)
+    deficit = (s * (GAMMA.max(axis=1, keepdims=True) - GAMMA)).sum(axis=1)
+    assert F == pytest.approx(np.log(deficit.mean()), rel=1e-12)

@@ -118,3 +118,16 @@ def test_tiny_positive_ratio_is_not_a_proof():
     res = verify_counterexample(ctx, [700.0, -12.0])
     assert 0 < res["ratio"] < 1e-100
     assert res["proof"] is False
+
+
+def test_regularization_path_reports_another_joint_optimum():
+    """Tokens (1, 0) and (0, 1) are equally good once v is trained: the joint path may settle on token 1, and
+    the check must not call that convergence to alpha = [0]'s SVMs."""
+    ds = Dataset(X=[[[1, 0], [0, 1], ["0.5", "0.5"]]], Y=[1], v=[1, 0], loss="exponential", train="vp", name="sym")
+    c = check(ds, only=["regularization-path"])["regularization-path"]
+    joint = c.evidence["joint"]
+    if joint["rows"][-1]["selected"] != [0]:
+        assert c.verdict == "inconclusive" and "not alpha" in c.summary
+    else:
+        assert joint["verdict"] in ("holds", "inconclusive")
+    assert c.evidence["p_alone"]["verdict"] == "holds"    # the path sits on p_mm to solver accuracy

@@ -17,6 +17,7 @@ true minimiser goes elsewhere, so this check never says `fails`. The check holds
 from __future__ import annotations
 
 import numeric
+from numeric import joint as nj
 
 from ..result import HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc
@@ -26,6 +27,7 @@ ID = "regularization-path"
 CLAIM = ("The regularisation path converges in direction to the SVM directions: p_R/R -> p_mm/||p_mm|| with v "
          "fixed; jointly v_r/r -> v(alpha)/||v(alpha)|| and p_R/R -> p_relax/||p_relax||.")
 ROUNDING_FLOOR = 1e-20
+ACCURACY_FLOOR = 1e-12   # below this over a whole decade, the path sits on the direction to solver accuracy
 
 
 def trend(radii, omcs, tol) -> dict:
@@ -39,9 +41,11 @@ def trend(radii, omcs, tol) -> dict:
     start = omcs[earlier[-1]]
     drop = float("inf") if final <= ROUNDING_FLOOR or final == 0 else start / final
     out.update(decade_from=radii[earlier[-1]], one_minus_corr_from=start, drop=drop)
-    if final <= tol and drop >= 10:
-        out.update(verdict=HOLDS, reason=f"1 - corr = {final:.2e} <= {tol:g} at radius {radii[-1]:g}, "
-                                         f"{'at rounding level' if drop == float('inf') else f'fell {drop:.3g}x over the last decade'}")
+    flat = max(omcs[earlier[-1]:]) <= ACCURACY_FLOOR
+    if final <= tol and (drop >= 10 or flat):
+        how = ("at rounding level" if drop == float("inf") else f"fell {drop:.3g}x over the last decade" if drop >= 10
+               else f"at most {ACCURACY_FLOOR:g} over the whole last decade (on the direction to solver accuracy)")
+        out.update(verdict=HOLDS, reason=f"1 - corr = {final:.2e} <= {tol:g} at radius {radii[-1]:g}, {how}")
     else:
         parts = []
         if final > tol:
@@ -85,13 +89,15 @@ def _joint(ctx) -> dict:
     if not relaxed.feasible:
         return {"verdict": NOT_APPLICABLE, "reason": "the relaxed p-SVM is infeasible"}
     path = jc.joint_path(ctx)
+    ds = ctx.dataset
     rows = []
     for pt in path:
         row = {"radius": pt.radius, "v_radius": pt.v_radius, "value": pt.value, "starts": pt.starts,
                "reached": pt.reached, "spread": pt.spread, "direction_spread": pt.direction_spread,
                "one_minus_corr_v": numeric.one_minus_corr(pt.v, vrec.v_mm),
                "one_minus_corr_p_relaxed": numeric.one_minus_corr(pt.x, relaxed.theta),
-               "v_unit": jc.unit_list(pt.v), "p_unit": jc.unit_list(pt.x)}
+               "v_unit": jc.unit_list(pt.v), "p_unit": jc.unit_list(pt.x),
+               "selected": [int(a) for a in numeric.attention_state(pt.x, ctx.phi, nj.scores(pt.v, ds.X, ds.Y)).dominant]}
         if plain.feasible:
             row["one_minus_corr_p_plain"] = numeric.one_minus_corr(pt.x, plain.theta)
         rows.append(row)
@@ -108,10 +114,14 @@ def _joint(ctx) -> dict:
                      "the starts, not a certified global minimum"}
     if plain.feasible and rows:
         out["plain_final"] = rows[-1]["one_minus_corr_p_plain"]
-    if tv["verdict"] == HOLDS and tp["verdict"] == HOLDS:
+    off = ""
+    if rows and rows[-1]["selected"] != list(vrec.alpha):
+        off = (f"; the best solution at the largest radii selects tokens {rows[-1]['selected']}, not alpha = "
+               f"{list(vrec.alpha)} (another optimum of the joint problem, or the search missed alpha's)")
+    if tv["verdict"] == HOLDS and tp["verdict"] == HOLDS and not off:
         out.update(verdict=HOLDS, reason=f"v: {tv['reason']}; p (relaxed): {tp['reason']}")
     else:
-        out.update(verdict=INCONCLUSIVE, reason=f"v: {tv['reason']}; p (relaxed): {tp['reason']}")
+        out.update(verdict=INCONCLUSIVE, reason=f"v: {tv['reason']}; p (relaxed): {tp['reason']}{off}")
     return out
 
 
