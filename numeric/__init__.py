@@ -10,6 +10,7 @@ from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule, run_gd
 from .losses import BUILTIN_LOSSES, CORRELATION, EXPONENTIAL, LOGISTIC, Loss
 from .joint import (JointCheckpoint, JointTrajectory, grad_p, grad_v, joint_gradient, joint_loss, joint_state,
                     mixed_features, mp_joint_gradient, run_joint_gd, v_svm_rows)
+from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
 from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
 from .assumption_b import MarginSolver, RatioEvaluator, estimate_nu
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
@@ -25,5 +26,5 @@ __all__ = [
     "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
     "mixed_features", "mp_joint_gradient", "run_joint_gd", "v_svm_rows",
     "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",
-    "MarginSolver", "RatioEvaluator", "estimate_nu",
+    "MarginSolver", "RatioEvaluator", "estimate_nu", "mp_joint_gradient_stable", "mp_run_joint_gd",
 ]
