@@ -99,11 +99,15 @@ class RatioEvaluator:
     """ratio(p) of the module docstring for one dataset, float64 above ``mp_below``, mpmath below."""
 
     def __init__(self, X, Y, phi, alpha, Gamma, X_exact=None, Y_exact=None, W_exact=None,
-                 Gamma_mp=None, support=None, mp_below: float = 1e-3):
+                 Gamma_mp=None, support=None, mp_below: float = 1e-3, v_rows_exact=None, v_active=None,
+                 gamma_digits: int = 50):
         self.X, self.Y, self.phi = X, Y, phi
         self.alpha = np.asarray(alpha, dtype=int)
         self.Gamma = float(Gamma)
         self.Gamma_mp = Gamma_mp
+        self.v_rows_exact, self.v_active = v_rows_exact, v_active
+        self._gamma_cache: dict = {}
+        self.gamma_digits = gamma_digits
         self.X_exact, self.Y_exact, self.W_exact = X_exact, Y_exact, W_exact
         self.support = None if support is None else np.asarray(support, dtype=int)
         self.mp_below = mp_below
@@ -111,6 +115,18 @@ class RatioEvaluator:
         self.zero_gamma = np.zeros(X.shape[:2])
         self.evaluations = 0
         self.mp_evaluations = 0
+
+    def gamma_at(self, dps: int):
+        """(Gamma, digits): Gamma = 1/||v(alpha)|| re-polished at ``dps`` digits from the exact v-SVM rows and
+        its active set when they were given (cached), else the given Gamma_mp, trusted to ``gamma_digits``."""
+        if self.v_rows_exact is None or self.v_active is None:
+            return self.Gamma_mp, self.gamma_digits
+        if dps not in self._gamma_cache:
+            n = len(self.v_rows_exact)
+            pol = polish(self.v_rows_exact, np.ones(n, dtype=object), list(self.v_active), dps=dps)
+            with mpmath.workdps(dps):
+                self._gamma_cache[dps] = (1 / pol.norm, dps if pol.ok else 0)
+        return self._gamma_cache[dps]
 
     def denominators(self, p):
         st = attention_state(np.asarray(p, float), self.phi, self.zero_gamma)
@@ -146,10 +162,11 @@ class RatioEvaluator:
                 m_f, _ = self.margin(Z, self.Y)
                 out.update(numerator=self.Gamma - m_f, backend="float64", margin=m_f)
             else:
+                G, g_dps = self.gamma_at(dps)
                 with mpmath.workdps(dps):
-                    num = self.Gamma_mp - m
+                    num = G - m
                 out.update(numerator=float(num), numerator_mp=num, backend=f"mpmath ({dps} digits)",
-                           margin=float(m), kkt_ok=bool(pol.ok))
+                           margin=float(m), kkt_ok=bool(pol.ok), digits=min(dps, g_dps))
         num = out.get("numerator_mp", out["numerator"])
         out["ratio"] = float(num / den)
         out["ratio_S"] = float(num / den_s) if den_s else None

@@ -181,6 +181,8 @@ class JointCheckpoint:
 
 @dataclass
 class JointTrajectory:
+    """A joint GD run: its checkpoints and why it stopped ("observer", "iterations", "time")."""
+
     method: str
     step: float
     checkpoints: list

@@ -54,3 +54,19 @@ def test_estimate_is_a_sampled_minimum():
     assert est["samples"] == (4 + 3) * 3
     assert 0 < est["nu_hat"] <= min(r for _, r in est["sample_ratios"]) + 1e-15
     assert est["nu_hat"] <= 1.0 + 1e-6     # the value at p = 0 bounds the infimum
+
+
+def test_gamma_is_repolished_at_the_working_precision():
+    """Gamma = 1/||v(alpha)|| = sqrt(2) for the single row (1, 1): an irrational number, so a 50-digit value
+    would spoil numerators below 1e-50; the evaluator recomputes it at the digits it needs."""
+    X = np.array([[[0.0, 0.0], [1.0, 1.0]]])
+    Xe = np.array([[[Fr(0), Fr(0)], [Fr(1), Fr(1)]]], dtype=object)
+    ev = nb.RatioEvaluator(X, np.array([1.0]), X.copy(), [1], math.sqrt(2), Xe, [1], EYE, None,
+                           v_rows_exact=np.array([[Fr(1), Fr(1)]], dtype=object), v_active=[0])
+    G, digits = ev.gamma_at(200)
+    assert digits == 200
+    with mpmath.workdps(200):
+        assert abs(G - mpmath.sqrt(2)) < mpmath.mpf(10) ** -190
+    res = ev(np.array([60.0, 60.0]))     # one sequence: margin = ||z|| = sqrt(2) s, ratio = sqrt(2) exactly
+    assert res["backend"].startswith("mpmath")
+    assert res["ratio"] == pytest.approx(math.sqrt(2), rel=1e-12)

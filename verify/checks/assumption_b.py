@@ -19,6 +19,7 @@ import mpmath
 import numpy as np
 
 from numeric import assumption_b as nb
+from numeric import joint as nj
 
 from ..result import FAILS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc
@@ -34,16 +35,19 @@ def verify_counterexample(ctx, p) -> dict:
     vrec = jc.v_svm(ctx)
     ev = nb.RatioEvaluator(ds.X, ds.Y, ctx.phi, vrec.alpha, float(vrec.gamma_mp), X_exact=ds.X_exact,
                            Y_exact=ds.Y_exact, W_exact=ds.W_exact, Gamma_mp=vrec.gamma_mp,
+                               v_rows_exact=nj.v_svm_rows(ds.X_exact, ds.Y_exact, vrec.alpha),
+                               v_active=vrec.polished.active, gamma_digits=vrec.polished.dps,
                            support=vrec.support, mp_below=2.0)
     res = ev(np.asarray(p, dtype=float))
     out = {k: v for k, v in res.items() if k != "numerator_mp"}
     num = res.get("numerator_mp")
     if num is not None:
-        dps = int(str(res["backend"]).split("(")[1].split()[0])
-        with mpmath.workdps(dps):
-            tol = mpmath.mpf(10) ** (-(dps // 2))
+        digits = int(res["digits"])          # the precision both Gamma and the margin were computed to
+        with mpmath.workdps(max(digits, 15)):
+            tol = mpmath.mpf(10) ** (-(digits // 2))
             out["numerator_mp"] = mpmath.nstr(num, 30)
-            out["proof"] = bool(res.get("kkt_ok")) and num < -tol
+            out["proof"] = bool(res.get("kkt_ok")) and digits > 0 and num < -tol
+            out["tolerance"] = mpmath.nstr(tol, 5)
     else:
         out["proof"] = False
     return out

@@ -107,6 +107,7 @@ def relaxed_margins(ctx) -> tuple:
 
 
 def unit_list(x) -> list:
+    """x / ||x|| as a plain list (x itself when it is 0)."""
     x = np.asarray(x, dtype=float)
     nx = np.linalg.norm(x)
     return (x / nx).tolist() if nx > 0 else x.tolist()
@@ -150,6 +151,8 @@ def assumption_b(ctx) -> dict:
         alpha = vrec.alpha
         ev = nb.RatioEvaluator(ds.X, ds.Y, ctx.phi, alpha, float(vrec.gamma_mp), X_exact=ds.X_exact,
                                Y_exact=ds.Y_exact, W_exact=ds.W_exact, Gamma_mp=vrec.gamma_mp,
+                               v_rows_exact=nj.v_svm_rows(ds.X_exact, ds.Y_exact, vrec.alpha),
+                               v_active=vrec.polished.active, gamma_digits=vrec.polished.dps,
                                support=vrec.support)
         dirs = []
         for margins in (relaxed_margins(ctx), None):
