@@ -78,13 +78,20 @@ def run(ctx) -> CheckResult:
             return CheckResult(ID, FAILS, f"ratio(p) = {check['ratio']:.3g} <= 0 at p = "
                                f"{np.round(est['p_worst'], 6).tolist()} (margin recomputed in mpmath, v-SVM "
                                "certified): no nu > 0 works", CLAIM, ev)
+    unproven = ""
+    if nu <= 0:
+        unproven = (f"; float64 gave ratio {nu:.3g} <= 0 at p = {np.round(est['p_worst'], 4).tolist()} but the "
+                    f"mpmath re-evaluation gives {ev['counterexample']['ratio']:.3g}: not a counterexample")
+        nu = ev["counterexample"]["ratio"]
+        ev["nu_hat_float"], ev["nu_hat"] = est["nu_hat"], nu
     nu_s = est["nu_hat_S"]
-    note = ""
+    note = unproven
     if nu_s is not None and nu < 1e-6 * nu_s:
-        note = (f"; the ratio nearly vanishes where only sequences outside S lose attention mass (the "
+        note += (f"; the ratio nearly vanishes where only sequences outside S lose attention mass (the "
                 f"infimum over all i looks like 0, not attained), while over S alone nu_hat_S = {nu_s:.3g}")
     elif nu_s is not None:
-        note = f"; over S alone nu_hat_S = {nu_s:.3g}"
-    return CheckResult(ID, INCONCLUSIVE, f"nu_hat = {nu:.3g} > 0 at p = {np.round(est['p_worst'], 4).tolist()} "
+        note += f"; over S alone nu_hat_S = {nu_s:.3g}"
+    sign = "> 0" if nu > 0 else "(0 within the evaluation's precision, not a proof)"
+    return CheckResult(ID, INCONCLUSIVE, f"nu_hat = {nu:.3g} {sign} at p = {np.round(est['p_worst'], 4).tolist()} "
                        f"from {est['samples']} samples and {len(est['local_searches'])} local searches "
                        f"({est['mp_evaluations']} in mpmath): sampling cannot prove nu > 0" + note, CLAIM, ev)
