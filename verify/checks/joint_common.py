@@ -84,24 +84,29 @@ class VSVMRecord:
         return ev
 
 
-def v_svm(ctx) -> VSVMRecord:
+def v_svm(ctx, selection=None) -> VSVMRecord:
+    """The v-SVM of ``selection`` (default: the optimal tokens alpha of the dataset's v), cached."""
     c = _cache(ctx)
-    if "v_svm" not in c:
-        alpha, _ = optimal_tokens(ctx.dataset)
+    if selection is None:
+        selection, _ = optimal_tokens(ctx.dataset)
+    key = ("v_svm", tuple(int(a) for a in selection))
+    if key not in c:
         ds = ctx.dataset
-        A = nj.v_svm_rows(ds.X, ds.Y, alpha)
+        sel = list(key[1])
+        A = nj.v_svm_rows(ds.X, ds.Y, sel)
         sol = numeric.solve_svm(A, np.ones(ds.n))
         pol = None
         if sol.feasible:
-            A_exact = nj.v_svm_rows(ds.X_exact, ds.Y_exact, alpha)
+            A_exact = nj.v_svm_rows(ds.X_exact, ds.Y_exact, sel)
             guess = numeric.active_set_guess(sol, A, np.ones(ds.n))
             pol = numeric.polish(A_exact, np.ones(ds.n, dtype=object), guess, dps=ctx.options["dps"])
-        c["v_svm"] = VSVMRecord(alpha=alpha, A=A, solution=sol, polished=pol)
-    return c["v_svm"]
+        c[key] = VSVMRecord(alpha=sel, A=A, solution=sol, polished=pol)
+    return c[key]
 
 
-def relaxed_margins(ctx) -> tuple:
-    rec = v_svm(ctx)
+def relaxed_margins(ctx, selection=None) -> tuple:
+    """b_i = 1 for i in S (support of the v-SVM of ``selection``), else 0."""
+    rec = v_svm(ctx, selection)
     S = set(rec.support)
     return tuple(1 if i in S else 0 for i in range(ctx.dataset.n))
 
