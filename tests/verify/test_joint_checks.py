@@ -146,3 +146,21 @@ def test_float_false_positive_is_not_reported_as_failure(monkeypatch):
     assert "not a counterexample" in r.summary
     assert r.evidence["counterexample"]["ratio"] == pytest.approx(1.0, rel=1e-12)
     assert r.evidence["nu_hat"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_joint_gd_targets_the_tokens_it_selects():
+    """Random data (3 x 3 x 2) where joint GD leaves the optimal tokens of the dataset's v: the run is compared
+    with the v-SVM of the tokens it selects (solved here independently with scipy) and says it is not alpha."""
+    from scipy.optimize import minimize
+
+    X = [[[0.13, -0.13], [0.64, 0.1], [-0.54, 0.36]], [[1.3, 0.95], [-0.7, -1.27], [-0.62, 0.04]],
+         [[-2.33, -0.22], [-1.25, -0.73], [-0.54, -0.32]]]
+    ds = Dataset(X=X, Y=[-1, -1, -1], v=[-0.13, 1.37], train="vp", name="random-0")
+    c = check(ds, only=["joint-directional-limit"], time_budget=3)["joint-directional-limit"]
+    run = c.evidence["runs"][0]
+    assert run["selected_is_alpha"] is False and "0/1 runs select alpha" in c.summary
+    Xa = np.array(X)[np.arange(3), run["selected"]]
+    rows = -Xa                                                  # Y_i x_{i, selected_i} with Y = -1
+    sol = minimize(lambda w: w @ w, np.ones(2), constraints=[{"type": "ineq", "fun": lambda w: rows @ w - 1}],
+                   method="SLSQP", options={"ftol": 1e-14})
+    assert np.linalg.norm(np.array(run["v_target_unit"]) - sol.x / np.linalg.norm(sol.x)) < 1e-6
