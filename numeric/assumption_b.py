@@ -228,3 +228,92 @@ def estimate_nu(evaluator: RatioEvaluator, D: int, directions=(), norms=None, n_
             "nu_hat_S": best_S[0], "p_worst_S": None if best_S[1] is None else best_S[1].tolist(),
             "evaluations": evaluator.evaluations, "mp_evaluations": evaluator.mp_evaluations,
             "sample_ratios": [[float(np.linalg.norm(s[1])), s[0]] for s in samples]}
+
+
+def convexity_certificate(X_exact, Y_exact, alpha, basis, max_vertices: int = 4096) -> dict:
+    """A proof of Assumption B with an explicit nu, when one exists of this form.
+
+    Weak duality: for any lambda in the simplex and unit v, min_i Y_i v^T z_i <= ||sum_i lambda_i Y_i z_i||, so
+    margin(p) + nu max_i (1 - s_{i,alpha_i}) <= g(s) := ||sum_i lambda_i Y_i X_i^T s_i|| + nu max_i (1 - s_{i,alpha_i}).
+    g is convex in (s_1, ..., s_n) on the product of simplices, so its maximum is at a vertex: one token tau_i
+    per sequence. If lambda lies on the dual face of the v-SVM (||sum_i lambda_i Y_i x_{i,alpha_i}|| = Gamma),
+    then g <= Gamma everywhere as soon as
+
+        nu <= nu_cert := Gamma - max_{tau != alpha} ||sum_i lambda_i Y_i x_{i,tau_i}||,
+
+    and Assumption B holds with nu = nu_cert whenever nu_cert > 0. lambda is chosen by cvxpy (minimising the
+    largest vertex norm on the face), then made exact: v(alpha) is solved in rationals on the polished basis
+    (exact KKT check), mu = ||v||^2 lambda is projected exactly onto {sum_{i in S} mu_i Y_i x_{i,alpha_i} = v},
+    and every comparison is done in rationals (squared norms). Returns {'proved', 'nu_cert', 'lambda', ...}.
+    """
+    import itertools
+    from fractions import Fraction
+
+    import sympy
+
+    X = np.asarray(X_exact, dtype=object)
+    n, T, d = X.shape
+    Yf = [Fraction(y) for y in Y_exact]
+    alpha = [int(a) for a in alpha]
+    if T ** n - 1 > max_vertices:
+        return {"proved": False, "reason": f"{T ** n - 1} vertices exceed the limit {max_vertices}"}
+    rows = [[Yf[i] * Fraction(X[i, alpha[i], c]) for c in range(d)] for i in range(n)]
+    # exact v(alpha) on the polished basis, with an exact KKT check
+    AB = sympy.Matrix([[sympy.Rational(x.numerator, x.denominator) for x in rows[j]] for j in basis])
+    try:
+        lamB = (AB * AB.T).inv() * sympy.ones(len(basis), 1)
+    except (ValueError, sympy.matrices.common.NonInvertibleMatrixError):
+        return {"proved": False, "reason": "the v-SVM basis is singular"}
+    vvec = AB.T * lamB
+    v = [Fraction(int(sympy.fraction(x)[0]), int(sympy.fraction(x)[1])) for x in vvec]
+    slack = [sum(r[c] * v[c] for c in range(d)) - 1 for r in rows]
+    if any(x < 0 for x in lamB) or any(s < 0 for s in slack):
+        return {"proved": False, "reason": "the exact v-SVM on the polished basis fails its KKT check"}
+    S = [i for i in range(n) if slack[i] == 0]
+    vv = sum(x * x for x in v)                       # ||v||^2 = 1/Gamma^2
+    # every vertex tau != alpha as rows Y_i x_{i,tau_i}
+    verts = [tau for tau in itertools.product(range(T), repeat=n) if list(tau) != alpha]
+    Xf = np.vectorize(float, otypes=[float])(X)
+    Af = np.array([[float(x) for x in r] for r in rows])
+    Vf = np.array([[Xf[i, tau[i]] * float(Yf[i]) for i in range(n)] for tau in verts])   # (V, n, d)
+    lam = cp.Variable(n)
+    t = cp.Variable()
+    gamma_f = 1 / math.sqrt(float(vv))
+    vhat = np.array([float(x) for x in v]) / math.sqrt(float(vv))
+    cons = [lam >= 0, cp.sum(lam) == 1, Af.T @ lam == gamma_f * vhat]
+    cons += [cp.norm(Vf[k].T @ lam, 2) <= t for k in range(len(verts))]
+    prob = cp.Problem(cp.Minimize(t), cons)
+    try:
+        prob.solve(solver=cp.CLARABEL)
+    except cp.error.SolverError as exc:  # pragma: no cover
+        return {"proved": False, "reason": f"solver error: {exc}"}
+    if lam.value is None:
+        return {"proved": False, "reason": f"no lambda on the dual face ({prob.status})"}
+    # exact projection of mu = ||v||^2 lambda onto {sum_{i in S} mu_i rows_i = v}
+    mu_f = [Fraction(float(x)).limit_denominator(10 ** 12) * vv for x in lam.value]
+    M = sympy.Matrix([[sympy.Rational(rows[i][c].numerator, rows[i][c].denominator) for i in S] for c in range(d)])
+    mu_S = sympy.Matrix([sympy.Rational(mu_f[i].numerator, mu_f[i].denominator) for i in S])
+    target = sympy.Matrix([sympy.Rational(x.numerator, x.denominator) for x in v])
+    mu_S = mu_S + M.pinv() * (target - M * mu_S)
+    if M * mu_S != target:
+        return {"proved": False, "reason": "exact projection onto the dual face failed"}
+    mu = [Fraction(0)] * n
+    for k, i in enumerate(S):
+        num, den = sympy.fraction(sympy.nsimplify(mu_S[k]))
+        mu[i] = Fraction(int(num), int(den))
+    if any(m < 0 for m in mu):
+        return {"proved": False, "reason": "the exact dual weights are not all non-negative"}
+    lam_exact = [m / vv for m in mu]                 # sum = 1, sum lam_i rows_i = v / ||v||^2
+    assert sum(lam_exact) == 1
+    worst_sq, worst_tau = Fraction(-1), None
+    for tau in verts:
+        w = [sum(lam_exact[i] * Yf[i] * Fraction(X[i, tau[i], c]) for i in range(n)) for c in range(d)]
+        sq = sum(x * x for x in w)
+        if sq > worst_sq:
+            worst_sq, worst_tau = sq, tau
+    gamma_sq = 1 / vv
+    with mpmath.workdps(50):
+        nu_cert = mpmath.sqrt(to_mpf(gamma_sq)) - mpmath.sqrt(to_mpf(worst_sq))
+    return {"proved": worst_sq < gamma_sq, "nu_cert": nu_cert, "lambda": [str(x) for x in lam_exact],
+            "worst_vertex": list(worst_tau), "vertices": len(verts), "Gamma_squared": str(gamma_sq),
+            "worst_vertex_norm_squared": str(worst_sq)}

@@ -70,3 +70,28 @@ def test_gamma_is_repolished_at_the_working_precision():
     res = ev(np.array([60.0, 60.0]))     # one sequence: margin = ||z|| = sqrt(2) s, ratio = sqrt(2) exactly
     assert res["backend"].startswith("mpmath")
     assert res["ratio"] == pytest.approx(math.sqrt(2), rel=1e-12)
+
+
+def test_convexity_certificate_on_joint_tight_is_a_valid_bound():
+    """The certificate's nu must satisfy margin(p) <= Gamma - nu max_i (1 - s_i) at every p (checked on samples
+    with the SOCP margin), and be at least what the hand-picked dual point lambda = (1/4, 5/12, 1/3) gives:
+    its worst vertex keeps sequences 1, 2: ||(-1/4, 3/4)|| = sqrt(10)/4, so nu >= 1 - sqrt(10)/4."""
+    cert = nb.convexity_certificate(X_TIGHT_EXACT, [1, -1, 1], [1, 1, 1], basis=[0, 1])
+    assert cert["proved"]
+    nu = float(cert["nu_cert"])
+    assert 1 - math.sqrt(10) / 4 <= nu <= 0.5 + 1e-9       # 0.5: the sampled estimate bounds it from above
+    ms = nb.MarginSolver(3, 2)
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        p = rng.standard_normal(2) * 10 ** rng.uniform(-1, 1.3)
+        st_, oms = evaluator().denominators(p)
+        from numeric.joint import mixed_features
+        m, _ = ms(mixed_features(X_TIGHT, st_), Y)
+        assert m <= 1 - nu * float(np.max(oms)) + 1e-7
+
+
+def test_convexity_certificate_cannot_prove_joint_relaxed():
+    Xe = X_TIGHT_EXACT.copy()
+    Xe[2, 1] = [Fr(1, 2), Fr(3, 2)]
+    cert = nb.convexity_certificate(Xe, [1, -1, 1], [1, 1, 1], basis=[0, 1])
+    assert not cert["proved"] and cert["nu_cert"] == 0

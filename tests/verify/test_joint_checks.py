@@ -164,3 +164,10 @@ def test_joint_gd_targets_the_tokens_it_selects():
     sol = minimize(lambda w: w @ w, np.ones(2), constraints=[{"type": "ineq", "fun": lambda w: rows @ w - 1}],
                    method="SLSQP", options={"ftol": 1e-14})
     assert np.linalg.norm(np.array(run["v_target_unit"]) - sol.x / np.linalg.norm(sol.x)) < 1e-6
+
+
+def test_assumption_b_proved_on_joint_tight():
+    c = check("joint-tight", only=["assumption-B"])["assumption-B"]
+    assert c.verdict == "holds" and "proved" in c.summary
+    assert c.evidence["certificate"]["proved"] is True
+    assert c.evidence["nu_hat"] >= float(c.evidence["certificate"]["nu_cert"])

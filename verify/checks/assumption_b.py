@@ -8,7 +8,13 @@ perturbed, at norms 0.1 ... 100) and Nelder-Mead from the worst samples (numeric
 denominator is below 1e-3 the margin is recomputed in mpmath (mixed features at high precision, v-SVM
 polished), since Gamma - margin(p) is then a difference of nearly equal numbers.
 
-Verdict: `fails` only when ratio(p) <= 0 at a p re-evaluated in mpmath with a certified (polished) v-SVM
+A proof is attempted first (numeric.assumption_b.convexity_certificate): by weak duality
+margin(p) <= ||sum_i lambda_i Y_i X_i^T s_i|| for lambda on the v-SVM's dual face, and the bound plus
+nu max_i (1 - s_{i,alpha_i}) is convex in the attention vectors, so checking the T^n token choices in exact
+rational arithmetic proves Assumption B with nu = nu_cert when nu_cert > 0.
+
+Verdict: `holds` when the certificate proves it (and the sampled nu_hat does not contradict it);
+`fails` only when ratio(p) <= 0 at a p re-evaluated in mpmath with a certified (polished) v-SVM
 (a proof: no nu > 0 can work). Otherwise `inconclusive`: nu_hat > 0 from samples is not a proof that
 the infimum is positive. The same estimate with the maximum over the support sequences S only
 (nu_hat_S) is reported beside it.
@@ -21,7 +27,7 @@ import numpy as np
 from numeric import assumption_b as nb
 from numeric import joint as nj
 
-from ..result import FAILS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
+from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc
 
 ID = "assumption-B"
@@ -68,7 +74,18 @@ def run(ctx) -> CheckResult:
     ev["at_worst"] = at
     ev["Gamma"] = float(vrec.gamma_mp)
     ev["support"] = vrec.support
+    cert = nb.convexity_certificate(ctx.dataset.X_exact, ctx.dataset.Y_exact, vrec.alpha, vrec.polished.basis)
+    ev["certificate"] = {k: (mpmath.nstr(v, 20) if isinstance(v, mpmath.mpf) else v) for k, v in cert.items()}
     nu = est["nu_hat"]
+    if cert.get("proved"):
+        nu_cert = float(cert["nu_cert"])
+        if nu is not None and nu < nu_cert * (1 - 1e-9) - 1e-12:
+            return CheckResult(ID, INCONCLUSIVE, f"the convexity certificate gives nu >= {nu_cert:.6g} but sampling found "
+                               f"ratio {nu:.6g} below it: the two disagree (a bug in one of them)", CLAIM, ev)
+        return CheckResult(ID, HOLDS, f"proved with nu = {nu_cert:.6g}: convexity certificate over the {cert['vertices']} "
+                           f"token choices tau != alpha, exact rational arithmetic (lambda on the v-SVM dual face); "
+                           + (f"sampling agrees: nu_hat = {nu:.6g} >= nu_cert" if nu is not None else
+                              "no finite sampled ratio to compare"), CLAIM, ev)
     if nu is None:
         return CheckResult(ID, INCONCLUSIVE, "no sample gave a finite ratio", CLAIM, ev)
     if nu <= 0:
