@@ -140,7 +140,7 @@ def run(ctx) -> CheckResult:
         return CheckResult(ID, NOT_APPLICABLE, summary, CLAIM, ev)
     if all(p["verdict"] == HOLDS for _, p in applicable):
         extra = ""
-        if "plain_final" in ev["joint"] and ev["joint"]["plain_final"] is not None:
+        if ev["joint"].get("plain_final") is not None and not all(m == 1 for m in ev["joint"]["margins"]):
             extra = f" (plain p-SVM stays at 1 - corr = {ev['joint']['plain_final']:.2e})"
         return CheckResult(ID, HOLDS, summary + extra, CLAIM, ev)
     return CheckResult(ID, INCONCLUSIVE, summary, CLAIM, ev)
