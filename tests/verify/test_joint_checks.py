@@ -133,7 +133,8 @@ def test_regularization_path_reports_another_joint_optimum():
 
 def test_float_false_positive_is_not_reported_as_failure(monkeypatch):
     """If the float64 search reports ratio <= 0 at a p where the certified mpmath value is positive (here p = 0,
-    ratio 1 by hand: every z_i = x_{i,1}/2, margin 1/2, max(1 - s) = 1/2), the verdict stays inconclusive."""
+    ratio 1 by hand: every z_i = x_{i,1}/2, margin 1/2 (sequence 2 is off the support), max(1 - s) = 1/2), the
+    verdict stays inconclusive."""
     from verify.checks import assumption_b as check_b
     from verify.checks import joint_common as jc
 
@@ -141,7 +142,7 @@ def test_float_false_positive_is_not_reported_as_failure(monkeypatch):
             "directions": 1, "norms": [0.0], "local_searches": [], "nu_hat_S": -1e-9, "p_worst_S": [0.0, 0.0],
             "evaluations": 1, "mp_evaluations": 0, "sample_ratios": []}
     monkeypatch.setattr(jc, "assumption_b", lambda ctx: fake)
-    r = check("joint-tight", only=["assumption-B"])["assumption-B"]
+    r = check("joint-relaxed", only=["assumption-B"])["assumption-B"]
     assert r.verdict == "inconclusive"
     assert "not a counterexample" in r.summary
     assert r.evidence["counterexample"]["ratio"] == pytest.approx(1.0, rel=1e-12)
@@ -171,3 +172,16 @@ def test_assumption_b_proved_on_joint_tight():
     assert c.verdict == "holds" and "proved" in c.summary
     assert c.evidence["certificate"]["proved"] is True
     assert c.evidence["nu_hat"] >= float(c.evidence["certificate"]["nu_cert"])
+
+
+def test_sampled_value_below_the_certificate_is_rechecked(monkeypatch):
+    """A float64 sample below nu_cert is re-evaluated in mpmath before anything is concluded (p = 0: ratio 1)."""
+    from verify.checks import joint_common as jc
+
+    fake = {"nu_hat": 0.01, "p_worst": [0.0, 0.0], "at_worst": {}, "samples": 1, "skipped_underflow": 0,
+            "directions": 1, "norms": [0.0], "local_searches": [], "nu_hat_S": 0.01, "p_worst_S": [0.0, 0.0],
+            "evaluations": 1, "mp_evaluations": 0, "sample_ratios": []}
+    monkeypatch.setattr(jc, "assumption_b", lambda ctx: fake)
+    r = check("joint-tight", only=["assumption-B"])["assumption-B"]
+    assert r.verdict == "holds"
+    assert r.evidence["nu_hat_float"] == 0.01 and r.evidence["nu_hat"] == pytest.approx(1.0, rel=1e-12)
