@@ -221,7 +221,7 @@ def _starts(radius, prev, directions, rng, n_random, D):
     return out
 
 
-def _tally(radius, results, value_tol):
+def _tally(results, value_tol):
     vals = np.array([r[1] for r in results])
     best = int(np.argmin(vals))
     tol = value_tol * max(1.0, abs(vals[best]))
@@ -245,7 +245,7 @@ def p_path(phi, gamma, loss: Loss, radii, directions=(), n_random: int = 3, seed
         for x0 in _starts(R, prev, directions, rng, n_random, D):
             res = ball_minimize(lambda p: p_objective(p, phi, gamma, loss), x0, R, max_iter=max_iter)
             results.append((res.x, res.value, res.residual))
-        best, reached, spread, dspread, vals = _tally(R, results, value_tol)
+        best, reached, spread, dspread, vals = _tally(results, value_tol)
         prev = results[best][0]
         out.append(PathPoint(radius=float(R), x=prev, value=float(vals[best]), starts=len(results),
                              reached=len(reached), spread=spread, direction_spread=dspread,
