@@ -34,6 +34,15 @@ def multi_input(seed=2023):
             "inits": [[0, 0, 0], [0, 1, 0]]}
 
 
+def joint(third, name, description):
+    """The joint-training datasets (first paper's joint-training figure): n = 3, T = 2, d = 2, W = I.
+    v is the v-SVM solution (0, 1); it names the optimal tokens alpha = (1, 1, 1) and is the start of v."""
+    return {"name": name, "description": description, "model": "prompt", "train": "vp",
+            "X": [[["0", "0"], ["1", "1"]], [["0", "0"], ["1", "-1"]], [["0", "0"], third]],
+            "Y": [1, -1, 1], "v": ["0", "1"], "W": [["1", "0"], ["0", "1"]], "loss": "logistic",
+            "inits": [["0", "0"], ["0.5", "-0.5"]]}
+
+
 def main():
     DATA.mkdir(parents=True, exist_ok=True)
     sets = [
@@ -44,6 +53,10 @@ def main():
                      "one sequence, three tokens; the top token and a second token are both locally optimal",
                      [[0, 1, 0], [0, -1, 0], [3, 0, 0]]),
         multi_input(),
+        joint(["0.5", "1"], "joint-tight",
+              "joint (v, p) training; every sequence is a support vector of the v-SVM (joint-training figure)"),
+        joint(["0.5", "1.5"], "joint-relaxed",
+              "joint (v, p) training; the last sequence is not a v-SVM support vector, its p-constraint relaxes to 0"),
     ]
     for obj in sets:
         text = json.dumps(obj, indent=1)

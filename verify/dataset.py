@@ -22,6 +22,7 @@ from .errors import DatasetError
 MODELS = ("prompt",)
 BUILTIN_LOSS_NAMES = ("logistic", "exponential", "correlation")
 GD_METHODS = ("normalized", "fixed")
+TRAIN_MODES = ("p", "vp")   # "p": v fixed at the dataset's v; "vp": v and p trained jointly
 
 
 def parse_number(value: Any, where: str) -> Fraction:
@@ -116,6 +117,7 @@ class Dataset:
     gd: dict = field(default_factory=dict)
     description: str = ""
     source: str = ""
+    train: str = "p"
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -159,6 +161,9 @@ class Dataset:
         if self.inits_exact.shape[1] != d:
             raise DatasetError(f"inits: each initial p needs {d} numbers, got {self.inits_exact.shape[1]}")
         self.gd = _parse_gd(self.gd)
+        if not isinstance(self.train, str) or self.train not in TRAIN_MODES:
+            raise DatasetError(f"train: expected \"p\" (v fixed) or \"vp\" (v and p trained jointly), got "
+                               f"{str(self.train)[:40]!r}")
         self.X = _to_float(self.X_exact)
         self.Y = _to_float(self.Y_exact)
         self.v = _to_float(self.v_exact)
@@ -205,7 +210,7 @@ class Dataset:
         """A dataset from the JSON object of the file format (see README)."""
         if not isinstance(obj, dict):
             raise DatasetError(f"expected a JSON object at the top level, got {type(obj).__name__}")
-        known = {"name", "model", "X", "Y", "v", "W", "loss", "inits", "gd", "description"}
+        known = {"name", "model", "X", "Y", "v", "W", "loss", "inits", "gd", "description", "train"}
         unknown = sorted(set(obj) - known)
         if unknown:
             raise DatasetError(f"unknown field {unknown[0]!r} (known fields: {', '.join(sorted(known))})")
@@ -223,7 +228,7 @@ class Dataset:
             raise DatasetError("model: expected a string")
         return cls(X=obj["X"], Y=obj["Y"], v=obj["v"], W=obj.get("W"), name=name, model=model,
                    loss=obj.get("loss", "logistic"), inits=obj.get("inits"), gd=obj.get("gd") or {},
-                   description=description, source=source)
+                   description=description, source=source, train=obj.get("train", "p"))
 
     @classmethod
     def from_file(cls, path: str) -> "Dataset":

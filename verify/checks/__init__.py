@@ -2,12 +2,15 @@
 
 Each module has ``ID``, ``CLAIM`` and ``run(ctx) -> CheckResult``; :data:`REGISTRY` lists them.
 """
-from . import directional_limit, norm_divergence, optimal_tokens, p_svm
-from . import precision_cross_check
+from . import (assumption_b, directional_limit, joint_directional_limit, norm_divergence, optimal_tokens, p_svm,
+               precision_cross_check, regularization_path, relaxed_p_svm, v_svm)
 from .optimal_tokens import optimal_tokens as compute_optimal_tokens
 
-REGISTRY = [optimal_tokens, p_svm, norm_divergence, directional_limit]
-REGISTRY.insert(REGISTRY.index(directional_limit) + 1, precision_cross_check)
+REGISTRY = [
+    optimal_tokens, p_svm,                                   # selected tokens and their SVM
+    norm_divergence, directional_limit, precision_cross_check,  # GD on p
+    assumption_b, v_svm, relaxed_p_svm, regularization_path, joint_directional_limit,  # joint (v, p)
+]
 CHECK_IDS = [m.ID for m in REGISTRY]
 
 __all__ = ["REGISTRY", "CHECK_IDS", "compute_optimal_tokens"]

@@ -1,0 +1,256 @@
+"""Joint training of the head v and the prompt p, float64 (and an mpmath reference gradient).
+
+Model: f(X_i) = v^T X_i^T s_i(p), s_i = softmax(K_i p), keys Phi_it = W^T x_it. With v trained the
+token scores gamma_it = Y_i v^T x_it change with v, so they are recomputed from v at every evaluation.
+
+    z_i(p)  = X_i^T s_i = x_{i,a_i} + sum_{t != a_i} s_it (x_it - x_{i,a_i})     (mixed features)
+    u_i     = Y_i v^T z_i = gamma_{i,a_i} - gap_i                                (outputs)
+    grad_v L = (1/n) sum_i l'(u_i) Y_i z_i
+    grad_p L = the stable p-gradient of numeric.attention with gamma = Y_i X_i v
+
+a_i is the dominant token (largest logit). Neither z_i nor u_i is formed from 1 - s_{i,a_i}, so
+both keep full relative accuracy at any ||p|| (u_i as a difference gamma_a - gap_i only cancels when
+u_i itself is tiny compared with gamma_a, which is then its true size). For normalised steps every
+per-sequence weight l'(u_i) (and s_it) is carried in the log domain and rescaled by its maximum, so
+the directions of both blocks survive when l'(u_i) or s_it underflow.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import mpmath
+import numpy as np
+
+from .attention import attention_state
+from .losses import Loss
+
+JOINT_LOSSES = ("logistic", "exponential")
+
+
+def scores(v: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """gamma_it = Y_i v^T x_it, shape (n, T)."""
+    return Y[:, None] * (X @ v)
+
+
+def mixed_features(X: np.ndarray, st) -> np.ndarray:
+    """z_i = X_i^T s_i = x_{i,a_i} + sum_{t != a_i} s_it (x_it - x_{i,a_i}) (no 1 - s_a formed), (n, d)."""
+    n = X.shape[0]
+    rows = np.arange(n)
+    xa = X[rows, st.dominant]
+    dx = X - xa[:, None, :]
+    w = np.where(st.mask, st.s, 0.0)
+    return xa + np.einsum("it,itd->id", w, dx)
+
+
+def log_neg_derivative(loss: Loss, u: np.ndarray) -> np.ndarray:
+    """log(-l'(u)) without under/overflow: logistic -softplus(u), exponential -u, correlation 0."""
+    u = np.asarray(u, dtype=float)
+    if loss.name == "logistic":
+        return -(np.maximum(u, 0.0) + np.log1p(np.exp(-np.abs(u))))
+    if loss.name == "exponential":
+        return -u
+    if loss.name == "correlation":
+        return np.zeros_like(u)
+    with np.errstate(divide="ignore"):
+        return np.log(-loss.derivative(u))
+
+
+def log_loss_terms(loss: Loss, u: np.ndarray) -> np.ndarray:
+    """log l(u_i) without underflow (logistic: -u + log(log1p(e^-u)/e^-u) for u > 0; exponential: -u)."""
+    u = np.asarray(u, dtype=float)
+    if loss.name == "exponential":
+        return -u
+    if loss.name == "logistic":
+        x = np.exp(-np.abs(u))
+        ratio = np.where(x > 1e-8, np.log1p(x) / np.where(x > 0, x, 1.0), 1.0 - x / 2)
+        pos = -u + np.log(ratio)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            neg = np.log(np.maximum(-u, 0.0) + np.log1p(x))
+        return np.where(u > 0, pos, neg)
+    raise ValueError(f"log_loss_terms: the loss {loss.name!r} is not positive; joint training needs one of "
+                     f"{JOINT_LOSSES}")
+
+
+@dataclass
+class JointState:
+    """The attention state at p with gamma = Y X v, plus the mixed features z (n, d)."""
+
+    gamma: np.ndarray
+    att: object
+    z: np.ndarray
+
+    @property
+    def u(self) -> np.ndarray:
+        return self.att.u
+
+
+def joint_state(v, p, X, Y, phi) -> JointState:
+    """Attention state (numeric.attention.attention_state) with gamma recomputed from v."""
+    gamma = scores(v, X, Y)
+    st = attention_state(p, phi, gamma)
+    return JointState(gamma=gamma, att=st, z=mixed_features(X, st))
+
+
+def joint_loss(v, p, X, Y, phi, loss: Loss) -> float:
+    """L(v, p) = (1/n) sum_i l(Y_i v^T X_i^T s_i(p))."""
+    js = joint_state(v, p, X, Y, phi)
+    return float(np.mean(loss.value(js.u)))
+
+
+def grad_v(v, p, X, Y, phi, loss: Loss, state: JointState | None = None) -> np.ndarray:
+    """grad_v L = (1/n) sum_i l'(u_i) Y_i z_i with the stable mixed features z_i = X_i^T s_i."""
+    js = state if state is not None else joint_state(v, p, X, Y, phi)
+    return ((loss.derivative(js.u) * Y)[:, None] * js.z).sum(axis=0) / X.shape[0]
+
+
+def grad_p(v, p, X, Y, phi, loss: Loss, state: JointState | None = None) -> np.ndarray:
+    """grad_p L = (1/n) sum_i l'(u_i) sum_{t != a_i} s_it ((gamma_it - gamma_{i,a_i}) + gap_i) (Phi_it - Phi_{i,a_i})."""
+    js = state if state is not None else joint_state(v, p, X, Y, phi)
+    st = js.att
+    w = np.where(st.mask, st.s, 0.0) * (st.dgamma + st.gap[:, None])
+    return np.einsum("it,itd->d", loss.derivative(st.u)[:, None] * w, st.dphi) / X.shape[0]
+
+
+def joint_gradient(v, p, X, Y, phi, loss: Loss, scaled: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(grad_v L, grad_p L). With ``scaled=True`` each block is multiplied by its own positive factor
+    (e^{-max_i log|l'(u_i)|} for v, e^{-max_{i,t} (log|l'(u_i)| + log s_it)} for p): the directions
+    are exact and never underflow, the lengths are meaningless (for normalised steps)."""
+    js = joint_state(v, p, X, Y, phi)
+    if not scaled:
+        return grad_v(v, p, X, Y, phi, loss, js), grad_p(v, p, X, Y, phi, loss, js)
+    st = js.att
+    lam = log_neg_derivative(loss, st.u)                       # log(-l'(u_i))
+    wv = np.exp(lam - lam.max())
+    gv = -((wv * Y)[:, None] * js.z).sum(axis=0)
+    logs = np.where(st.mask, st.r - np.log1p(st.tail_sum)[:, None], -np.inf) + lam[:, None]
+    m = np.max(logs)
+    if not np.isfinite(m):
+        return gv, np.zeros_like(p)
+    wp = np.exp(logs - m) * (st.dgamma + st.gap[:, None])
+    gp = -np.einsum("it,itd->d", wp, st.dphi)
+    return gv, gp
+
+
+def mp_joint_gradient(v, p, X, Y, W, loss: Loss, dps: int = 50) -> tuple[list, list]:
+    """(grad_v L, grad_p L) in mpmath from the textbook formulas (independent reference):
+    s_i = softmax(X_i W p), u_i = Y_i v^T X_i^T s_i, grad_v = (1/n) sum l'(u_i) Y_i X_i^T s_i,
+    grad_p = (1/n) sum l'(u_i) Y_i W^T X_i^T (diag(s_i) - s_i s_i^T) X_i v."""
+    with mpmath.workdps(dps):
+        X = [[[mpmath.mpf(x) for x in tok] for tok in seq] for seq in np.asarray(X, dtype=object)]
+        v = [mpmath.mpf(x) for x in v]
+        p = [mpmath.mpf(x) for x in p]
+        W = [[mpmath.mpf(x) for x in row] for row in np.asarray(W, dtype=object)]
+        n, d = len(X), len(v)
+        gv = [mpmath.mpf(0)] * d
+        gp = [mpmath.mpf(0)] * d
+        for i, seq in enumerate(X):
+            y = mpmath.mpf(Y[i])
+            keys = [[mpmath.fsum(W[a][c] * tok[a] for a in range(d)) for c in range(d)] for tok in seq]
+            q = [mpmath.fsum(k[c] * p[c] for c in range(d)) for k in keys]
+            e = [mpmath.exp(x) for x in q]
+            zsum = mpmath.fsum(e)
+            s = [x / zsum for x in e]
+            xv = [mpmath.fsum(tok[c] * v[c] for c in range(d)) for tok in seq]
+            z = [mpmath.fsum(s[t] * seq[t][c] for t in range(len(seq))) for c in range(d)]
+            u = y * mpmath.fsum(z[c] * v[c] for c in range(d))
+            lp = loss.mp_derivative(u)
+            mean_xv = mpmath.fsum(s[t] * xv[t] for t in range(len(seq)))
+            for c in range(d):
+                gv[c] += lp * y * z[c] / n
+                gp[c] += lp * y * mpmath.fsum(s[t] * (xv[t] - mean_xv) * keys[t][c] for t in range(len(seq))) / n
+        return gv, gp
+
+
+@dataclass
+class JointCheckpoint:
+    """The state of joint GD after ``iteration`` steps: v, p, their norms, L (float64), the dominant
+    tokens, max_i (1 - s_{i,a_i}) without cancellation, and what an observer added."""
+
+    iteration: int
+    v: np.ndarray
+    p: np.ndarray
+    v_norm: float
+    p_norm: float
+    loss: float
+    selected: tuple
+    one_minus_mass: float
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class JointTrajectory:
+    """A joint GD run: its checkpoints and why it stopped ("observer", "iterations", "time")."""
+
+    method: str
+    step: float
+    checkpoints: list
+    stop_reason: str
+    seconds: float
+
+    @property
+    def final(self) -> JointCheckpoint:
+        return self.checkpoints[-1]
+
+
+def run_joint_gd(v0, p0, X, Y, phi, loss: Loss, *, method: str = "normalized", step: float = 1.0,
+                 max_iter: int = 100_000, time_budget: float = 5.0, per_decade: int = 10,
+                 observer: Callable[[JointCheckpoint], bool] | None = None) -> JointTrajectory:
+    """Joint GD on (v, p), float64, with the stable gradients.
+
+    fixed:       (v, p) <- (v, p) - eta (grad_v L, grad_p L)
+    normalized:  v <- v - eta grad_v L / ||grad_v L||,  p <- p - eta grad_p L / ||grad_p L||  (per block)
+    """
+    from .gd import checkpoint_schedule
+
+    if method not in ("normalized", "fixed"):
+        raise ValueError(f"unknown GD method {method!r}")
+    v = np.array(v0, dtype=float).ravel().copy()
+    p = np.array(p0, dtype=float).ravel().copy()
+    schedule = checkpoint_schedule(max_iter, per_decade)
+    nxt = 0
+    cps: list = []
+    start = time.perf_counter()
+    reason = "iterations"
+    k = 0
+    while True:
+        out_of_time = time.perf_counter() - start > time_budget
+        if k == schedule[nxt] or out_of_time:
+            js = joint_state(v, p, X, Y, phi)
+            cp = JointCheckpoint(iteration=k, v=v.copy(), p=p.copy(), v_norm=float(np.linalg.norm(v)),
+                                 p_norm=float(np.linalg.norm(p)), loss=float(np.mean(loss.value(js.u))),
+                                 selected=tuple(int(a) for a in js.att.dominant),
+                                 one_minus_mass=float(np.max(js.att.one_minus_mass)))
+            cps.append(cp)
+            while nxt < len(schedule) and schedule[nxt] <= k:
+                nxt += 1
+            if observer is not None and observer(cp):
+                reason = "observer"
+                break
+            if out_of_time:
+                reason = "time"
+                break
+            if nxt >= len(schedule):
+                break
+        gv, gp = joint_gradient(v, p, X, Y, phi, loss, scaled=method == "normalized")
+        if method == "normalized":
+            nv, np_ = np.linalg.norm(gv), np.linalg.norm(gp)
+            if nv > 0:
+                v = v - step * gv / nv
+            if np_ > 0:
+                p = p - step * gp / np_
+        else:
+            v = v - step * gv
+            p = p - step * gp
+        k += 1
+    return JointTrajectory(method=method, step=step, checkpoints=cps, stop_reason=reason,
+                           seconds=time.perf_counter() - start)
+
+
+def v_svm_rows(X, Y, alpha):
+    """Rows Y_i x_{i,alpha_i} of the v-SVM  min ||v|| s.t. Y_i v^T x_{i,alpha_i} >= 1 (float or exact)."""
+    X = np.asarray(X)
+    alpha = np.asarray(alpha, dtype=int)
+    rows = np.arange(X.shape[0])
+    return np.asarray(Y)[:, None] * X[rows, alpha]

@@ -1,0 +1,326 @@
+"""Regularisation paths of the attention ERM, in the log domain so that they stay exact at any radius.
+
+    p alone:  p_R = argmin_{||p|| <= R} L(p)                         (v fixed, gamma fixed)
+    joint:    (v_r, p_R) = argmin_{||v|| <= r, ||p|| <= R} L(v, p)
+
+At large radii L - inf L is far below the float64 resolution of L (it scales like e^{-R * margin}),
+so the minimisations use objectives whose float64 values keep full relative accuracy:
+
+* p block: F_p(p) = log(L(p) - L*) with L* = (1/n) sum_i l(gamma*_i), gamma*_i = max_t gamma_it.
+  The excess of sequence i is l(gamma*_i - delta_i) - l(gamma*_i) with the deficit
+  delta_i = gamma*_i - u_i = sum_t s_it (gamma*_i - gamma_it), a sum of non-negative terms; log delta_i
+  is a log-sum-exp of r_it - log(1 + tail_i) + log(gamma*_i - gamma_it), and log excess_i follows from
+  expm1/log1p forms of l. grad F_p = sum_i l'(u_i) grad u_i / sum_i excess_i, both sums rescaled by
+  the same e^{-M}.
+* v block: F_v(v) = log L(v, p) = log sum_i l(u_i) - log n, with u_i = Y_i v^T z_i(p) and
+  grad F_v = sum_i l'(u_i) Y_i z_i / sum_i l(u_i), again rescaled in the log domain.
+
+Each block is minimised over its ball by projected gradient descent with Armijo backtracking; the
+joint problem by alternating the two blocks (block coordinate descent) until neither moves. The p
+problem is not convex: every radius is solved from several starts (the previous radius's solution,
+given directions such as the SVM directions, seeded random directions), and the record keeps the
+best value, how many starts reached it and the spread. A best value over starts is a local search,
+never a certificate of a global minimum.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .attention import attention_state
+from .joint import log_loss_terms, log_neg_derivative, mixed_features, scores
+from .losses import Loss
+
+
+def _softplus(x):
+    x = np.asarray(x, dtype=float)
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _log_expm1(x):
+    """log(e^x - 1) for x > 0 without cancellation."""
+    x = np.asarray(x, dtype=float)
+    small = x < 1e-5
+    xs = np.where(small, np.maximum(x, 1e-320), 1.0)
+    xl = np.where(small, 1.0, x)
+    return np.where(small, np.log(xs) + xs / 2, xl + np.log(-np.expm1(-xl)))
+
+
+def _logsumexp(a, axis=None):
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return np.squeeze(out, axis=axis) if axis is not None else float(out.ravel()[0])
+
+
+def log_excess(loss: Loss, gamma_star: np.ndarray, log_delta: np.ndarray) -> np.ndarray:
+    """log(l(gamma* - delta) - l(gamma*)) from log delta, stably.
+
+    exponential: e^{-gamma*} (e^delta - 1); logistic: log1p((e^delta - 1) sigma(-gamma*)); correlation:
+    delta; any other loss: -l'(gamma*) delta for delta < 1e-8, else the difference of values.
+    """
+    delta = np.exp(log_delta)
+    lem = np.where(np.isfinite(log_delta), _log_expm1(np.where(np.isfinite(log_delta), delta, 1.0)), -np.inf)
+    lem = np.where(delta < 1e-300, log_delta, lem)
+    if loss.name == "exponential":
+        return -gamma_star + lem
+    if loss.name == "logistic":
+        logy = lem - _softplus(gamma_star)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            y = np.exp(np.minimum(logy, 0.0))
+            ratio = np.where(y > 1e-8, np.log1p(y) / np.where(y > 0, y, 1.0), 1.0 - y / 2)
+            return np.where(logy <= 0, logy + np.log(ratio), np.log(_softplus(logy)))
+    if loss.name == "correlation":
+        return np.asarray(log_delta, dtype=float)                     # l(g - delta) - l(g) = delta
+    # any other decreasing loss: first order where delta is tiny, the direct difference elsewhere
+    first = log_neg_derivative(loss, gamma_star) + log_delta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        direct = np.log(np.maximum(loss.value(gamma_star - delta) - loss.value(gamma_star), 0.0))
+    return np.where(delta < 1e-8, first, direct)
+
+
+def p_objective(p, phi, gamma, loss: Loss, gamma_star_gap=None):
+    """(F_p(p), grad F_p(p)) with F_p = log(L(p) - L*) (see module docstring).
+
+    ``gamma_star_gap`` (n, T) may give gamma*_i - gamma_it computed from data differences.
+    """
+    st = attention_state(p, phi, gamma)
+    c = gamma.max(axis=1)[:, None] - gamma if gamma_star_gap is None else gamma_star_gap
+    gamma_star = gamma.max(axis=1)
+    log_s = st.r - np.log1p(st.tail_sum)[:, None]
+    with np.errstate(divide="ignore"):
+        terms = np.where(c > 0, log_s + np.log(np.where(c > 0, c, 1.0)), -np.inf)
+    log_delta = _logsumexp(terms, axis=1)
+    lex = log_excess(loss, gamma_star, log_delta)
+    n = phi.shape[0]
+    M = np.max(lex)
+    if not np.isfinite(M):
+        return -np.inf, np.zeros_like(p)
+    F = _logsumexp(lex) - np.log(n)
+    lam = log_neg_derivative(loss, st.u)
+    logw = np.where(st.mask, log_s, -np.inf) + lam[:, None] - M
+    w = np.exp(logw) * (st.dgamma + st.gap[:, None])
+    num = -np.einsum("it,itd->d", w, st.dphi)            # sum_i l'(u_i) grad u_i, times e^{-M}
+    den = np.sum(np.exp(lex - M))
+    return F, num / den
+
+
+def v_objective(v, Z, Y, loss: Loss):
+    """(F_v(v), grad F_v(v)) with F_v = log L = log((1/n) sum_i l(Y_i v^T z_i))."""
+    u = Y * (Z @ v)
+    ll = log_loss_terms(loss, u)
+    M = np.max(ll)
+    lam = log_neg_derivative(loss, u)
+    g = -((np.exp(lam - M) * Y)[:, None] * Z).sum(axis=0) / np.sum(np.exp(ll - M))
+    return _logsumexp(ll) - np.log(len(Y)), g
+
+
+def project_ball(x, radius):
+    """The Euclidean projection onto {||x|| <= radius}."""
+    nx = np.linalg.norm(x)
+    return x if nx <= radius else x * (radius / nx)
+
+
+@dataclass
+class BallMin:
+    """Result of projected GD: x, F(x), iterations, the projected-gradient residual
+    ||x - proj(x - grad F(x))|| and why it stopped."""
+
+    x: np.ndarray
+    value: float
+    iterations: int
+    residual: float
+    reason: str
+
+
+def ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11) -> BallMin:
+    """min F over {||x|| <= radius} by projected gradient descent.
+
+    A step x -> proj(x - t grad F) is accepted when it passes the Armijo test, or, once F no longer
+    changes above its rounding level, when the gradient at the new point still has a non-positive
+    slope along the step (the gradients keep full relative accuracy where F's values do not). The
+    step t doubles after an accepted step and halves after a rejected one. Stops when the projected
+    gradient residual ||x - proj(x - grad F(x))|| is below tol * max(1, radius), or a step cannot be
+    found (t < 1e-30)."""
+    x = project_ball(np.asarray(x0, dtype=float).copy(), radius)
+    F, g = fun(x)
+    t = 1.0
+    scale = max(1.0, radius)
+    reason = "iterations"
+    it = 0
+    for it in range(1, max_iter + 1):
+        if np.linalg.norm(x - project_ball(x - g, radius)) <= tol * scale:
+            reason = "converged"
+            break
+        while True:
+            xn = project_ball(x - t * g, radius)
+            d = xn - x
+            if np.linalg.norm(d) == 0:
+                t = 0.0
+                break
+            Fn, gn = fun(xn)
+            if Fn <= F + 1e-4 * float(g @ d):
+                break
+            if abs(Fn - F) <= 8e-16 * max(1.0, abs(F)) and float(gn @ d) <= 0:
+                break
+            t *= 0.5
+            if t < 1e-30:
+                break
+        if t < 1e-30 or t == 0.0:
+            reason = "rounding"
+            break
+        x, F, g = xn, Fn, gn
+        t = min(t * 2.0, 1e8)
+    residual = float(np.linalg.norm(x - project_ball(x - g, radius)))
+    return BallMin(x=x, value=float(F), iterations=it, residual=residual, reason=reason)
+
+
+@dataclass
+class PathPoint:
+    """One radius of a regularisation path: the best solution over the starts and the search record.
+
+    value: best objective (F_p for p alone, log L for joint), starts: how many starts, reached: how many
+    ended within ``value_tol`` of the best, spread: max - min of the final values, direction_spread:
+    the largest 1 - corr between the best solution and another start that reached the best value.
+    """
+
+    radius: float
+    x: np.ndarray
+    value: float
+    starts: int
+    reached: int
+    spread: float
+    direction_spread: float
+    residual: float
+    v: np.ndarray | None = None
+    v_radius: float | None = None
+    start_values: list = field(default_factory=list)
+
+
+def _omc(a, b):
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return 1.0
+    d = a / na - b / nb
+    return float(0.5 * d @ d)
+
+
+def _starts(radius, prev, directions, rng, n_random, D):
+    out = []
+    if prev is not None and np.linalg.norm(prev) > 0:
+        out.append(prev / np.linalg.norm(prev) * radius)
+    for u in directions:
+        u = np.asarray(u, dtype=float)
+        if np.linalg.norm(u) > 0:
+            out.append(u / np.linalg.norm(u) * radius)
+    for _ in range(n_random):
+        g = rng.standard_normal(D)
+        out.append(g / np.linalg.norm(g) * radius)
+    return out
+
+
+def _tally(results, value_tol):
+    vals = np.array([r[1] for r in results])
+    best = int(np.argmin(vals))
+    tol = value_tol * max(1.0, abs(vals[best]))
+    reached = [k for k in range(len(results)) if vals[k] <= vals[best] + tol]
+    dspread = max([_omc(results[k][0], results[best][0]) for k in reached] + [0.0])
+    return best, reached, float(vals.max() - vals.min()), dspread, vals
+
+
+def p_path(phi, gamma, loss: Loss, radii, directions=(), n_random: int = 3, seed: int = 0,
+           value_tol: float = 1e-10, max_iter: int = 400) -> list:
+    """p_R = argmin_{||p|| <= R} L(p) on each radius R of ``radii`` (increasing), v fixed.
+
+    Starts at each R: the previous radius's best solution rescaled to R, each of ``directions`` at
+    norm R, and ``n_random`` seeded random directions at norm R."""
+    rng = np.random.default_rng(seed)
+    D = phi.shape[2]
+    prev = None
+    out = []
+    for R in radii:
+        results = []
+        for x0 in _starts(R, prev, directions, rng, n_random, D):
+            res = ball_minimize(lambda p: p_objective(p, phi, gamma, loss), x0, R, max_iter=max_iter)
+            results.append((res.x, res.value, res.residual))
+        best, reached, spread, dspread, vals = _tally(results, value_tol)
+        prev = results[best][0]
+        out.append(PathPoint(radius=float(R), x=prev, value=float(vals[best]), starts=len(results),
+                             reached=len(reached), spread=spread, direction_spread=dspread,
+                             residual=results[best][2], start_values=vals.tolist()))
+    return out
+
+
+def joint_minimize(v0, p0, X, Y, phi, loss: Loss, r, R, rounds: int = 30, tol: float = 1e-12,
+                   max_iter: int = 300):
+    """(v, p) minimising L over ||v|| <= r, ||p|| <= R by block coordinate descent: the p block
+    minimises F_p with gamma = Y X v, the v block minimises F_v with the mixed features z(p); repeat
+    until neither block moves by more than tol (relative to its radius). Returns (v, p, log L, F_p)."""
+    v = project_ball(np.asarray(v0, dtype=float), r)
+    p = project_ball(np.asarray(p0, dtype=float), R)
+    n = X.shape[0]
+    rows = np.arange(n)
+    for _ in range(rounds):
+        gamma = scores(v, X, Y)
+        star = np.argmax(gamma, axis=1)
+        gap = Y[:, None] * ((X[rows, star][:, None, :] - X) @ v)        # gamma*_i - gamma_it from data differences
+        gap = np.maximum(gap, 0.0)
+        pr = ball_minimize(lambda q: p_objective(q, phi, gamma, loss, gap), p, R, max_iter=max_iter)
+        st = attention_state(pr.x, phi, gamma)
+        Z = mixed_features(X, st)
+        vr = ball_minimize(lambda w: v_objective(w, Z, Y, loss), v, r, max_iter=max_iter)
+        moved = np.linalg.norm(vr.x - v) / max(r, 1e-300) + np.linalg.norm(pr.x - p) / max(R, 1e-300)
+        v, p = vr.x, pr.x
+        if moved <= tol:
+            break
+    gamma = scores(v, X, Y)
+    Fp, _ = p_objective(p, phi, gamma, loss)
+    st = attention_state(p, phi, gamma)
+    Fv, _ = v_objective(v, mixed_features(X, st), Y, loss)
+    return v, p, Fv, Fp
+
+
+def joint_path(X, Y, phi, loss: Loss, radii, ratio: float = 1.0, starts=(), n_random: int = 2,
+               seed: int = 0, value_tol: float = 1e-12) -> list:
+    """(v_r, p_R) on the grid R in ``radii``, r = ratio * R. ``starts`` are (v direction, p direction)
+    pairs; with the previous radius's solution and ``n_random`` seeded random pairs they are the starts
+    of block coordinate descent. The best start minimises log L, ties (within value_tol) broken by F_p."""
+    rng = np.random.default_rng(seed)
+    d, D = X.shape[2], phi.shape[2]
+    prev = None
+    out = []
+    for R in radii:
+        r = ratio * R
+        pairs = []
+        if prev is not None:
+            pairs.append(prev)
+        pairs += [(np.asarray(a, float), np.asarray(b, float)) for a, b in starts]
+        for _ in range(n_random):
+            pairs.append((rng.standard_normal(d), rng.standard_normal(D)))
+        results = []
+        for a, b in pairs:
+            v0 = a / np.linalg.norm(a) * r
+            p0 = b / np.linalg.norm(b) * R
+            v, p, Fv, Fp = joint_minimize(v0, p0, X, Y, phi, loss, r, R)
+            results.append((v, p, Fv, Fp))
+        vals = np.array([x[2] for x in results])
+        tol = value_tol * max(1.0, abs(vals.min()))
+        reached = [k for k in range(len(results)) if vals[k] <= vals.min() + tol]
+        best = min(reached, key=lambda k: results[k][3])
+        dspread = max(max(_omc(results[k][1], results[best][1]), _omc(results[k][0], results[best][0]))
+                      for k in reached)
+        v, p = results[best][0], results[best][1]
+        prev = (v, p)
+        out.append(PathPoint(radius=float(R), x=p, value=float(vals[best]), starts=len(results),
+                             reached=len(reached), spread=float(vals.max() - vals.min()),
+                             direction_spread=float(dspread), residual=float("nan"), v=v, v_radius=float(r),
+                             start_values=vals.tolist()))
+    return out
+
+
+def geometric_radii(r_min: float, r_max: float, per_decade: int = 3) -> list:
+    """r_min * 10^(k / per_decade) for k = 0, 1, ... up to r_max (inclusive, rounded)."""
+    k = int(round(np.log10(r_max / r_min) * per_decade))
+    return [float(r_min * 10 ** (j / per_decade)) for j in range(k + 1)]

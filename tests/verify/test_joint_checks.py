@@ -1,0 +1,187 @@
+"""The joint-training checks and the dataset field ``train``: verdicts on the built-ins against hand-derived
+SVMs, a dataset where Assumption B provably fails, and not-applicable verdicts for train = "p"."""
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from verify import Dataset, builtin, check
+from verify.errors import DatasetError
+
+JOINT_IDS = ["assumption-B", "v-svm", "relaxed-p-svm", "joint-directional-limit"]
+
+
+def _obj(**extra):
+    obj = {"X": [[[1, 0], [0, 1]]], "Y": [1], "v": [1, 0]}
+    obj.update(extra)
+    return obj
+
+
+def test_train_field_defaults_and_validation(tmp_path):
+    assert Dataset.from_dict(_obj()).train == "p"
+    assert Dataset.from_dict(_obj(train="vp")).train == "vp"
+    for bad in ("pv", 3, None, ["vp"]):
+        with pytest.raises(DatasetError, match="train"):
+            Dataset.from_dict(_obj(train=bad))
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(_obj(train="joint")))
+    with pytest.raises(DatasetError, match=r"bad\.json: train"):
+        Dataset.from_file(str(path))
+    assert builtin("joint-tight").train == "vp" and builtin("multi-input").train == "p"
+
+
+def test_builtins_are_the_figure_data():
+    ds = builtin("joint-relaxed")
+    assert ds.X_exact[2, 1].tolist() == [Fraction(1, 2), Fraction(3, 2)]
+    assert builtin("joint-tight").X_exact[2, 1].tolist() == [Fraction(1, 2), Fraction(1)]
+    assert ds.Y.tolist() == [1, -1, 1] and np.array_equal(ds.W, np.eye(2))
+
+
+def test_svms_of_joint_relaxed_match_hand_solutions():
+    """v-SVM: v = (0, 1), S = {0, 1} (sequence 2 has margin 1.5). Relaxed p-SVM (margins 1, 1, 0): p = (1, 0);
+    plain p-SVM: p = (5/4, 1/4) (constraints of sequences 1 and 2 active) -- all derived by hand."""
+    r = check("joint-relaxed", only=["v-svm", "relaxed-p-svm"])
+    v = r["v-svm"]
+    assert v.verdict == "holds"
+    assert [float(x) for x in v.evidence["v_mm"]] == pytest.approx([0, 1], abs=1e-40)
+    assert v.evidence["support"] == [0, 1]
+    rp = r["relaxed-p-svm"]
+    assert rp.verdict == "holds"
+    assert rp.evidence["margins"] == [1, 1, 0]
+    assert [float(x) for x in rp.evidence["relaxed"]["p_mm"]] == pytest.approx([1, 0], abs=1e-40)
+    assert [float(x) for x in rp.evidence["plain"]["p_mm"]] == pytest.approx([1.25, 0.25], abs=1e-40)
+
+
+def test_joint_tight_every_sequence_supports():
+    r = check("joint-tight", only=["v-svm", "relaxed-p-svm"])
+    assert r["v-svm"].evidence["support"] == [0, 1, 2]
+    # p-SVM by hand: constraints of sequences 1, 2 active: p = (4/3, 1/3)
+    assert [float(x) for x in r["relaxed-p-svm"].evidence["relaxed"]["p_mm"]] == pytest.approx([4 / 3, 1 / 3], rel=1e-30)
+    assert r["relaxed-p-svm"].evidence["one_minus_corr_relaxed_plain"] == 0
+
+
+def test_regularization_path_joint_relaxed_follows_relaxed_svm():
+    c = check("joint-relaxed", only=["regularization-path"])["regularization-path"]
+    assert c.verdict == "holds", c.summary
+    joint = c.evidence["joint"]
+    last = joint["rows"][-1]
+    assert last["one_minus_corr_p_relaxed"] <= 1e-6 and last["one_minus_corr_v"] <= 1e-6
+    assert last["one_minus_corr_p_plain"] > 1e-2
+    omc = [r["one_minus_corr_p_relaxed"] for r in joint["rows"]]
+    assert omc[-1] < omc[-3] / 10          # a visible trend over the last decade
+    assert all(r["reached"] >= 1 for r in joint["rows"])
+
+
+def test_assumption_b_fails_with_certified_counterexample():
+    """One sequence, x_alpha = (1, 0), other token (0.5, 5), v = (1, 0): Gamma = 1, but mixing in the other token
+    makes the single mixed feature longer (margin ||z|| > 1), so ratio(p) < 0 for some p."""
+    ds = Dataset(X=[[[1, 0], ["0.5", 5]]], Y=[1], v=[1, 0], train="vp", name="b-fails")
+    c = check(ds, only=["assumption-B"])["assumption-B"]
+    assert c.verdict == "fails", c.summary
+    assert c.evidence["counterexample"]["proof"] is True
+    assert c.evidence["nu_hat"] < 0
+
+
+def test_joint_checks_not_applicable_for_train_p():
+    r = check("single-input-global", only=JOINT_IDS)
+    for cid in JOINT_IDS:
+        assert r[cid].verdict == "not-applicable"
+        assert "train" in r[cid].summary
+
+
+def test_regularization_path_p_alone_on_p_dataset():
+    c = check("single-input-global", only=["regularization-path"])["regularization-path"]
+    assert c.verdict == "holds", c.summary
+    assert c.evidence["joint"]["verdict"] == "not-applicable"
+
+
+def test_joint_gd_and_assumption_b_on_joint_relaxed_serialise():
+    r = check("joint-relaxed", only=["assumption-B", "joint-directional-limit"])
+    gd = r["joint-directional-limit"]
+    assert gd.verdict == "holds", gd.summary
+    assert all(run["one_minus_corr_p_plain"] > 1e-2 for run in gd.evidence["runs"])
+    b = r["assumption-B"]
+    assert b.verdict == "inconclusive"          # sampling never proves nu > 0
+    assert b.evidence["nu_hat"] < 1e-6 < b.evidence["nu_hat_S"]
+    doc = json.loads(r.to_json())
+    assert [c["id"] for c in doc["checks"]] == ["assumption-B", "joint-directional-limit"]
+
+
+def test_tiny_positive_ratio_is_not_a_proof():
+    """On joint-relaxed the ratio is positive but astronomically small at p = (700, -12) (sequence 2 keeps
+    mass e^-314 off its optimal token while sequences 0 and 1 lose far less): not a counterexample."""
+    from verify.checks.assumption_b import verify_counterexample
+    from verify.context import Context
+
+    ctx = Context.create(builtin("joint-relaxed"))
+    res = verify_counterexample(ctx, [700.0, -12.0])
+    assert 0 < res["ratio"] < 1e-100
+    assert res["proof"] is False
+
+
+def test_regularization_path_reports_another_joint_optimum():
+    """Tokens (1, 0) and (0, 1) are equally good once v is trained: the joint path may settle on token 1, and
+    the check must not call that convergence to alpha = [0]'s SVMs."""
+    ds = Dataset(X=[[[1, 0], [0, 1], ["0.5", "0.5"]]], Y=[1], v=[1, 0], loss="exponential", train="vp", name="sym")
+    c = check(ds, only=["regularization-path"])["regularization-path"]
+    joint = c.evidence["joint"]
+    assert joint["rows"][-1]["selected"] == [1]           # the seeded search lands on the other optimum
+    assert c.verdict == "inconclusive" and "not alpha" in c.summary
+    assert c.evidence["p_alone"]["verdict"] == "holds"    # the path sits on p_mm to solver accuracy
+
+
+def test_float_false_positive_is_not_reported_as_failure(monkeypatch):
+    """If the float64 search reports ratio <= 0 at a p where the certified mpmath value is positive (here p = 0,
+    ratio 1 by hand: every z_i = x_{i,1}/2, margin 1/2 (sequence 2 is off the support), max(1 - s) = 1/2), the
+    verdict stays inconclusive."""
+    from verify.checks import assumption_b as check_b
+    from verify.checks import joint_common as jc
+
+    fake = {"nu_hat": -1e-9, "p_worst": [0.0, 0.0], "at_worst": {}, "samples": 1, "skipped_underflow": 0,
+            "directions": 1, "norms": [0.0], "local_searches": [], "nu_hat_S": -1e-9, "p_worst_S": [0.0, 0.0],
+            "evaluations": 1, "mp_evaluations": 0, "sample_ratios": []}
+    monkeypatch.setattr(jc, "assumption_b", lambda ctx: fake)
+    r = check("joint-relaxed", only=["assumption-B"])["assumption-B"]
+    assert r.verdict == "inconclusive"
+    assert "not a counterexample" in r.summary
+    assert r.evidence["counterexample"]["ratio"] == pytest.approx(1.0, rel=1e-12)
+    assert r.evidence["nu_hat"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_joint_gd_targets_the_tokens_it_selects():
+    """Random data (3 x 3 x 2) where joint GD leaves the optimal tokens of the dataset's v: the run is compared
+    with the v-SVM of the tokens it selects (solved here independently with scipy) and says it is not alpha."""
+    from scipy.optimize import minimize
+
+    X = [[[0.13, -0.13], [0.64, 0.1], [-0.54, 0.36]], [[1.3, 0.95], [-0.7, -1.27], [-0.62, 0.04]],
+         [[-2.33, -0.22], [-1.25, -0.73], [-0.54, -0.32]]]
+    ds = Dataset(X=X, Y=[-1, -1, -1], v=[-0.13, 1.37], train="vp", name="random-0")
+    c = check(ds, only=["joint-directional-limit"], time_budget=3)["joint-directional-limit"]
+    run = c.evidence["runs"][0]
+    assert run["selected_is_alpha"] is False and "0/1 runs select alpha" in c.summary
+    Xa = np.array(X)[np.arange(3), run["selected"]]
+    rows = -Xa                                                  # Y_i x_{i, selected_i} with Y = -1
+    sol = minimize(lambda w: w @ w, np.ones(2), constraints=[{"type": "ineq", "fun": lambda w: rows @ w - 1}],
+                   method="SLSQP", options={"ftol": 1e-14})
+    assert np.linalg.norm(np.array(run["v_target_unit"]) - sol.x / np.linalg.norm(sol.x)) < 1e-6
+
+
+def test_assumption_b_proved_on_joint_tight():
+    c = check("joint-tight", only=["assumption-B"])["assumption-B"]
+    assert c.verdict == "holds" and "proved" in c.summary
+    assert c.evidence["certificate"]["proved"] is True
+    assert c.evidence["nu_hat"] >= float(c.evidence["certificate"]["nu_cert"])
+
+
+def test_sampled_value_below_the_certificate_is_rechecked(monkeypatch):
+    """A float64 sample below nu_cert is re-evaluated in mpmath before anything is concluded (p = 0: ratio 1)."""
+    from verify.checks import joint_common as jc
+
+    fake = {"nu_hat": 0.01, "p_worst": [0.0, 0.0], "at_worst": {}, "samples": 1, "skipped_underflow": 0,
+            "directions": 1, "norms": [0.0], "local_searches": [], "nu_hat_S": 0.01, "p_worst_S": [0.0, 0.0],
+            "evaluations": 1, "mp_evaluations": 0, "sample_ratios": []}
+    monkeypatch.setattr(jc, "assumption_b", lambda ctx: fake)
+    r = check("joint-tight", only=["assumption-B"])["assumption-B"]
+    assert r.verdict == "holds"
+    assert r.evidence["nu_hat_float"] == 0.01 and r.evidence["nu_hat"] == pytest.approx(1.0, rel=1e-12)

@@ -1,0 +1,139 @@
+"""Check `joint-directional-limit`: joint GD on (v, p) converges in direction to the joint SVMs.
+
+For every init p_0 of the dataset, GD runs on (v, p) from (v_0, p_0) with v_0 the dataset's v, with the
+stable gradients of numeric.joint (default: normalised per block, step 1), until 1 - corr against the
+v-SVM and the relaxed p-SVM of the tokens it currently selects (largest logits) are both below STOP_TOL with
+a stable selection and a decade of ||p|| behind, or its budget (at most 3 s per run) is spent. The targets
+are those of the selected tokens (as in `directional-limit`); whether they are the optimal tokens alpha of
+the dataset's v is reported. Per run: `holds` when the selection is stable over the second half, both final
+values are <= tol and each fell at least tenfold over the last decade of ||p|| (or sits at rounding level);
+`fails` when the selection is stable and the p value settles (less than twofold drop) above tol; otherwise
+`inconclusive` (also when the selected tokens have no feasible joint SVMs). The plain p-SVM's 1 - corr is
+reported beside it.
+"""
+from __future__ import annotations
+
+import numeric
+from numeric import joint as nj
+
+from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
+from . import joint_common as jc
+
+ID = "joint-directional-limit"
+CLAIM = ("Joint GD on (v, p) converges in direction to the v-SVM and the relaxed p-SVM of the tokens it selects "
+         "(for the joint-training theory: the optimal tokens alpha).")
+STOP_TOL = 1e-9
+TIME_BUDGET = 3.0
+ROUNDING_FLOOR = 1e-20
+
+
+def targets(ctx, selection):
+    """(v-SVM, relaxed p-SVM, plain p-SVM) directions of ``selection`` (None where infeasible)."""
+    vrec = jc.v_svm(ctx, selection)
+    if not vrec.feasible or vrec.polished is None:
+        return None, None, None
+    relaxed = ctx.svm(selection, jc.relaxed_margins(ctx, selection))
+    plain = ctx.svm(selection)
+    return (vrec.v_mm, relaxed.theta if relaxed.feasible else None, plain.theta if plain.feasible else None)
+
+
+def _observer(ctx):
+    history = []
+
+    def observe(cp) -> bool:
+        v_mm, p_rel, _ = targets(ctx, cp.selected)
+        ov = numeric.one_minus_corr(cp.v, v_mm) if v_mm is not None and cp.v_norm > 0 else None
+        op = numeric.one_minus_corr(cp.p, p_rel) if p_rel is not None and cp.p_norm > 0 else None
+        cp.extra.update(one_minus_corr_v=ov, one_minus_corr_p=op)
+        history.append(cp)
+        if ov is None or op is None or max(ov, op) > STOP_TOL or len(history) < 6:
+            return False
+        if any(h.selected != cp.selected for h in history[-6:]):
+            return False
+        return cp.p_norm >= 100 and any(h.p_norm <= cp.p_norm / 10 for h in history)
+
+    return observe
+
+
+def _drop(start, final):
+    if final <= ROUNDING_FLOOR:
+        return float("inf")
+    return start / final
+
+
+def judge(ctx, traj, alpha, tol) -> dict:
+    """The evidence and verdict of one joint GD run."""
+    cps = traj.checkpoints
+    final = traj.final
+    half = [c for c in cps if c.iteration >= final.iteration / 2]
+    stable = all(c.selected == final.selected for c in half)
+    v_mm, p_rel, p_plain = targets(ctx, final.selected)
+    run = {"init_v": cps[0].v, "init_p": cps[0].p, "iterations": final.iteration, "stop_reason": traj.stop_reason,
+           "seconds": round(traj.seconds, 3), "selected": list(final.selected),
+           "selected_is_alpha": list(final.selected) == list(alpha), "selection_stable": stable,
+           "v_norm": final.v_norm, "p_norm": final.p_norm,
+           "trajectory": [{"iteration": c.iteration, "v_norm": c.v_norm, "p_norm": c.p_norm, "loss": c.loss,
+                           "one_minus_corr_v": c.extra.get("one_minus_corr_v"),
+                           "one_minus_corr_p": c.extra.get("one_minus_corr_p"),
+                           "one_minus_mass": c.one_minus_mass, "selected": list(c.selected)} for c in cps]}
+    if v_mm is None or p_rel is None:
+        run.update(one_minus_corr_v=None, one_minus_corr_p=None, one_minus_corr_p_plain=None, verdict=INCONCLUSIVE,
+                   reason=f"the selected tokens {list(final.selected)} have no feasible v-SVM / relaxed p-SVM")
+        return run
+    ov = numeric.one_minus_corr(final.v, v_mm)
+    op = numeric.one_minus_corr(final.p, p_rel)
+    run.update(one_minus_corr_v=ov, one_minus_corr_p=op,
+               one_minus_corr_p_plain=numeric.one_minus_corr(final.p, p_plain) if p_plain is not None else None,
+               v_target_unit=jc.unit_list(v_mm), p_target_unit=jc.unit_list(p_rel))
+    earlier = [c for c in cps if 0 < c.p_norm <= final.p_norm / 10 and c.v_norm > 0]
+    if not earlier:
+        run.update(verdict=INCONCLUSIVE, reason="||p|| did not grow tenfold during the run")
+        return run
+    s = earlier[-1]
+    dv = _drop(numeric.one_minus_corr(s.v, v_mm), ov)
+    dp = _drop(numeric.one_minus_corr(s.p, p_rel), op)
+    run["decade"] = {"p_norm_from": s.p_norm, "p_norm_to": final.p_norm, "drop_v": dv, "drop_p": dp}
+    which = "alpha" if run["selected_is_alpha"] else f"the selected tokens {list(final.selected)} (not alpha)"
+    if stable and max(ov, op) <= tol and dv >= 10 and dp >= 10:
+        run.update(verdict=HOLDS, reason=f"1 - corr against the joint SVMs of {which}: v {ov:.2e}, p {op:.2e} "
+                                         f"(<= {tol:g}), both falling over the last decade of ||p||")
+    elif stable and op > tol and dp < 2:
+        run.update(verdict=FAILS, reason=f"p settles at 1 - corr = {op:.2e} > {tol:g} against the relaxed p-SVM "
+                                         f"of {which}")
+    else:
+        run.update(verdict=INCONCLUSIVE, reason=f"1 - corr against the joint SVMs of {which}: v {ov:.2e} (drop "
+                                                f"{dv:.3g}x), p {op:.2e} (drop {dp:.3g}x), selection "
+                                                f"{'stable' if stable else 'changing'} (stopped: {traj.stop_reason})")
+    return run
+
+
+def run(ctx) -> CheckResult:
+    why = jc.applicability(ctx)
+    if why:
+        return CheckResult(ID, NOT_APPLICABLE, why, CLAIM, {"train": ctx.dataset.train})
+    alpha = jc.v_svm(ctx).alpha
+    ds, o = ctx.dataset, ctx.options
+    runs = []
+    for init in ds.inits:
+        traj = nj.run_joint_gd(ds.v, init, ds.X, ds.Y, ctx.phi, ctx.loss, method=o["method"], step=o["step"],
+                               max_iter=o["max_iterations"], time_budget=min(TIME_BUDGET, o["time_budget"]),
+                               observer=_observer(ctx))
+        runs.append(judge(ctx, traj, alpha, o["tol"]))
+    ev = {"runs": runs, "alpha": alpha, "tol": o["tol"], "stop_tol": STOP_TOL, "backend": "float64",
+          "gradient": "stable joint gradients (numeric.joint), normalised per block" if o["method"] == "normalized"
+          else "stable joint gradients (numeric.joint), fixed step"}
+    verdicts = [r["verdict"] for r in runs]
+    n_alpha = sum(r["selected_is_alpha"] for r in runs)
+    tail = f"{n_alpha}/{len(runs)} runs select alpha"
+    finals = [max(r["one_minus_corr_v"], r["one_minus_corr_p"]) for r in runs if r["one_minus_corr_v"] is not None]
+    if finals:
+        tail += f"; worst final 1 - corr {max(finals):.1e}"
+    if all(v == HOLDS for v in verdicts):
+        return CheckResult(ID, HOLDS, f"all {len(runs)} runs converge to the v-SVM and relaxed p-SVM of their tokens; "
+                           + tail, CLAIM, ev)
+    if FAILS in verdicts:
+        bad = [i for i, v in enumerate(verdicts) if v == FAILS]
+        return CheckResult(ID, FAILS, f"run(s) {bad} settle away from the relaxed p-SVM ({runs[bad[0]]['reason']}); "
+                           + tail, CLAIM, ev)
+    bad = [i for i, v in enumerate(verdicts) if v != HOLDS]
+    return CheckResult(ID, INCONCLUSIVE, f"run(s) {bad} inconclusive ({runs[bad[0]]['reason']}); " + tail, CLAIM, ev)
