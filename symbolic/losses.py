@@ -339,8 +339,11 @@ def _assumption_symbolic(expr, U: Fraction) -> AssumptionA | None:
     if not holds:
         arg = max(vals1, key=lambda r: sp.N(vals1[r], 50))
         witness = str(arg) if arg.is_Rational else f"{sp.N(arg, 20)} (root of {p2.as_expr()})"
+    details = {}
+    if witness is not None:
+        details["reason"] = f"l'({witness}) = {sp.N(sup_d1, 12)} > 0: l increases near the witness"
     return AssumptionA(holds=holds, M0=_upper(M0), M1=_upper(M1), U=float(U), witness=witness, method="symbolic",
-                       details={"l_prime": str(d1), "sup_l_prime": str(sp.N(sup_d1, 20)),
+                       details={**details, "l_prime": str(d1), "sup_l_prime": str(sp.N(sup_d1, 20)),
                                 "M0_exact": str(M0), "M1_exact": str(M1),
                                 "argument": "l' is a polynomial: extrema at the endpoints and the real roots of "
                                             "l'' and l''' (exact real-root isolation)"})
@@ -420,7 +423,7 @@ def _interval_search(expr, d1, d2, U: Fraction, pieces: int, max_evals: int) -> 
                                         "reason": "interval arithmetic could not decide the sign or bound of l' "
                                                   "on some sub-intervals"})
         return AssumptionA(holds=True, M0=_upper(m0), M1=_upper(m1), U=float(U), witness=None, method="interval",
-                           details={"sup_l_prime_upper": mpmath.nstr(sup_d1, 15), "evaluations": evals,
+                           details={"sup_l_prime_upper": mpmath.nstr(mpmath.mpf(sup_d1) if not hasattr(sup_d1, "_mpi_") else mpmath.mp.make_mpf(sup_d1._mpi_[1]), 6), "evaluations": evals,
                                     "precision_bits": iv.prec,
                                     "argument": "outward-rounded interval enclosures of l, l', l'' on a "
                                                 "subdivision of [-U, U]"})

@@ -2,10 +2,10 @@
 
 Each module has ``ID``, ``CLAIM`` and ``run(ctx) -> CheckResult``; :data:`REGISTRY` lists them.
 """
-from . import directional_limit, norm_divergence, optimal_tokens, p_svm
+from . import assumption_a, directional_limit, norm_divergence, optimal_tokens, p_svm, svm_certificate
 from .optimal_tokens import optimal_tokens as compute_optimal_tokens
 
-REGISTRY = [optimal_tokens, p_svm, norm_divergence, directional_limit]
+REGISTRY = [assumption_a, optimal_tokens, p_svm, svm_certificate, norm_divergence, directional_limit]
 CHECK_IDS = [m.ID for m in REGISTRY]
 
 __all__ = ["REGISTRY", "CHECK_IDS", "compute_optimal_tokens"]
