@@ -13,7 +13,8 @@ which sympy forms from products) becomes a positive symbol E_it, and every l'(Y_
 symbol g_i; the closed forms are written in the same symbols. Since the g_i and E_it are then
 independent, an identity in them holds for every loss and every logit. :func:`prove_equal` proves
 A == B entrywise: the numerator of the common-denominator form of A - B expands to 0 (an exact
-polynomial identity, never a floating comparison).
+polynomial identity, never a floating comparison); both sides are affine in the g_i, so each entry is
+split into its g-free part and its coefficients of g_i, which are proven 0 one by one.
 
 Closed forms (gamma_it = Y_i v^T x_it, k_it = W^T x_it the rows of K_i = X_i W):
 
@@ -290,13 +291,28 @@ def is_zero_exact(expr: sp.Expr) -> tuple[bool, sp.Expr]:
     return num == 0, num
 
 
-def prove_equal(A: sp.Matrix, B: sp.Matrix) -> Proof:
-    """Prove A == B entrywise in exact arithmetic (see :func:`is_zero_exact`)."""
+def _entry_is_zero(D: sp.Expr, linear_in: tuple) -> tuple[bool, sp.Expr]:
+    """D == 0 exactly; with ``linear_in`` symbols g, first split D = D|_{g=0} + sum_i g_i dD/dg_i, which is
+    valid once every dD/dg_i is seen to be free of g (then D is affine in g), and prove each part 0."""
+    if linear_in:
+        parts = [D.diff(g) for g in linear_in]
+        if not any(part.has(*linear_in) for part in parts):
+            for part in [D.subs({g: 0 for g in linear_in})] + parts:
+                zero, num = is_zero_exact(part)
+                if not zero:
+                    return False, num
+            return True, sp.Integer(0)
+    return is_zero_exact(D)
+
+
+def prove_equal(A: sp.Matrix, B: sp.Matrix, linear_in: tuple = ()) -> Proof:
+    """Prove A == B entrywise in exact arithmetic (see :func:`is_zero_exact`); ``linear_in``: symbols in
+    which both sides are affine (the g_i), used to split each entry into smaller identities."""
     if A.shape != B.shape:
         return Proof(ok=False, entries=0, nonzero=[("shape", A.shape, B.shape)])
     bad = []
     for idx in range(len(A)):
-        zero, num = is_zero_exact(A[idx] - B[idx])
+        zero, num = _entry_is_zero(A[idx] - B[idx], tuple(linear_in))
         if not zero:
             bad.append((divmod(idx, A.shape[1]), num))
     return Proof(ok=not bad, entries=len(A), nonzero=bad)
@@ -305,7 +321,7 @@ def prove_equal(A: sp.Matrix, B: sp.Matrix) -> Proof:
 def prove_gradient(m: SymbolicAttention, wrt: str, form: str = "matrix", reference: int = 0,
                    drop: str | None = None) -> Proof:
     """Derive grad_{wrt} L with sympy and prove it equal to the closed form (``form``, ``reference``)."""
-    return prove_equal(derive_gradient(m, wrt).normal, closed_form(m, wrt, form, reference, drop))
+    return prove_equal(derive_gradient(m, wrt).normal, closed_form(m, wrt, form, reference, drop), linear_in=tuple(m.g))
 
 
 # -- LaTeX ---------------------------------------------------------------------------------------
