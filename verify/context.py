@@ -95,14 +95,10 @@ class SVMRecord:
         """The exact certificate of this SVM (symbolic.certify_svm from the polished active set), cached."""
         if self._certificate is None:
             if not self.feasible:
-                self._certificate = symbolic.SVMCertificate(status="none", reason=f"the solver reports "
-                                                            f"{self.solution.status}")
-                if self.exact is not None and len(self.exact.b):
-                    farkas = symbolic.farkas_certificate(self.exact.A, self.exact.b)
-                    if farkas is not None:
-                        self._certificate = symbolic.SVMCertificate(
-                            status="none", reason="infeasible: exact Farkas certificate y >= 0, A^T y = 0, b^T y > 0",
-                            infeasible=True, farkas=farkas)
+                # no solver answer: the exact method from scratch certifies a solution or proves infeasibility
+                self._certificate = symbolic.certify_svm(self.exact.A, self.exact.b, [])
+                if self._certificate.status != "exact" and not self._certificate.infeasible:
+                    self._certificate.reason = f"the solver reports {self.solution.status}; {self._certificate.reason}"
             else:
                 guess = list(self.polished.basis) + list(self.polished.active) if self.polished else []
                 self._certificate = symbolic.certify_svm(self.exact.A, self.exact.b, guess, polished=self.polished)

@@ -29,6 +29,9 @@ def run(ctx) -> CheckResult:
     certs = {sel: ctx.svm(sel).certificate() for sel in selections}
     evidence = {"certificates": [{"selection": list(sel), **c.evidence()} for sel, c in certs.items()]}
     main = certs[tuple(alpha)]
+    if not rec.feasible and main.status == "exact":
+        return CheckResult(ID, HOLDS, f"the solver reported {rec.solution.status}, but an exact KKT point exists: "
+                           f"p_mm = [{', '.join(main.theta_strings())}]", CLAIM, evidence)
     if not rec.feasible:
         proof = "proven by an exact Farkas certificate" if main.infeasible else "per the solver (no exact proof)"
         return CheckResult(ID, NOT_APPLICABLE, f"the p-SVM of the optimal tokens is infeasible ({proof})", CLAIM,
