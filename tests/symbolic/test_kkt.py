@@ -159,3 +159,11 @@ def test_nuclear_certificate_from_cvxpy():
     cert = nuclear_dual_certificate(A, lam, W.value, tol=1e-6)
     assert cert.ok and cert.spectral_norm <= 1 + 1e-6
     assert not nuclear_dual_certificate(A, [2 * x for x in lam], W.value, tol=1e-6).ok
+
+
+def test_a_wrong_guess_with_a_negative_multiplier_is_refined():
+    # both rows tight would give theta = (1, -1/2) with lambda_2 = -1/2; the optimum is (1, 0), row 2 slack
+    A, b = F([[1, 0], [1, 1]]), np.array([1, Fraction(1, 2)], dtype=object)
+    cert = certify_svm(A, b, [1, 0])
+    assert cert.status == "exact" and cert.theta == [1, 0] and cert.lam == [1, 0]
+    assert kkt_holds(A, b, cert.theta, cert.lam)
