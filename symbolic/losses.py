@@ -43,6 +43,8 @@ MAX_LENGTH = 400
 MAX_DEPTH = 40
 MAX_EXPONENT = 64        # |n| for a numeric exponent, so that no input builds a huge number
 MAX_INTEGER_DIGITS = 30
+MAX_SYMBOLIC_DEGREE = 24  # exact root isolation for l' of at most this degree, intervals beyond
+MAX_NUMBER_BITS = 4096   # a power of two numbers may not exceed this size
 
 
 class LossExpressionError(ValueError):
@@ -91,6 +93,9 @@ def _build(node: ast.AST, text: str, depth: int) -> sp.Expr:
         if b.is_number and (not b.is_real or abs(b) > MAX_EXPONENT):
             raise LossExpressionError(f"exponent in {seg[:40]!r} must be a real number of size at most "
                                       f"{MAX_EXPONENT}")
+        if a.is_Rational and b.is_Rational and \
+                max(int(a.p).bit_length(), int(a.q).bit_length()) * abs(b) > MAX_NUMBER_BITS:
+            raise LossExpressionError(f"number {seg[:40]!r} is too large (more than {MAX_NUMBER_BITS} bits)")
         if a.is_number and not b.is_number and not (a.is_positive):
             raise LossExpressionError(f"base of {seg[:40]!r} must be positive when the exponent depends on u")
         if a == 0 and b.is_number and b.is_negative:
@@ -306,11 +311,24 @@ def _upper(x) -> float:
         return f if mpmath.mpf(f) >= val else math.nextafter(f, math.inf)
 
 
+def _degree_bound(e: sp.Expr) -> int:
+    """An upper bound of the degree in u of a polynomial expression, without expanding it."""
+    if e == u:
+        return 1
+    if e.is_Add:
+        return max(_degree_bound(a) for a in e.args)
+    if e.is_Mul:
+        return sum(_degree_bound(a) for a in e.args)
+    if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
+        return _degree_bound(e.base) * int(e.exp)
+    return 0 if u not in e.free_symbols else 10 ** 9
+
+
 def _assumption_symbolic(expr, U: Fraction) -> AssumptionA | None:
-    """Exact decision when l' is a polynomial in u: the extrema of l' and l'' on [-U, U] lie at the
+    """Exact decision when l' is a polynomial in u (of degree <= MAX_SYMBOLIC_DEGREE): the extrema of l' and l'' on [-U, U] lie at the
     endpoints or at real roots of l'' and l''' (isolated exactly); None when l' is no polynomial."""
     d1 = sp.diff(expr, u)
-    if not d1.is_polynomial(u):
+    if not d1.is_polynomial(u) or _degree_bound(d1) > MAX_SYMBOLIC_DEGREE:
         return None
     p1 = sp.Poly(d1, u)
     if not all(c.is_Rational for c in p1.all_coeffs()):

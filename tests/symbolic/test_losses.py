@@ -19,7 +19,7 @@ HOSTILE = [
     "exec('1')", "open('/etc/passwd')", "getattr(u, 'x')", "[u]", "{u: 1}", "u if u else 1", "u == 1",
     "u and 1", "exp(u, 2)", "exp(base=u)", "exp(*[u])", "9**9**9", "2**100000", "1/0", "", "   ", "u" * 401,
     "1j*u", "log(-1)*u", "3", "(u", "u;u", "sympify('u')", "S('u')", "Symbol('x')", "(-2)**u", "1e400*u",
-    "u[0]", "x", "E", "exp", "u.subs(u, 1)",
+    "u[0]", "x", "E", "exp", "u.subs(u, 1)", "((((2**64)**64)**64)**64)**64*u",
 ]
 
 
