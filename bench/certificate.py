@@ -21,13 +21,15 @@ import numeric
 from symbolic import certify_svm
 
 
-def instance(n: int = 100, T: int = 11, d: int = 20, seed: int = 0):
+def instance(n: int = 100, T: int = 11, d: int = 20, seed: int = 0, floats: bool = False):
+    """Features k/1000 as exact decimals, or (``floats``) the exact binary values of the floats k/1000."""
     rng = np.random.default_rng(seed)
     ints = rng.integers(-1000, 1001, size=(n, T, d))
     shift = rng.integers(0, 1001, size=d)
     ints[:, 0, :] += shift
-    phi = np.vectorize(lambda k: Fraction(int(k), 1000), otypes=[object])(ints)
-    return phi
+    if floats:
+        return np.vectorize(lambda k: Fraction(int(k) / 1000), otypes=[object])(ints)
+    return np.vectorize(lambda k: Fraction(int(k), 1000), otypes=[object])(ints)
 
 
 def sympy_baseline(A_exact, b_exact, basis):
@@ -44,7 +46,12 @@ def sympy_baseline(A_exact, b_exact, basis):
 
 
 def main() -> None:
-    phi = instance()
+    for floats in (False, True):
+        print(f"--- data: {'exact binary values of float64 numbers' if floats else 'three-digit decimals'}")
+        run(instance(floats=floats))
+
+
+def run(phi) -> None:
     alpha = np.zeros(phi.shape[0], dtype=int)
     t0 = time.perf_counter()
     exact = numeric.svm_constraints(phi, alpha)
@@ -64,6 +71,10 @@ def main() -> None:
           f"(all: {', '.join(f'{x:.3f}' for x in times)})")
     print(f"  ||p_mm||^2 = {float(cert.norm_squared):.12g} (exact fraction with "
           f"{len(str(cert.norm_squared))} characters); cvxpy ||p||^2 = {sol.norm ** 2:.12g}")
+    t = time.perf_counter()
+    scratch = certify_svm(exact.A, exact.b, [])
+    print(f"  without the solver's active set (from an empty guess): status {scratch.status}, "
+          f"{scratch.iterations} iterations, {time.perf_counter() - t:.3f} s, same p_mm: {scratch.theta == cert.theta}")
     t = time.perf_counter()
     ok, theta = sympy_baseline(exact.A, exact.b, cert.basis)
     t_sympy = time.perf_counter() - t
