@@ -97,7 +97,7 @@ def kkt_system(kind: str, m: int = 2, shape: tuple = (2, 1), margins=None) -> KK
 
     >>> k = kkt_system("p-svm", m=2, shape=(2, 1))
     >>> k.stationarity[0]
-    Eq(p_0, lambda_0*a_00 + lambda_1*a_10)
+    Eq(p_0, a_00*lambda_0 + a_10*lambda_1)
     """
     if kind not in SVM_KINDS:
         raise ValueError(f"unknown SVM {kind!r}; expected one of {SVM_KINDS}")
@@ -131,12 +131,8 @@ def kkt_system(kind: str, m: int = 2, shape: tuple = (2, 1), margins=None) -> KK
     else:
         objective = _inner(var, var) / 2
         lagrangian = objective - sum(lam[j] * slack[j] for j in range(m))
-        grad = var.applyfunc(lambda _: 0)
-        stationarity = [sp.Eq(var[k], M[k]) for k in range(len(var))]
-        # the stationarity above is dL/dtheta = 0, derived here rather than asserted:
-        for k in range(len(var)):
-            grad[k] = sp.diff(lagrangian, var[k])
-            assert sp.expand(grad[k] - (var[k] - M[k])) == 0
+        # dL/dtheta_k = theta_k - sum_j lambda_j A_jk = 0, solved for theta_k
+        stationarity = [sp.Eq(var[k], sp.solve(sp.diff(lagrangian, var[k]), var[k])[0]) for k in range(len(var))]
     return KKTSystem(kind=kind, variable=var, A=A, b=b, lam=lam, objective=objective, lagrangian=lagrangian,
                      stationarity=stationarity, primal=primal, dual=dual, complementary=comp)
 
