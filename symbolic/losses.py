@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import math
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -40,11 +41,13 @@ FUNCTIONS = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos"
              "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "abs": sp.Abs}
 CONSTANTS = {"u": u, "e": sp.E, "pi": sp.pi}
 MAX_LENGTH = 400
-MAX_DEPTH = 40
+MAX_DEPTH = 100
 MAX_EXPONENT = 64        # |n| for a numeric exponent, so that no input builds a huge number
 MAX_INTEGER_DIGITS = 30
 MAX_SYMBOLIC_DEGREE = 24  # exact root isolation for l' of at most this degree, intervals beyond
-MAX_NUMBER_BITS = 4096   # a power of two numbers may not exceed this size
+MAX_NUMBER_BITS = 4096
+MAX_MAGNITUDE = mpmath.mpf(10) ** 300   # interval values beyond this are treated as unbounded
+TIME_BUDGET = 10.0       # seconds for the interval search; undecided after that   # a power of two numbers may not exceed this size
 
 
 class LossExpressionError(ValueError):
@@ -188,7 +191,15 @@ def lambdify_loss(expr: sp.Expr) -> LossFunctions:
 # -- interval evaluation ------------------------------------------------------------------------------
 
 class _Unsupported(Exception):
-    pass
+    """The enclosure cannot be computed (unsupported function, overflow, an argument straddling a pole)."""
+
+
+class _Undefined(_Unsupported):
+    """Proven undefined: the whole enclosure of an argument lies outside the function's real domain."""
+
+
+class UndefinedError(ValueError):
+    """Raised by :func:`iv_eval` when the expression is proven not to be a real number on the interval."""
 
 
 def _iv_number(x: sp.Expr):
@@ -207,22 +218,27 @@ def _iv_pow(base, e: sp.Expr, ebase):
         if n >= 0:
             return base ** n
         den = base ** (-n)
+        if den.a == 0 and den.b == 0:
+            raise _Undefined("division by zero")
         if den.a <= 0 <= den.b:
             raise _Unsupported("division by an interval containing 0")
         return 1 / den
+    if base.b < 0 or (base.b == 0 and e.is_negative):
+        raise _Undefined("a fractional power of a negative number")
     if e == sp.Rational(1, 2):
         if base.a < 0:
-            raise _Unsupported("sqrt of a negative number")
+            raise _Unsupported("sqrt of an interval containing negative numbers")
         return iv.sqrt(base)
     if base.a <= 0:
-        raise _Unsupported("power of a non-positive base")
+        raise _Unsupported("power of an interval containing non-positive numbers")
     return iv.exp(ebase * iv.log(base))
 
 
 def iv_eval(expr: sp.Expr, x):
     """The interval extension of ``expr`` (a sympy expression in u) at the interval ``x``: an
     ``mpmath.iv`` interval that contains expr(t) for every t in x (outward rounding throughout).
-    Raises ValueError where the expression is not defined or not supported on x."""
+    Raises :class:`UndefinedError` where the expression is proven not real-valued on all of x, and
+    ValueError where no finite enclosure could be computed (unsupported, overflow, a pole inside x)."""
     memo: dict = {}
 
     def ev(e):
@@ -246,8 +262,10 @@ def iv_eval(expr: sp.Expr, x):
             r = iv.exp(ev(e.args[0]))
         elif isinstance(e, sp.log):
             a = ev(e.args[0])
+            if a.b <= 0:
+                raise _Undefined("log of a non-positive number")
             if a.a <= 0:
-                raise _Unsupported("log of a non-positive number")
+                raise _Unsupported("log of an interval containing non-positive numbers")
             r = iv.log(a)
         elif isinstance(e, sp.sin):
             r = iv.sin(ev(e.args[0]))
@@ -257,15 +275,25 @@ def iv_eval(expr: sp.Expr, x):
             a = ev(e.args[0])
             lo = 0 if a.a <= 0 <= a.b else min(abs(a.a), abs(a.b))
             r = iv.mpf([lo, max(abs(a.a), abs(a.b))])
-        elif isinstance(e, (sp.sinh, sp.cosh, sp.tanh)):
-            r = ev(e.rewrite(sp.exp))
+        elif isinstance(e, sp.tanh):
+            r = 1 - 2 / (iv.exp(2 * ev(e.args[0])) + 1)        # one occurrence of the argument
+        elif isinstance(e, sp.sinh):
+            a = ev(e.args[0])
+            r = (iv.exp(a) - iv.exp(-a)) / 2
+        elif isinstance(e, sp.cosh):
+            a = ev(e.args[0])
+            r = (iv.exp(a) + iv.exp(-a)) / 2
         else:
             raise _Unsupported(type(e).__name__)
+        if not (abs(r.a) <= MAX_MAGNITUDE and abs(r.b) <= MAX_MAGNITUDE):
+            raise _Unsupported("overflow (an intermediate value beyond 1e300)")
         memo[e] = r
         return r
 
     try:
         r = ev(expr)
+    except _Undefined as exc:
+        raise UndefinedError(str(exc)) from None
     except _Unsupported as exc:
         raise ValueError(str(exc)) from None
     except (ZeroDivisionError, mpmath.libmp.libmpf.ComplexResult) as exc:
@@ -394,7 +422,12 @@ def _interval_search(expr, d1, d2, U: Fraction, pieces: int, max_evals: int) -> 
         sup_d1 = mpmath.mpf("-inf")
         evals = 0
         undecided = []
+        deadline = time.perf_counter() + TIME_BUDGET
         while queue:
+            if time.perf_counter() > deadline:
+                return AssumptionA(holds=None, M0=None, M1=None, U=float(U), witness=None, method="interval",
+                                   details={"evaluations": evals, "reason": f"interval search stopped after "
+                                                                            f"{TIME_BUDGET:g} s: undecided"})
             a, b = queue.pop()
             box = iv.mpf([a, b])
             evals += 1
@@ -418,11 +451,13 @@ def _interval_search(expr, d1, d2, U: Fraction, pieces: int, max_evals: int) -> 
                 except ValueError:
                     try:
                         iv_eval(expr, iv.mpf(point))
-                    except ValueError:
+                    except UndefinedError:
                         return AssumptionA(holds=False, M0=None, M1=None, U=float(U), witness=mpmath.nstr(point, 20),
                                            method="interval",
                                            details={"reason": f"l is not defined (or not real) at u = "
                                                               f"{mpmath.nstr(point, 20)}"})
+                    except ValueError:
+                        pass
                     continue
                 if val.a > 0:
                     return AssumptionA(holds=False, M0=None, M1=None, U=float(U), witness=mpmath.nstr(point, 20),

@@ -129,3 +129,20 @@ def test_assumption_a_symbolic_isolated_zero():
     res = assumption_a(parse_loss("-u**3 - u"), 2)
     assert res.holds is True and res.method == "symbolic" and res.M1 == 13.0 and res.M0 == 12.0
     assert assumption_a(parse_loss("-u**3"), 2).holds is True    # l' = -3u^2 <= 0, zero only at 0
+
+
+def test_overflow_is_undecided_not_a_failure():
+    # l' is finite everywhere but beyond 1e300 near u = -3: no bound can be proven, and no witness exists
+    res = assumption_a(parse_loss("exp(exp(exp(exp(-u))))"), 3)
+    assert res.holds is None and res.witness is None
+
+
+def test_hyperbolic_losses():
+    res = assumption_a(parse_loss("-tanh(u)"), 3)
+    assert res.holds is True and 4 / (3 * math.sqrt(3)) <= res.M0 <= 0.85 and 1 <= res.M1 <= 1.01
+    assert assumption_a(parse_loss("cosh(u) - 2*u"), 3).holds is False    # l'(3) = sinh 3 - 2 > 0
+
+
+def test_a_pole_is_a_witness():
+    res = assumption_a(parse_loss("1/u"), 1)
+    assert res.holds is False and float(res.witness) == 0.0
