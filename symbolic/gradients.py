@@ -84,11 +84,13 @@ def _sym_vector(name: str, size: int) -> sp.Matrix:
 
 
 def _rational(x) -> sp.Expr:
+    """An exact sympy number: sympy numbers as they are; ints, Fractions, fraction strings and floats
+    (their exact binary value) as Rationals."""
     from fractions import Fraction
 
     if isinstance(x, sp.Basic):
         return x
-    fx = Fraction(x) if not isinstance(x, float) else Fraction(x)
+    fx = Fraction(x)
     return sp.Rational(fx.numerator, fx.denominator)
 
 

@@ -354,7 +354,8 @@ def _degree_bound(e: sp.Expr) -> int:
 
 def _assumption_symbolic(expr, U: Fraction) -> AssumptionA | None:
     """Exact decision when l' is a polynomial in u (of degree <= MAX_SYMBOLIC_DEGREE): the extrema of l' and l'' on [-U, U] lie at the
-    endpoints or at real roots of l'' and l''' (isolated exactly); None when l' is no polynomial."""
+    endpoints or at real roots of l'' and l''' (isolated exactly); None when l' is no such polynomial or
+    a sign cannot be decided exactly."""
     d1 = sp.diff(expr, u)
     if not d1.is_polynomial(u) or _degree_bound(d1) > MAX_SYMBOLIC_DEGREE:
         return None
@@ -373,17 +374,24 @@ def _assumption_symbolic(expr, U: Fraction) -> AssumptionA | None:
         return pts
 
     pts1 = crit(p2)
-    vals1 = {r: sp.nsimplify(p1.eval(r)) if r.is_Rational else p1.as_expr().subs(u, r) for r in pts1}
+    vals1 = {r: p1.as_expr().subs(u, r) for r in pts1}
     sup_d1 = max(vals1.values(), key=lambda v: sp.N(v, 50))
     inf_d1 = min(vals1.values(), key=lambda v: sp.N(v, 50))
     vals2 = [p2.as_expr().subs(u, r) for r in crit(p3)]
     M1 = max(abs(sup_d1), abs(inf_d1), key=lambda v: sp.N(v, 50))
     M0 = max([abs(v) for v in vals2], key=lambda v: sp.N(v, 50))
-    # a polynomial l' <= 0 that is not identically 0 vanishes at finitely many points: l is strictly decreasing
-    holds = bool(sup_d1 <= 0) and not p1.is_zero
+    # a polynomial l' <= 0 that is not identically 0 vanishes at finitely many points: l is strictly decreasing.
+    # The signs are decided exactly (sympy compares algebraic numbers by refining isolating intervals);
+    # where sympy cannot decide, the interval method takes over.
+    try:
+        positive = [r for r, v in vals1.items() if bool(v > 0)]
+    except TypeError:
+        return None
+    holds = not positive and not p1.is_zero
     witness = None
-    if not holds:
-        arg = max(vals1, key=lambda r: sp.N(vals1[r], 50))
+    if positive:
+        arg = min(positive, key=lambda r: 0 if r.is_Rational else 1)      # a rational witness when there is one
+        sup_d1 = vals1[arg]
         witness = str(arg) if arg.is_Rational else f"{sp.N(arg, 20)} (root of {p2.as_expr()})"
     details = {}
     if witness is not None:
