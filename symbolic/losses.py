@@ -21,6 +21,7 @@ evaluated as code, and ``sympify`` never sees the string.
 from __future__ import annotations
 
 import ast
+import heapq
 import math
 import time
 from dataclasses import dataclass, field
@@ -45,9 +46,10 @@ MAX_DEPTH = 100
 MAX_EXPONENT = 64        # |n| for a numeric exponent, so that no input builds a huge number
 MAX_INTEGER_DIGITS = 30
 MAX_SYMBOLIC_DEGREE = 24  # exact root isolation for l' of at most this degree, intervals beyond
-MAX_NUMBER_BITS = 4096
+MAX_NUMBER_BITS = 4096   # a power of two numbers may not exceed this size
 MAX_MAGNITUDE = mpmath.mpf(10) ** 300   # interval values beyond this are treated as unbounded
-TIME_BUDGET = 10.0       # seconds for the interval search; undecided after that   # a power of two numbers may not exceed this size
+REFINE_EVALS = 400       # extra evaluations that tighten M0 and M1
+TIME_BUDGET = 10.0       # seconds for the interval search; undecided after that
 
 
 class LossExpressionError(ValueError):
@@ -416,78 +418,102 @@ def _assumption_interval(expr, U: Fraction, pieces: int, max_evals: int, dps: in
         iv.prec = saved
 
 
+def _abs_hi(x) -> mpmath.mpf:
+    """max |t| over the interval x, as an exact mpf (an upper bound of |f| where x encloses f)."""
+    lo, hi = mpmath.mp.make_mpf(x._mpi_[0]), mpmath.mp.make_mpf(x._mpi_[1])
+    return max(abs(lo), abs(hi))
+
+
+def _tighten(expr, pieces: list, budget: int) -> mpmath.mpf:
+    """sup |expr| over the union of ``pieces`` [(a, b, bound)], bisecting the piece with the largest bound
+    while ``budget`` evaluations last; the result is the largest bound of the final cover (an upper bound)."""
+    heap = [(-bound, a, b) for a, b, bound in pieces]
+    heapq.heapify(heap)
+    for _ in range(budget // 2):
+        neg, a, b = heap[0]
+        mid = (a + b) / 2
+        try:
+            left, right = _abs_hi(iv_eval(expr, iv.mpf([a, mid]))), _abs_hi(iv_eval(expr, iv.mpf([mid, b])))
+        except ValueError:
+            break
+        heapq.heapreplace(heap, (-left, a, mid))
+        heapq.heappush(heap, (-right, mid, b))
+    return -heap[0][0]
+
+
 def _interval_search(expr, d1, d2, U: Fraction, pieces: int, max_evals: int) -> AssumptionA:
-    if True:
-        lo_u, hi_u = iv.mpf(-U.numerator) / U.denominator, iv.mpf(U.numerator) / U.denominator
-        a0, b0 = mpmath.mp.make_mpf(lo_u._mpi_[0]), mpmath.mp.make_mpf(hi_u._mpi_[1])
-        if U == 0:
-            queue = [(a0, b0)]
-        else:
-            step = (b0 - a0) / pieces
-            cuts = [a0] + [a0 + k * step for k in range(1, pieces)] + [b0]
-            queue = list(zip(cuts[:-1], cuts[1:]))
-        m1 = m0 = mpmath.mpf(0)
-        sup_d1 = mpmath.mpf("-inf")
-        evals = 0
-        undecided = []
-        deadline = time.perf_counter() + TIME_BUDGET
-        while queue:
-            if time.perf_counter() > deadline:
-                return AssumptionA(holds=None, M0=None, M1=None, U=float(U), witness=None, method="interval",
-                                   details={"evaluations": evals, "reason": f"interval search stopped after "
-                                                                            f"{TIME_BUDGET:g} s: undecided"})
-            a, b = queue.pop()
-            box = iv.mpf([a, b])
-            evals += 1
+    lo_u, hi_u = iv.mpf(-U.numerator) / U.denominator, iv.mpf(U.numerator) / U.denominator
+    a0, b0 = mpmath.mp.make_mpf(lo_u._mpi_[0]), mpmath.mp.make_mpf(hi_u._mpi_[1])
+    if U == 0:
+        queue = [(a0, b0)]
+    else:
+        step = (b0 - a0) / pieces
+        cuts = [a0] + [a0 + k * step for k in range(1, pieces)] + [b0]
+        queue = list(zip(cuts[:-1], cuts[1:]))
+    accepted = []          # (a, b, sup|l'| bound, sup|l''| bound) of the pieces where l' < 0 is proven
+    sup_d1 = None
+    evals = 0
+    undecided = []
+    deadline = time.perf_counter() + TIME_BUDGET
+    while queue:
+        if time.perf_counter() > deadline:
+            return AssumptionA(holds=None, M0=None, M1=None, U=float(U), witness=None, method="interval",
+                               details={"evaluations": evals, "reason": f"interval search stopped after "
+                                                                        f"{TIME_BUDGET:g} s: undecided"})
+        a, b = queue.pop()
+        box = iv.mpf([a, b])
+        evals += 1
+        try:
+            iv_eval(expr, box)
+            g1 = iv_eval(d1, box)
+            g2 = iv_eval(d2, box)
+        except ValueError as exc:
+            g1 = g2 = None
+            reason = str(exc)
+        if g1 is not None and g1.b < 0:
+            accepted.append((a, b, _abs_hi(g1), _abs_hi(g2)))
+            hi = mpmath.mp.make_mpf(g1._mpi_[1])
+            sup_d1 = hi if sup_d1 is None else max(sup_d1, hi)
+            continue
+        # l' may reach 0 here: look for a point witness, else split
+        mid = (a + b) / 2
+        for point in (mid, a, b):
             try:
-                iv_eval(expr, box)
-                g1 = iv_eval(d1, box)
-                g2 = iv_eval(d2, box)
-            except ValueError as exc:
-                g1 = g2 = None
-                reason = str(exc)
-            if g1 is not None and g1.b < 0:
-                m1 = max(m1, abs(g1.a), abs(g1.b))
-                m0 = max(m0, abs(g2.a), abs(g2.b))
-                sup_d1 = max(sup_d1, g1.b)
-                continue
-            # l' may reach 0 here: look for a point witness, else split
-            mid = (a + b) / 2
-            for point in (mid, a, b):
+                val = iv_eval(d1, iv.mpf(point))
+            except ValueError:
                 try:
-                    val = iv_eval(d1, iv.mpf(point))
-                except ValueError:
-                    try:
-                        iv_eval(expr, iv.mpf(point))
-                    except UndefinedError:
-                        return AssumptionA(holds=False, M0=None, M1=None, U=float(U), witness=mpmath.nstr(point, 20),
-                                           method="interval",
-                                           details={"reason": f"l is not defined (or not real) at u = "
-                                                              f"{mpmath.nstr(point, 20)}"})
-                    except ValueError:
-                        pass
-                    continue
-                if val.a > 0:
+                    iv_eval(expr, iv.mpf(point))
+                except UndefinedError:
                     return AssumptionA(holds=False, M0=None, M1=None, U=float(U), witness=mpmath.nstr(point, 20),
                                        method="interval",
-                                       details={"l_prime_at_witness": [mpmath.nstr(val.a, 15), mpmath.nstr(val.b, 15)],
-                                                "reason": "l'(witness) > 0 (interval-proven): l increases near the "
-                                                          "witness, so it is not strictly decreasing on [-U, U]"})
-            if evals >= max_evals or b - a <= mpmath.mpf(2) ** (-40) * max(1, b0 - a0):
-                undecided.append((mpmath.nstr(a, 10), mpmath.nstr(b, 10),
-                                  "l' may vanish" if g1 is not None else reason))
+                                       details={"reason": f"l is not defined (or not real) at u = "
+                                                          f"{mpmath.nstr(point, 20)}"})
+                except ValueError:
+                    pass
                 continue
-            queue.extend([(a, mid), (mid, b)])
-        if undecided:
-            return AssumptionA(holds=None, M0=None, M1=None, U=float(U), witness=None, method="interval",
-                               details={"undecided": undecided[:5], "evaluations": evals,
-                                        "reason": "interval arithmetic could not decide the sign or bound of l' "
-                                                  "on some sub-intervals"})
-        return AssumptionA(holds=True, M0=_upper(m0), M1=_upper(m1), U=float(U), witness=None, method="interval",
-                           details={"sup_l_prime_upper": mpmath.nstr(mpmath.mpf(sup_d1) if not hasattr(sup_d1, "_mpi_") else mpmath.mp.make_mpf(sup_d1._mpi_[1]), 6), "evaluations": evals,
-                                    "precision_bits": iv.prec,
-                                    "argument": "outward-rounded interval enclosures of l, l', l'' on a "
-                                                "subdivision of [-U, U]"})
+            if val.a > 0:
+                return AssumptionA(holds=False, M0=None, M1=None, U=float(U), witness=mpmath.nstr(point, 20),
+                                   method="interval",
+                                   details={"l_prime_at_witness": [mpmath.nstr(val.a, 15), mpmath.nstr(val.b, 15)],
+                                            "reason": "l'(witness) > 0 (interval-proven): l increases near the "
+                                                      "witness, so it is not strictly decreasing on [-U, U]"})
+        if evals >= max_evals or b - a <= mpmath.mpf(2) ** (-40) * max(1, b0 - a0):
+            undecided.append((mpmath.nstr(a, 10), mpmath.nstr(b, 10), "l' may vanish" if g1 is not None else reason))
+            continue
+        queue.extend([(a, mid), (mid, b)])
+    if undecided:
+        return AssumptionA(holds=None, M0=None, M1=None, U=float(U), witness=None, method="interval",
+                           details={"undecided": undecided[:5], "evaluations": evals,
+                                    "reason": "interval arithmetic could not decide the sign or bound of l' "
+                                              "on some sub-intervals"})
+    refine = max(0, min(REFINE_EVALS, max_evals - evals))
+    m1 = _tighten(d1, [(a, b, m) for a, b, m, _ in accepted], refine)
+    m0 = _tighten(d2, [(a, b, m) for a, b, _, m in accepted], refine)
+    return AssumptionA(holds=True, M0=_upper(m0), M1=_upper(m1), U=float(U), witness=None, method="interval",
+                       details={"sup_l_prime_upper": mpmath.nstr(sup_d1, 6), "evaluations": evals + 2 * refine,
+                                "precision_bits": iv.prec,
+                                "argument": "outward-rounded interval enclosures of l, l', l'' on a subdivision "
+                                            "of [-U, U], refined where the bounds of |l'| and |l''| are largest"})
 
 
 def assumption_a(expr: sp.Expr, U, pieces: int = 256, max_evals: int = 4000, dps: int = 30) -> AssumptionA:
