@@ -143,9 +143,10 @@ def test_lambdified_gradient_at_50_digits(seed):
         keys = list(subs)
         f = sp.lambdify(keys, list(stable), "mpmath")
         g_closed = f(*[subs[k] for k in keys])
-        scale = max(abs(x) for x in g_closed)
+        # both are evaluated as written: absolute error ~ 10^-50 times the size of the terms
+        terms = mpmath.mpf(float(np.abs(Y[:, None] * (X @ v)).max() * np.abs(X @ W).max()))
+        scale = max(abs(x) for x in g_closed) + terms
         assert max(abs(a - b) for a, b in zip(g_mp, g_closed)) <= mpmath.mpf(10) ** -45 * scale
     g_num = numeric.gradient(p, X @ W, Y[:, None] * (X @ v), numeric.LOGISTIC)
     # float64 (stable formula) against 50 digits: full relative accuracy up to cancellation in the terms
-    terms = np.abs(Y[:, None] * (X @ v)).max() * np.abs(X @ W).max()
-    np.testing.assert_allclose([float(x) for x in g_mp], g_num, rtol=1e-10, atol=1e-14 * terms)
+    np.testing.assert_allclose([float(x) for x in g_mp], g_num, rtol=1e-10, atol=1e-14 * float(terms))
