@@ -167,3 +167,14 @@ def test_a_wrong_guess_with_a_negative_multiplier_is_refined():
     cert = certify_svm(A, b, [1, 0])
     assert cert.status == "exact" and cert.theta == [1, 0] and cert.lam == [1, 0]
     assert kkt_holds(A, b, cert.theta, cert.lam)
+
+
+def test_mpmath_and_none_fallbacks_when_exact_arithmetic_is_too_large():
+    A = F([[Fraction(1, 3), 0], [0, Fraction(2, 7)]])
+    b = np.array([1, 1], dtype=object)
+    pol = numeric.polish(A, b, [0, 1], dps=40)
+    cert = certify_svm(A, b, [0, 1], polished=pol, max_entry_bits=2)
+    assert cert.status == "mpmath" and cert.dps == 40 and cert.residual <= 1e-20 and "bits" in cert.reason
+    bare = certify_svm(A, b, [0, 1], max_entry_bits=2)
+    assert bare.status == "none" and bare.theta is None
+    assert certify_svm(A, b, [0, 1]).theta == [3, Fraction(7, 2)]
