@@ -87,13 +87,22 @@ def _inner(A: sp.Matrix, B: sp.Matrix) -> sp.Expr:
     return sum(a * b for a, b in zip(A, B))
 
 
-def kkt_system(kind: str, m: int = 2, shape: tuple = (2, 1), margins=None) -> KKTSystem:
+def _sym_number(x) -> sp.Expr:
+    if isinstance(x, sp.Basic):
+        return x
+    f = Fraction(x) if not isinstance(x, (np.integer, np.floating)) else Fraction(x.item())
+    return sp.Rational(f.numerator, f.denominator)
+
+
+def kkt_system(kind: str, m: int = 2, shape: tuple = (2, 1), margins=None, A=None) -> KKTSystem:
     """The KKT system of the SVM ``kind`` (one of :data:`SVM_KINDS`) with ``m`` constraints on a
     parameter of ``shape`` ((D, 1) for p and v, (d, d) for W), all data symbolic.
 
     p-svm: b_j = 1; v-svm: rows A_j = Y_i x_{i,alpha_i}, b_j = 1; joint-p-svm: b_j = ``margins`` (1 for
     sequences in the v-SVM's support set, 0 otherwise; default alternating 1, 0); W-svm: Frobenius;
-    W-svm-nuclear: nuclear norm with the dual-certificate conditions.
+    W-svm-nuclear: nuclear norm with the dual-certificate conditions. With ``A`` (an (m, D) or (m, d, d)
+    array of exact rationals, e.g. ``numeric.svm_constraints(...).A``) the constraint data are those
+    numbers instead of symbols (m and shape are taken from it).
 
     >>> k = kkt_system("p-svm", m=2, shape=(2, 1))
     >>> k.stationarity[0]
@@ -102,6 +111,11 @@ def kkt_system(kind: str, m: int = 2, shape: tuple = (2, 1), margins=None) -> KK
     if kind not in SVM_KINDS:
         raise ValueError(f"unknown SVM {kind!r}; expected one of {SVM_KINDS}")
     name = {"p-svm": "p", "joint-p-svm": "p", "v-svm": "v"}.get(kind, "W")
+    data = None
+    if A is not None:
+        data = np.asarray(A, dtype=object)
+        m = data.shape[0]
+        shape = (data.shape[1], 1) if data.ndim == 2 else data.shape[1:]
     rows, cols = shape
     if cols == 1:
         var = sp.Matrix(rows, 1, lambda a, _: sp.Symbol(f"{name}_{a}", real=True))
@@ -110,6 +124,8 @@ def kkt_system(kind: str, m: int = 2, shape: tuple = (2, 1), margins=None) -> KK
         var = sp.Matrix(rows, cols, lambda a, c: sp.Symbol(f"{name}_{a}{c}", real=True))
         A = [sp.Matrix(rows, cols, lambda a, c, j=j: sp.Symbol(f"A^{{({j})}}_{{{a}{c}}}", real=True))
              for j in range(m)]
+    if data is not None:
+        A = [sp.Matrix(rows, cols, [_sym_number(x) for x in data[j].ravel()]) for j in range(m)]
     if kind == "joint-p-svm":
         b = [sp.Integer(x) for x in (margins if margins is not None else [(j + 1) % 2 for j in range(m)])]
     else:

@@ -178,3 +178,17 @@ def test_mpmath_and_none_fallbacks_when_exact_arithmetic_is_too_large():
     bare = certify_svm(A, b, [0, 1], max_entry_bits=2)
     assert bare.status == "none" and bare.theta is None
     assert certify_svm(A, b, [0, 1]).theta == [3, Fraction(7, 2)]
+
+
+def test_kkt_system_of_a_dataset():
+    import verify
+
+    ds = verify.builtin("single-input-global")
+    con = numeric.svm_constraints(ds.features_exact(), [0])
+    k = kkt_system("p-svm", A=con.A)
+    assert len(k.primal) == len(con.b) and len(k.variable) == ds.d
+    cert = certify_svm(con.A, con.b, [])
+    values = {**{p: sp.Rational(x.numerator, x.denominator) for p, x in zip(k.variable, cert.theta)},
+              **{lam: sp.Rational(x.numerator, x.denominator) for lam, x in zip(k.lam, cert.lam)}}
+    assert all(bool(c.subs(values)) for c in k.conditions())      # the exact solution satisfies the sympy KKT
+    assert "p_{0}" in k.latex()["lagrangian"]
