@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import numeric
+import symbolic
 from numeric import Trajectory
 
 from .dataset import Dataset
@@ -78,9 +79,21 @@ def numeric_loss(dataset: Dataset) -> numeric.Loss:
     """The dataset's loss as a numeric.Loss."""
     spec = dataset.loss_spec
     if spec.expr is not None:
-        raise InputError("loss: loss expressions ({\"expr\": ...}) are not supported yet; use logistic, "
-                         "exponential or correlation")
+        try:
+            fns = symbolic.lambdify_loss(symbolic.parse_loss(spec.expr))
+        except symbolic.LossExpressionError as exc:
+            raise InputError(f"loss.expr: {exc}") from None
+        return numeric.Loss(name="expr", value=fns.value, derivative=fns.derivative, mp_value=fns.mp_value,
+                            mp_derivative=fns.mp_derivative, expression=spec.expr)
     return numeric.BUILTIN_LOSSES[spec.name]
+
+
+def loss_expression(dataset: Dataset):
+    """The dataset's loss as a sympy expression in u (built-in, or the parsed ``expr``)."""
+    spec = dataset.loss_spec
+    if spec.expr is not None:
+        return symbolic.parse_loss(spec.expr)
+    return symbolic.BUILTIN_LOSSES[spec.name]
 
 
 @dataclass
@@ -92,6 +105,21 @@ class SVMRecord:
     constraints: numeric.SVMConstraints
     solution: numeric.SVMSolution
     polished: numeric.PolishedSVM | None = None
+    exact: numeric.SVMConstraints | None = None
+    _certificate: symbolic.SVMCertificate | None = None
+
+    def certificate(self) -> symbolic.SVMCertificate:
+        """The exact certificate of this SVM (symbolic.certify_svm from the polished active set), cached."""
+        if self._certificate is None:
+            if not self.feasible:
+                # no solver answer: the exact method from scratch certifies a solution or proves infeasibility
+                self._certificate = symbolic.certify_svm(self.exact.A, self.exact.b, [])
+                if self._certificate.status != "exact" and not self._certificate.infeasible:
+                    self._certificate.reason = f"the solver reports {self.solution.status}; {self._certificate.reason}"
+            else:
+                guess = list(self.polished.basis) + list(self.polished.active) if self.polished else []
+                self._certificate = symbolic.certify_svm(self.exact.A, self.exact.b, guess, polished=self.polished)
+        return self._certificate
 
     @property
     def feasible(self) -> bool:
@@ -129,6 +157,11 @@ class SVMRecord:
             })
             if pol.notes:
                 ev["notes"] = pol.notes
+        if self.exact is not None:
+            cert = self.certificate()
+            ev["certificate"] = cert.status
+            if cert.status == "exact":
+                ev["p_mm_exact"] = cert.theta_strings()
         return ev
 
 
@@ -161,8 +194,9 @@ class Context:
             con = numeric.svm_constraints(self.phi, key[0], margins)
             sol = numeric.solve_svm(con.A, con.b)
             rec = SVMRecord(selection=key[0], margins=key[1], constraints=con, solution=sol)
+            rec.exact = numeric.svm_constraints(self.dataset.features_exact(), key[0], margins)
             if sol.feasible:
-                exact = numeric.svm_constraints(self.dataset.features_exact(), key[0], margins)
+                exact = rec.exact
                 guess = numeric.active_set_guess(sol, con.A, con.b)
                 rec.polished = numeric.polish(exact.A, exact.b, guess, dps=self.options["dps"])
             self._svms[key] = rec

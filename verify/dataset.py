@@ -301,6 +301,12 @@ def _parse_loss(loss: Any) -> LossSpec:
     if isinstance(loss, dict):
         if set(loss) != {"expr"} or not isinstance(loss["expr"], str):
             raise DatasetError("loss: expected {\"expr\": \"<expression in u>\"}")
+        from symbolic import LossExpressionError, parse_loss
+
+        try:
+            parse_loss(loss["expr"])
+        except LossExpressionError as exc:
+            raise DatasetError(f"loss.expr: {exc}") from None
         return LossSpec(name="expr", expr=loss["expr"])
     raise DatasetError(f"loss: expected a loss name or {{\"expr\": ...}}, got {type(loss).__name__}")
 

@@ -17,6 +17,7 @@ import numeric
 from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult
 from .optimal_tokens import optimal_tokens
 
+NEEDS_ASSUMPTION_A = True  # GD conclusions rest on Assumption A (see verify.api.check)
 ID = "directional-limit"
 CLAIM = "For every init, p_k/||p_k|| converges to p_mm/||p_mm|| of the tokens GD selects."
 ROUNDING_FLOOR = 1e-20

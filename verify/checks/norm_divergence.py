@@ -16,6 +16,7 @@ import numpy as np
 
 from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult
 
+NEEDS_ASSUMPTION_A = True  # GD conclusions rest on Assumption A (see verify.api.check)
 ID = "norm-divergence"
 CLAIM = "||p_k|| -> infinity under fixed-step GD, growing like ||p_mm|| log k."
 
