@@ -116,7 +116,8 @@ def test_lambdified_gradient_matches_numeric_float64(seed, loss):
 @given(seed=st.integers(0, 2 ** 31))
 def test_lambdified_gradient_at_50_digits(seed):
     """The mpmath lambdification of the derived gradient at 50 digits agrees with (a) numeric/ in float64 to
-    float64 accuracy and (b) the stable closed form evaluated at 50 digits to 45 digits."""
+    float64 accuracy, (b) the stable closed form evaluated at 50 digits and (c) numeric/'s mpmath backend at
+    50 digits, both to 45 digits."""
     X, Y, v, W, p = _data(seed)
     lam = lambdify_gradient(N, T, D, "log(1 + exp(-u))")
     m = attention_model(N, T, D)
@@ -147,6 +148,12 @@ def test_lambdified_gradient_at_50_digits(seed):
         terms = mpmath.mpf(float(np.abs(Y[:, None] * (X @ v)).max() * np.abs(X @ W).max()))
         scale = max(abs(x) for x in g_closed) + terms
         assert max(abs(a - b) for a, b in zip(g_mp, g_closed)) <= mpmath.mpf(10) ** -45 * scale
+        # (c) numeric/'s mpmath backend (stable formula) at 50 digits, from the exact values of the same data
+        from fractions import Fraction
+        exact = np.vectorize(Fraction, otypes=[object])
+        phi_x, gamma_x = exact(X).dot(exact(W)), exact(Y)[:, None] * exact(X).dot(exact(v))
+        g_backend = numeric.mp_gradient(exact(p), phi_x, gamma_x, numeric.LOGISTIC, dps=50)
+        assert max(abs(a - b) for a, b in zip(g_mp, g_backend)) <= mpmath.mpf(10) ** -45 * scale
     g_num = numeric.gradient(p, X @ W, Y[:, None] * (X @ v), numeric.LOGISTIC)
     # float64 (stable formula) against 50 digits: full relative accuracy up to cancellation in the terms
     np.testing.assert_allclose([float(x) for x in g_mp], g_num, rtol=1e-10, atol=1e-14 * float(terms))
