@@ -19,3 +19,13 @@ __all__ = [
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_svm", "svm_constraints", "to_mpf",
 ]
+from .w_attention import (balanced_init, kq_gradient, run_kq_gd, self_queries, w_features, w_gradient, w_logits,
+                          w_loss)
+from .nuclear import (NuclearCertificate, NuclearSVM, margin_scaled, nuclear_certificate, numerical_rank,
+                      optimality_gaps, solve_nuclear_svm)
+
+__all__ += [
+    "balanced_init", "kq_gradient", "run_kq_gd", "self_queries", "w_features", "w_gradient", "w_logits", "w_loss",
+    "NuclearCertificate", "NuclearSVM", "margin_scaled", "nuclear_certificate", "numerical_rank",
+    "optimality_gaps", "solve_nuclear_svm",
+]
