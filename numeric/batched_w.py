@@ -9,8 +9,8 @@ features Phi_bit = x_bit z_bi^T,
     grad_K L_b  = G_b Q_b,   grad_Q L_b = G_b^T K_b        (W_b = K_b Q_b^T, G_b = grad_W L_b)
 
 Steps are normalised per dataset (theta <- theta - eta_k g / ||g||, on W or on the joint (K, Q)). The step
-eta_k is ``step`` ("constant") or ``step * max(1, ||theta_k||)`` ("relative": the norm then grows
-geometrically, which is what lets the slowly growing singular values of K Q^T catch up; see bench/tf_svm.py).
+eta_k is ``step`` ("constant") or ``step * max(1, ||theta_k||)`` ("relative"), both optionally divided by
+sqrt(1 + k/decay). With relative steps the norm grows geometrically, which is what lets the slowly growing singular values of K Q^T catch up; see bench/tf_svm.py).
 """
 from __future__ import annotations
 
@@ -51,20 +51,22 @@ def _tensors(device, *arrays):
 
 
 def batched_w_gd(W0, X, Z, gamma, loss: str = "logistic", *, step: float = 0.1, iterations: int = 2000,
-                 rule: str = "constant", per_decade: int = 10, device: str | None = None) -> BatchedTrajectory:
+                 rule: str = "constant", decay: float | None = None, per_decade: int = 10,
+                 device: str | None = None) -> BatchedTrajectory:
     """Normalised GD on W for every dataset b: W_b <- W_b - eta_k G_b / ||G_b||_F. Inputs (B, d, d),
     (B, n, T, d), (B, n, d), (B, n, T); checkpoints hold theta = vec(W_b) (K, B, d*d)."""
-    return _run("W", [W0], X, Z, gamma, loss, step, iterations, rule, per_decade, device)
+    return _run("W", [W0], X, Z, gamma, loss, step, iterations, rule, decay, per_decade, device)
 
 
 def batched_kq_gd(K0, Q0, X, Z, gamma, loss: str = "logistic", *, step: float = 0.1, iterations: int = 2000,
-                  rule: str = "constant", per_decade: int = 10, device: str | None = None) -> BatchedTrajectory:
+                  rule: str = "constant", decay: float | None = None, per_decade: int = 10,
+                  device: str | None = None) -> BatchedTrajectory:
     """Normalised GD on the joint (K_b, Q_b) for every dataset b (K, Q of shape (B, d, m)):
     (K, Q) <- (K, Q) - eta_k (G Q, G^T K) / ||(G Q, G^T K)||_F; checkpoints hold theta = vec(K_b Q_b^T)."""
-    return _run("KQ", [K0, Q0], X, Z, gamma, loss, step, iterations, rule, per_decade, device)
+    return _run("KQ", [K0, Q0], X, Z, gamma, loss, step, iterations, rule, decay, per_decade, device)
 
 
-def _run(kind, params0, X, Z, gamma, loss, step, iterations, rule, per_decade, device):
+def _run(kind, params0, X, Z, gamma, loss, step, iterations, rule, decay, per_decade, device):
     if rule not in STEP_RULES:
         raise ValueError(f"unknown step rule {rule!r}; expected one of {STEP_RULES}")
     device = device or default_device()
@@ -87,10 +89,10 @@ def _run(kind, params0, X, Z, gamma, loss, step, iterations, rule, per_decade, d
                 break
             grads = [G] if kind == "W" else [G @ params[1], G.transpose(1, 2) @ params[0]]
             gn = torch.sqrt(sum((g * g).sum(dim=(1, 2)) for g in grads))[:, None, None]
-            eta = step
+            eta = step if decay is None else step / (1.0 + k / decay) ** 0.5
             if rule == "relative":
                 pn = torch.sqrt(sum((p * p).sum(dim=(1, 2)) for p in params))[:, None, None]
-                eta = step * pn.clamp_min(1.0)
+                eta = eta * pn.clamp_min(1.0)
             safe = gn.clamp_min(1e-300)
             params = [p - torch.where(gn > 0, eta * g / safe, torch.zeros_like(g)) for p, g in zip(params, grads)]
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),

@@ -83,13 +83,19 @@ def balanced_init(d: int, m: int, scale: float) -> tuple[np.ndarray, np.ndarray]
 
 def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamma: np.ndarray, loss: Loss, *,
               step: float = 0.1, max_iter: int = 20_000, time_budget: float = 20.0, per_decade: int = 10,
-              observer=None) -> Trajectory:
+              rule: str = "constant", decay: float | None = None, observer=None) -> Trajectory:
     """Normalised GD on the joint parameter (K, Q):
 
-        (K, Q) <- (K, Q) - step (grad_K, grad_Q) / ||(grad_K, grad_Q)||_F
+        (K, Q) <- (K, Q) - eta_k (grad_K, grad_Q) / ||(grad_K, grad_Q)||_F
 
+    with eta_k = step (``rule="constant"``) or eta_k = step * max(1, ||(K_k, Q_k)||_F) (``"relative"``:
+    the norm grows geometrically, so the small singular values of K Q^T catch up far sooner), both
+    divided by sqrt(1 + k/decay) when ``decay`` is given (a diminishing angular step: with a fixed relative
+    step the direction oscillates at large norms with an amplitude proportional to the step),
     using the scaled stable gradient (its direction survives at any norm). Checkpoints hold
     theta = vec(K Q^T) (so every W-level tool applies) and extra["K"], extra["Q"]."""
+    if rule not in ("constant", "relative"):
+        raise ValueError(f"unknown step rule {rule!r}; expected constant or relative")
     K = np.array(K0, dtype=float).copy()
     Q = np.array(Q0, dtype=float).copy()
     schedule = checkpoint_schedule(max_iter, per_decade)
@@ -126,8 +132,11 @@ def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamm
                 break
             if nxt >= len(schedule):
                 break
-        K = K - step * gK / gn
-        Q = Q - step * gQ / gn
+        eta = step if decay is None else step / np.sqrt(1.0 + k / decay)
+        if rule == "relative":
+            eta *= max(1.0, float(np.sqrt(np.sum(K * K) + np.sum(Q * Q))))
+        K = K - eta * gK / gn
+        Q = Q - eta * gQ / gn
         k += 1
-    return Trajectory(method="normalized-kq", step=step, checkpoints=cps, stop_reason=stop,
+    return Trajectory(method=f"normalized-kq-{rule}", step=step, checkpoints=cps, stop_reason=stop,
                       seconds=time.perf_counter() - start)

@@ -127,6 +127,7 @@ class Context:
     _svms: dict = field(default_factory=dict)
     _runs: list | None = None
     _fixed_run: Trajectory | None = None
+    _w: dict = field(default_factory=dict)   # caches of the self/cross-attention checks (verify/w_runs.py)
 
     @classmethod
     def create(cls, dataset: Dataset, **options) -> "Context":
