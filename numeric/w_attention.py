@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from .attention import _weights, attention_state
+from . import attention as _attention
+from .attention import attention_state
 from .gd import Checkpoint, Trajectory, checkpoint_schedule
 from .losses import Loss
 
@@ -42,8 +43,12 @@ def w_logits(W: np.ndarray, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
 def _state_and_coefficients(W, X, Z, gamma, loss: Loss, scaled: bool):
     """The stable state (on the scalar logits) and c_it = l'(u_i) s_it (dgamma_it + gap_i) (times e^{-max r})."""
     q = w_logits(W, X, Z)
-    st = attention_state(np.ones(1), q[:, :, None], gamma)   # r_it = q_it - q_{i,a_i}, nothing else differs
-    w, _ = _weights(st, scaled)
+    one = np.ones(1)
+    # scalar features Phi_it = q_it with theta = 1: r_it = q_it - q_{i,a_i}, the rest is the shared machinery
+    st = attention_state(one, q[:, :, None], gamma)
+    if hasattr(_attention, "StableAttention"):
+        return st, _attention.StableAttention(q[:, :, None], gamma).coefficients(one, loss, scaled)
+    w, _ = _attention._weights(st, scaled)
     return st, loss.derivative(st.u)[:, None] * w
 
 
