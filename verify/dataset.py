@@ -252,7 +252,7 @@ class Dataset:
                                    f"{self.inits_exact.shape[1]} x {self.inits_exact.shape[2]}")
             self.kq_inits_exact = None
         else:
-            eye = [[Fraction(int(a == b), 10) for b in range(self.rank)] for a in range(d)]
+            eye = [["1/10" if a == b else 0 for b in range(self.rank)] for a in range(d)]
             inits = self.inits if self.inits is not None else [[eye, eye]]
             kq = _exact_array(inits, ("init", "K or Q", "row", "column"), "inits")
             if kq.shape[1:] != (2, d, self.rank):

@@ -12,8 +12,9 @@ Told apart: in the plane (Frobenius gap, nuclear gap) the Frobenius solution sit
 solution at (g_*, 0); the iterate is closer to the nuclear one when nuc_gap / g_F < fro_gap / g_*.
 `holds`: the selection is stable over the second half, the nuclear gap is <= 1e-2, it fell over the
 second half of the run (>= 1.2x), and the iterate is told apart as closer to the nuclear solution.
-`fails`: stable selection, nuclear gap above 1e-2 and no longer falling (< 1.1x over the second half), or
-the iterate sits closer to the Frobenius solution. Otherwise `inconclusive` (the rate is slow; see README).
+`fails`: stable selection and the iterate sits closer to the Frobenius solution. Otherwise `inconclusive`
+(the rate is slow, and with diminishing relative steps the gap oscillates from one checkpoint to the next, so
+a gap that did not fall over one half-run is not by itself evidence against the claim).
 """
 from __future__ import annotations
 
@@ -72,7 +73,13 @@ def run(ctx) -> CheckResult:
         desc += f"; gap fell {drop:.3g}x over the second half"
     if stable and j["nuc_gap"] <= NUC_GAP_TOL and drop is not None and drop >= 1.2 and closer_nuc:
         return CheckResult(ID, HOLDS, desc, CLAIM, ev)
-    if stable and ((j["nuc_gap"] > NUC_GAP_TOL and drop is not None and drop < 1.1) or not closer_nuc):
-        return CheckResult(ID, FAILS, desc + ("" if closer_nuc else "; closer to the Frobenius solution"), CLAIM, ev)
-    return CheckResult(ID, INCONCLUSIVE, desc + ("" if stable else "; the selection changed in the second half"),
-                       CLAIM, ev)
+    if stable and not closer_nuc:
+        return CheckResult(ID, FAILS, desc + "; closer to the Frobenius solution", CLAIM, ev)
+    why = []
+    if not stable:
+        why.append("the selection changed in the second half")
+    if j["nuc_gap"] > NUC_GAP_TOL:
+        why.append(f"gap above {NUC_GAP_TOL:g}")
+    if drop is None or drop < 1.2:
+        why.append("gap not clearly falling over the second half")
+    return CheckResult(ID, INCONCLUSIVE, desc + "; " + ", ".join(why), CLAIM, ev)
