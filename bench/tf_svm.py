@@ -99,8 +99,8 @@ def quantiles(values):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline-seeds", type=int, default=5, help="seeds timed for the baseline (extrapolated)")
-    ap.add_argument("--w-step", type=float, default=1.0)
-    ap.add_argument("--w-iterations", type=int, default=10000)
+    ap.add_argument("--w-step", type=float, default=2.0)
+    ap.add_argument("--w-iterations", type=int, default=5000)
     ap.add_argument("--kq-step", type=float, default=0.1)
     ap.add_argument("--kq-decay", type=float, default=10.0)
     ap.add_argument("--kq-rule", default="relative", choices=["relative", "constant"])
