@@ -94,9 +94,8 @@ def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamm
         (K, Q) <- (K, Q) - eta_k (grad_K, grad_Q) / ||(grad_K, grad_Q)||_F
 
     with eta_k = step (``rule="constant"``) or eta_k = step * max(1, ||(K_k, Q_k)||_F) (``"relative"``:
-    the norm grows geometrically, so the small singular values of K Q^T catch up far sooner), both
-    divided by sqrt(1 + k/decay) when ``decay`` is given (a diminishing angular step: with a fixed relative
-    step the direction oscillates at large norms with an amplitude proportional to the step),
+    the norm grows geometrically), both divided by sqrt(1 + k/decay) when ``decay`` is given (with a fixed
+    relative step the direction oscillates at large norms with an amplitude proportional to the step),
     using the scaled stable gradient (its direction survives at any norm). Checkpoints hold
     theta = vec(K Q^T) (so every W-level tool applies) and extra["K"], extra["Q"]."""
     if rule not in ("constant", "relative"):

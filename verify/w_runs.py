@@ -4,8 +4,8 @@
   ``Context.svm`` on the features vec(x_it z_i^T): solved, polished in mpmath) and the nuclear-norm
   W-SVM (cvxpy) with its weak-duality certificate in mpmath (``numeric.nuclear_certificate``).
 * :func:`w_run` -- normalised GD on W (the dataset's first W init), :func:`kq_run` -- normalised GD on
-  the joint (K, Q) (the dataset's first [K, Q] init, or the balanced default K = Q = I/10), with the
-  relative step rule eta_k = c max(1, ||(K, Q)||) / sqrt(1 + k/decay).
+  the joint (K, Q) (the dataset's first [K, Q] init, or the balanced default K = Q = I/10), constant
+  normalised steps of 2 on the joint parameter.
 * :func:`judge_iterate` -- the evidence of one iterate W against both SVMs of its selection: 1 - corr
   against W_F^mm (unique), and the optimality gaps for both norms after scaling to margin 1.
 """
@@ -21,8 +21,9 @@ RANK_RTOL_SVM = 1e-6      # numerical rank of the (polished / certified) SVM sol
 RANK_RTOL_ITERATE = 1e-3  # numerical rank of a GD iterate W_k / ||W_k|| (its off-limit part decays slowly)
 W_ITERATIONS = 20_000     # GD on W: normalised steps of the context's step (default 1)
 KQ_ITERATIONS = 20_000    # GD on (K, Q): relative steps
-KQ_STEP = 0.1             # c in eta_k = c max(1, ||(K_k, Q_k)||) / sqrt(1 + k/KQ_DECAY)
-KQ_DECAY = 10.0
+KQ_STEP = 2.0             # normalised step on the joint (K, Q) (bench/tf_svm_kq_schedule.py: larger is faster)
+KQ_RULE = "constant"
+KQ_DECAY = None
 NUC_CERT_TOL = 1e-6       # relative duality gap accepted as a nuclear-norm certificate
 
 
@@ -113,7 +114,8 @@ def kq_run(ctx):
             K0, Q0 = numeric.balanced_init(ds.d, ds.rank, 0.1)
         X, Z, gamma = _queries_and_data(ctx)
         o = ctx.options
-        ctx._w["kq_run"] = numeric.run_kq_gd(K0, Q0, X, Z, gamma, ctx.loss, step=KQ_STEP, rule="relative", decay=KQ_DECAY,
+        ctx._w["kq_run"] = numeric.run_kq_gd(K0, Q0, X, Z, gamma, ctx.loss, step=KQ_STEP, rule=KQ_RULE,
+                                             decay=KQ_DECAY,
                                              max_iter=min(o["max_iterations"], KQ_ITERATIONS),
                                              time_budget=o["time_budget"])
     return ctx._w["kq_run"]
