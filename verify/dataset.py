@@ -97,7 +97,9 @@ def _to_float(arr: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Dataset:
-    """A dataset of the prompt-attention model (see module docstring).
+    """A dataset of the prompt-attention model (see module docstring), or of self/cross attention
+    (``model="self"`` with ``query_index``, or ``model="cross"`` with queries ``Z``; logits x_it^T W z_i,
+    trained as W or as W = K Q^T: ``parameterization``, ``rank``; see ``_attention_model_fields``).
 
     Build one from arrays, ``Dataset(X=..., Y=..., v=...)``, from a file, ``Dataset.from_file(path)``,
     or take a built-in with ``verify.builtin(name)``.

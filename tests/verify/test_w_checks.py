@@ -28,9 +28,9 @@ def test_w_and_kq_runs_are_told_apart(result):
     assert w["final"]["fro_gap"] < w["final"]["nuc_gap"]
     assert kq["closer_to_nuclear"] and kq["svms_differ"]
     assert kq["final"]["nuc_gap"] < kq["nuclear_gap_of_frobenius_solution"] / 3
-    # 4,000 steps are too few for the claimed tolerances: the verdicts must not say "holds" for W
+    # short runs: whatever the verdicts, neither may claim the run contradicts the theory
     assert result["w-directional-limit"].verdict in (verify.INCONCLUSIVE, verify.HOLDS)
-    assert result["kq-directional-limit"].verdict != verify.FAILS
+    assert result["kq-directional-limit"].verdict in (verify.INCONCLUSIVE, verify.HOLDS)
 
 
 def test_w_checks_not_applicable_on_prompt_datasets():

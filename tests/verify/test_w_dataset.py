@@ -98,3 +98,16 @@ def test_tf_svm_local_family():
             verify.builtin(bad)
     fams = verify.builtin_families()
     assert [f["pattern"] for f in fams] == ["tf-svm-local-<seed>"] and fams[0]["seeds"] == (0, 99)
+
+
+def test_npz_self_attention_file(tmp_path):
+    path = tmp_path / "self.npz"
+    np.savez(path, model=np.array("self"), X=np.eye(3)[None], Y=np.array([1]), v=np.array([1.0, 0, 0]),
+             query_index=np.array(2), parameterization=np.array("KQ"), rank=np.array(2))
+    ds = Dataset.from_file(str(path))
+    assert (ds.model, ds.query_index, ds.parameterization, ds.rank) == ("self", 2, "KQ", 2)
+    assert ds.Z.tolist() == [[0.0, 0.0, 1.0]] and ds.kq_inits.shape == (1, 2, 3, 2)
+    np.savez(path, model=np.array("self"), X=np.eye(3)[None], Y=np.array([1]), v=np.array([1.0, 0, 0]),
+             query_index=np.array(5))
+    with pytest.raises(DatasetError, match="query_index: 5 is out of range"):
+        Dataset.from_file(str(path))
