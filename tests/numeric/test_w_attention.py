@@ -107,3 +107,38 @@ def test_kq_gd_limit_is_told_apart_from_the_frobenius_solution():
             assert g["nuc_gap"] < g_F / 3 and g["fro_gap"] > g_star / 2
         else:
             assert g["fro_gap"] < g_star / 10 and g["nuc_gap"] > g_F / 2
+
+
+def test_w_and_kq_gradients_match_a_sympy_derivation():
+    """d L / d W and d L / d (K, Q) by sympy differentiation of the loss written out symbolically
+    (n = 2, T = 3, d = 2, rank 1), evaluated at a rational point."""
+    import sympy as sp
+
+    X = np.array([[[1, 0], [0, 1], [1, 1]], [[2, -1], [0, 1], [-1, 0]]], dtype=float)
+    Z = np.array([[1, 2], [0, -1]], dtype=float)
+    gamma = np.array([[1.0, -0.5, 0.25], [0.5, 2.0, -1.0]])
+    w = sp.Matrix(2, 2, sp.symbols("w0:4"))
+    k = sp.Matrix(2, 1, sp.symbols("k0:2"))
+    q = sp.Matrix(2, 1, sp.symbols("q0:2"))
+
+    def loss(Wm):
+        total = 0
+        for i in range(2):
+            logits = [(sp.Matrix(X[i, t].astype(int)).T * Wm * sp.Matrix(Z[i].astype(int)))[0] for t in range(3)]
+            den = sum(sp.exp(l) for l in logits)
+            u = sum(sp.exp(l) / den * sp.nsimplify(gamma[i, t]) for t, l in enumerate(logits))
+            total += sp.log(1 + sp.exp(-u))
+        return total / 2
+
+    point_W = {s: sp.Rational(v, 3) for s, v in zip(w, [1, -2, 2, 1])}
+    Lw = loss(w)
+    gW = np.array([[float(sp.diff(Lw, w[a, b]).subs(point_W).evalf(30)) for b in range(2)] for a in range(2)])
+    Wv = np.array([[1, -2], [2, 1]], dtype=float) / 3
+    np.testing.assert_allclose(w_gradient(Wv, X, Z, gamma, numeric.LOGISTIC), gW, rtol=1e-12)
+    point_KQ = {k[0]: sp.Rational(1, 2), k[1]: -1, q[0]: sp.Rational(3, 4), q[1]: sp.Rational(1, 4)}
+    Lkq = loss(k * q.T)
+    gK = np.array([[float(sp.diff(Lkq, k[a]).subs(point_KQ).evalf(30))] for a in range(2)])
+    gQ = np.array([[float(sp.diff(Lkq, q[a]).subs(point_KQ).evalf(30))] for a in range(2)])
+    oK, oQ = kq_gradient(np.array([[0.5], [-1.0]]), np.array([[0.75], [0.25]]), X, Z, gamma, numeric.LOGISTIC)
+    np.testing.assert_allclose(oK, gK, rtol=1e-12)
+    np.testing.assert_allclose(oQ, gQ, rtol=1e-12)
