@@ -42,3 +42,13 @@ __all__ += [
 from .precision import certify_checkpoints, compare_trajectories, first_parting, naive_breakdown
 
 __all__ += ["certify_checkpoints", "compare_trajectories", "first_parting", "naive_breakdown"]
+from .w_attention import (balanced_init, kq_gradient, run_kq_gd, self_queries, w_features, w_gradient, w_logits,
+                          w_loss)
+from .nuclear import (NuclearCertificate, NuclearSVM, margin_scaled, nuclear_certificate, numerical_rank,
+                      optimality_gaps, solve_nuclear_svm)
+
+__all__ += [
+    "balanced_init", "kq_gradient", "run_kq_gd", "self_queries", "w_features", "w_gradient", "w_logits", "w_loss",
+    "NuclearCertificate", "NuclearSVM", "margin_scaled", "nuclear_certificate", "numerical_rank",
+    "optimality_gaps", "solve_nuclear_svm",
+]

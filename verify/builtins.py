@@ -16,12 +16,71 @@ def builtin_names() -> list[str]:
     return sorted(p.name[:-5] for p in _data_dir().iterdir() if p.name.endswith(".json"))
 
 
+# Families of built-in datasets stored in one .npz file each (arrays with a leading seed axis).
+FAMILIES = {
+    "tf-svm-local": {
+        "file": "tf-svm-local.npz",
+        "description": "cross-attention, unit Gaussian tokens/queries/v, random labels (second paper's setting)",
+    },
+}
+
+
+def builtin_families() -> list[dict]:
+    """One entry per family: pattern ("tf-svm-local-<seed>"), seeds (first, last), shape, description."""
+    out = []
+    for fam, info in FAMILIES.items():
+        arrays = _family_arrays(fam)
+        seeds = arrays["seeds"]
+        _, n, T, d = arrays["X"].shape
+        out.append({"pattern": f"{fam}-<seed>", "family": fam, "seeds": (int(seeds[0]), int(seeds[-1])),
+                    "n": n, "T": T, "d": d, "description": info["description"]})
+    return out
+
+
+_FAMILY_CACHE: dict = {}
+
+
+def _family_arrays(fam: str) -> dict:
+    if fam not in _FAMILY_CACHE:
+        import numpy as np
+
+        with resources.as_file(_data_dir() / FAMILIES[fam]["file"]) as path:
+            with np.load(str(path), allow_pickle=False) as data:
+                _FAMILY_CACHE[fam] = {k: data[k] for k in data.files}
+    return _FAMILY_CACHE[fam]
+
+
+def _family_member(name: str) -> Dataset | None:
+    """tf-svm-local-17 -> the cross-attention dataset of seed 17 (None when ``name`` names no family)."""
+    fam, _, seed = name.rpartition("-")
+    if fam not in FAMILIES:
+        return None
+    arrays = _family_arrays(fam)
+    seeds = [int(s) for s in arrays["seeds"]]
+    if not seed.isdigit() or int(seed) not in seeds:
+        raise DatasetError(f"dataset {name[:60]!r}: the family {fam}-<seed> has seeds {seeds[0]} to {seeds[-1]}")
+    k = seeds.index(int(seed))
+    ds = Dataset(X=arrays["X"][k], Y=arrays["Y"][k], v=arrays["v"][k], Z=arrays["Z"][k], model="cross",
+                 parameterization="W", name=f"{fam}-{int(seed)}",
+                 description=f"{FAMILIES[fam]['description']}; seed {int(seed)}")
+    ds.source = f"builtin:{fam}-{int(seed)}"
+    return ds
+
+
+def family_batch(fam: str = "tf-svm-local") -> dict:
+    """The whole family as arrays with a leading seed axis (X, Z, v, Y, seeds), for batched runs."""
+    return dict(_family_arrays(fam))
+
+
 def builtin(name: str) -> Dataset:
     """The built-in dataset called ``name``.
 
     >>> builtin("single-input-global").summary()
     {'name': 'single-input-global', 'model': 'prompt', 'n': 1, 'T': 3, 'd': 3}
     """
+    member = _family_member(name) if isinstance(name, str) else None
+    if member is not None:
+        return member
     if name not in builtin_names():
         raise DatasetError(f"dataset {name[:60]!r}: not a built-in dataset (see 'attnsvm list') and not a file")
     with resources.as_file(_data_dir() / f"{name}.json") as path:

@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 
-from .builtins import builtin, builtin_names, load
+from .builtins import builtin, builtin_families, builtin_names, load
 from .errors import InputError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -69,6 +69,9 @@ def cmd_list(args) -> int:
     for name in builtin_names():
         ds = builtin(name)
         print(f"{name:<22} n={ds.n:<3} T={ds.T:<3} d={ds.d:<3} {ds.description}")
+    for fam in builtin_families():
+        seeds = f"seeds {fam['seeds'][0]}-{fam['seeds'][1]}"
+        print(f"{fam['pattern']:<22} n={fam['n']:<3} T={fam['T']:<3} d={fam['d']:<3} {seeds}: {fam['description']}")
     return EXIT_OK
 
 

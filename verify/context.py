@@ -178,6 +178,7 @@ class Context:
     _runs: list | None = None
     _fixed_run: Trajectory | None = None
     _precision: dict = field(default_factory=dict)
+    _w: dict = field(default_factory=dict)   # caches of the self/cross-attention checks (verify/w_runs.py)
 
     @classmethod
     def create(cls, dataset: Dataset, **options) -> "Context":

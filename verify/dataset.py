@@ -19,7 +19,9 @@ import numpy as np
 
 from .errors import DatasetError
 
-MODELS = ("prompt",)
+MODELS = ("prompt", "self", "cross")
+ATTENTION_MODELS = ("self", "cross")   # logits x_it^T W z_i, trained as W or as W = K Q^T
+PARAMETERIZATIONS = ("W", "KQ")
 BUILTIN_LOSS_NAMES = ("logistic", "exponential", "correlation")
 GD_METHODS = ("normalized", "fixed")
 TRAIN_MODES = ("p", "vp")   # "p": v fixed at the dataset's v; "vp": v and p trained jointly
@@ -96,7 +98,9 @@ def _to_float(arr: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Dataset:
-    """A dataset of the prompt-attention model (see module docstring).
+    """A dataset of the prompt-attention model (see module docstring), or of self/cross attention
+    (``model="self"`` with ``query_index``, or ``model="cross"`` with queries ``Z``; logits x_it^T W z_i,
+    trained as W or as W = K Q^T: ``parameterization``, ``rank``; see ``_attention_model_fields``).
 
     Build one from arrays, ``Dataset(X=..., Y=..., v=...)``, from a file, ``Dataset.from_file(path)``,
     or take a built-in with ``verify.builtin(name)``.
@@ -118,6 +122,10 @@ class Dataset:
     description: str = ""
     source: str = ""
     train: str = "p"
+    query_index: Any = None
+    Z: Any = None
+    parameterization: Any = None
+    rank: Any = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -142,6 +150,12 @@ class Dataset:
         self.v_exact = _exact_array(self.v, ("feature",), "v")
         if self.v_exact.shape != (d,):
             raise DatasetError(f"v: expected {d} numbers (d of X), got {self.v_exact.shape[0]}")
+        if self.model in ATTENTION_MODELS:
+            self._attention_model_fields()
+            return
+        for key in ("query_index", "Z", "parameterization", "rank"):
+            if getattr(self, key) is not None:
+                raise DatasetError(f"{key}: only for the self and cross models, not for model {self.model!r}")
         if self.W is None:
             W = np.empty((d, d), dtype=object)
             for a in range(d):
@@ -193,16 +207,101 @@ class Dataset:
         """Token scores as exact rationals (object array (n, T))."""
         return self.Y_exact[:, None] * self.X_exact.dot(self.v_exact)
 
+    def _attention_model_fields(self) -> None:
+        """Validate and convert the fields of the self/cross-attention models (logits x_it^T W z_i).
+
+        ``inits`` holds d x d matrices W_0 (parameterization W) or pairs [K_0, Q_0] of d x m matrices
+        (parameterization KQ, m = ``rank``, default d); the attribute ``inits`` then holds W_0 = K_0 Q_0^T
+        (what every W-level tool uses) and ``kq_inits`` the pairs. Defaults: W_0 = 0 (every logit 0, no
+        preferred direction); K_0 = Q_0 = I_{d x m} / 10, balanced (K_0^T K_0 = Q_0^T Q_0) and small, so GD on
+        (K, Q) starts in the regime where its implicit bias (the nuclear norm) acts, deterministic."""
+        n, T, d = self.X_exact.shape
+        if self.W is not None:
+            raise DatasetError(f"W: not a field of the {self.model} model (W is the trained parameter; give inits)")
+        if self.model == "self":
+            if self.Z is not None:
+                raise DatasetError("Z: only for the cross model (self-attention queries are tokens of X; "
+                                   "use query_index)")
+            qi = 0 if self.query_index is None else self.query_index
+            if isinstance(qi, bool) or not isinstance(qi, (int, np.integer)):
+                raise DatasetError(f"query_index: expected an integer token index, got {json.dumps(qi, default=str)}")
+            if not 0 <= int(qi) < T:
+                raise DatasetError(f"query_index: {int(qi)} is out of range for T = {T} tokens (0 to {T - 1})")
+            self.query_index = int(qi)
+            self.Z_exact = self.X_exact[:, self.query_index, :].copy()
+        else:
+            if self.query_index is not None:
+                raise DatasetError("query_index: only for the self model (cross-attention queries are given in Z)")
+            if self.Z is None:
+                raise DatasetError("Z: missing required field for the cross model (n x d queries)")
+            self.Z_exact = _exact_array(self.Z, ("query", "feature"), "Z")
+            if self.Z_exact.shape != (n, d):
+                raise DatasetError(f"Z: expected {n} x {d} (one query per sequence, d of X), got "
+                                   f"{self.Z_exact.shape[0]} x {self.Z_exact.shape[1]}")
+        par = "W" if self.parameterization is None else self.parameterization
+        if par not in PARAMETERIZATIONS:
+            raise DatasetError(f"parameterization: unknown parameterization {str(par)[:40]!r}; expected W or KQ")
+        self.parameterization = par
+        if self.rank is not None and par != "KQ":
+            raise DatasetError("rank: only for parameterization KQ (W = K Q^T with K, Q of shape d x rank)")
+        m = d if self.rank is None else self.rank
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise DatasetError(f"rank: expected a positive integer, got {json.dumps(m, default=str)}")
+        self.rank = int(m)
+        self.loss_spec = _parse_loss(self.loss)
+        if self.inits is not None and (not isinstance(self.inits, (list, tuple, np.ndarray)) or len(self.inits) == 0):
+            raise DatasetError("inits: expected a non-empty list of initial matrices")
+        if par == "W":
+            inits = self.inits if self.inits is not None else [[[0] * d] * d]
+            self.inits_exact = _exact_array(inits, ("init", "row", "column"), "inits")
+            if self.inits_exact.shape[1:] != (d, d):
+                raise DatasetError(f"inits: each initial W needs {d} x {d} numbers, got "
+                                   f"{self.inits_exact.shape[1]} x {self.inits_exact.shape[2]}")
+            self.kq_inits_exact = None
+        else:
+            eye = [["1/10" if a == b else 0 for b in range(self.rank)] for a in range(d)]
+            inits = self.inits if self.inits is not None else [[eye, eye]]
+            kq = _exact_array(inits, ("init", "K or Q", "row", "column"), "inits")
+            if kq.shape[1:] != (2, d, self.rank):
+                raise DatasetError(f"inits: each init is a pair [K, Q] of {d} x {self.rank} matrices, got shape "
+                                   f"{' x '.join(str(x) for x in kq.shape[1:])}")
+            self.kq_inits_exact = kq
+            self.inits_exact = np.array([K.dot(Q.T) for K, Q in kq], dtype=object)
+        self.gd = _parse_gd(self.gd)
+        self.X = _to_float(self.X_exact)
+        self.Y = _to_float(self.Y_exact)
+        self.v = _to_float(self.v_exact)
+        self.Z = _to_float(self.Z_exact)
+        self.W = None
+        self.W_exact = None
+        self.inits = _to_float(self.inits_exact)
+        self.kq_inits = None if self.kq_inits_exact is None else _to_float(self.kq_inits_exact)
+
+    @property
+    def is_attention_model(self) -> bool:
+        """True for the self/cross-attention models (trained W or K, Q), False for the prompt model."""
+        return self.model in ATTENTION_MODELS
+
     def features(self) -> np.ndarray:
-        """Phi_it = k_it = W^T x_it (the rows of X_i W), float64 (n, T, d): q_it = <p, Phi_it>."""
+        """Phi_it = k_it = W^T x_it (the rows of X_i W), float64 (n, T, d): q_it = <p, Phi_it>.
+        Self/cross models: Phi_it = vec(x_it z_i^T), (n, T, d*d), so q_it = <vec(W), Phi_it>."""
+        if self.is_attention_model:
+            from numeric import w_features
+            return w_features(self.X, self.Z)
         return self.X @ self.W
 
     def features_exact(self) -> np.ndarray:
-        """The keys W^T x_it as exact rationals (object array (n, T, d))."""
+        """The keys W^T x_it as exact rationals (object array (n, T, d)); self/cross: vec(x_it z_i^T)."""
+        if self.is_attention_model:
+            from numeric import w_features
+            return w_features(self.X_exact, self.Z_exact)
         return self.X_exact.dot(self.W_exact)
 
     def summary(self) -> dict:
-        return {"name": self.name, "model": self.model, "n": self.n, "T": self.T, "d": self.d}
+        out = {"name": self.name, "model": self.model, "n": self.n, "T": self.T, "d": self.d}
+        if self.is_attention_model:
+            out.update(parameterization=self.parameterization, rank=self.rank)
+        return out
 
     # -- files ---------------------------------------------------------------------------------
     @classmethod
@@ -210,7 +309,8 @@ class Dataset:
         """A dataset from the JSON object of the file format (see README)."""
         if not isinstance(obj, dict):
             raise DatasetError(f"expected a JSON object at the top level, got {type(obj).__name__}")
-        known = {"name", "model", "X", "Y", "v", "W", "loss", "inits", "gd", "description", "train"}
+        known = {"name", "model", "X", "Y", "v", "W", "loss", "inits", "gd", "description", "train",
+                 "query_index", "Z", "parameterization", "rank"}
         unknown = sorted(set(obj) - known)
         if unknown:
             raise DatasetError(f"unknown field {unknown[0]!r} (known fields: {', '.join(sorted(known))})")
@@ -228,7 +328,9 @@ class Dataset:
             raise DatasetError("model: expected a string")
         return cls(X=obj["X"], Y=obj["Y"], v=obj["v"], W=obj.get("W"), name=name, model=model,
                    loss=obj.get("loss", "logistic"), inits=obj.get("inits"), gd=obj.get("gd") or {},
-                   description=description, source=source, train=obj.get("train", "p"))
+                   description=description, source=source, train=obj.get("train", "p"),
+                   query_index=obj.get("query_index"), Z=obj.get("Z"), parameterization=obj.get("parameterization"),
+                   rank=obj.get("rank"))
 
     @classmethod
     def from_file(cls, path: str) -> "Dataset":

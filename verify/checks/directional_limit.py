@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numeric
 
-from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult
+from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from .optimal_tokens import optimal_tokens
 
 NEEDS_ASSUMPTION_A = True  # GD conclusions rest on Assumption A (see verify.api.check)
@@ -86,6 +86,8 @@ def judge_run(ctx, traj, argmax_sets) -> dict:
 
 
 def run(ctx) -> CheckResult:
+    if ctx.dataset.model != "prompt":  # self/cross attention: see w-directional-limit and kq-directional-limit
+        return CheckResult(ID, NOT_APPLICABLE, "self/cross-attention model: see w-directional-limit and kq-directional-limit", CLAIM, {})
     _, argmax_sets = optimal_tokens(ctx.dataset)
     runs = [judge_run(ctx, traj, argmax_sets) for traj in ctx.gd_runs()]
     verdicts = [r["verdict"] for r in runs]

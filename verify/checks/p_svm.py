@@ -17,6 +17,8 @@ CLAIM = ("The p-SVM of the optimal tokens is feasible and its solution p_mm sati
 
 
 def run(ctx) -> CheckResult:
+    if ctx.dataset.model != "prompt":  # self/cross attention: see w-svm
+        return CheckResult(ID, NOT_APPLICABLE, "self/cross-attention model: see w-svm", CLAIM, {})
     alpha, _ = optimal_tokens(ctx.dataset)
     rec = ctx.svm(alpha)
     evidence = rec.evidence()
