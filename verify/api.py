@@ -10,7 +10,7 @@ from .errors import InputError
 from .result import Result
 
 
-def check(dataset, only=None, **options) -> Result:
+def check(dataset, only=None, *, progress=None, **options) -> Result:
     """Run every check (or those named in ``only``) on a Dataset, a built-in name or a file path.
 
     Options (all optional): max_iterations, time_budget (s per run), tol, stop_tol, dps, method
@@ -27,7 +27,12 @@ def check(dataset, only=None, **options) -> Result:
         unknown = [c for c in only if c not in CHECK_IDS]
         if unknown:
             raise InputError(f"unknown check {unknown[0]!r} (checks: {', '.join(CHECK_IDS)})")
-    results = [m.run(ctx) for m in REGISTRY if only is None or m.ID in only]
+    results = []
+    for m in REGISTRY:
+        if only is None or m.ID in only:
+            if progress is not None:
+                progress(m.ID)
+            results.append(m.run(ctx))
     summary = ds.summary()
     summary["loss"] = ds.loss_spec.name if ds.loss_spec.expr is None else ds.loss_spec.expr
     summary["source"] = ds.source
