@@ -92,6 +92,10 @@ def to_svg(fig) -> str:
         fig.savefig(buf, format="svg")
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
+    # inline SVG in HTML needs no namespace declarations (the HTML parser supplies them), and the
+    # metadata block only names the generator: drop both, so the page holds no URL at all
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = re.sub(r'\sxmlns(:\w+)?="[^"]*"', "", svg)
     ids = set(re.findall(r'\sid="([^"]+)"', svg))
     prefix = f"f{n}-"
     if ids:
@@ -151,8 +155,8 @@ def one_minus_corr_plot(evidence, ctx) -> list[Figure]:
             x0 = max(px[0], x1 / 1e3)
             if x0 < x1:
                 ref = np.geomspace(x0, x1, 20)
-                ax.loglog(ref, y1 * (ref / x1) ** -2, "--", color="0.45", lw=1,
-                          label=r"predicted slope $\propto \|p\|^{-2}$" if i == 0 else None)
+                ax.loglog(ref, 10 * y1 * (ref / x1) ** -2, "--", color=colour, lw=1, alpha=0.7,
+                          label=r"predicted slope: $\propto \|p\|^{-2}$ (shifted up 10x)" if i == 0 else None)
     tol = _f(evidence.get("tol"))
     if tol:
         ax.axhline(tol, color="#B00020", lw=0.8, ls=":", label=f"tolerance {tol:g}")
@@ -160,8 +164,9 @@ def one_minus_corr_plot(evidence, ctx) -> list[Figure]:
     ax.set_ylabel(r"$1 - \mathrm{corr}(p_k,\ p^{\mathrm{mm}})$")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
-    cap = ("Each run's 1 - corr against the p-SVM direction of the tokens it selects at that checkpoint; the dashed "
-           "lines have the predicted slope -2, drawn through each run's last point.")
+    cap = ("Each run's 1 - corr against the p-SVM direction of the tokens it selects at that checkpoint. Each dashed "
+           "line has the predicted slope -2 and passes 10x above the run's last point (so that it stays visible): "
+           "parallel lines mean the predicted rate.")
     if dropped:
         cap += f" {dropped} checkpoint(s) with 1 - corr = 0 (below float64 resolution) are not shown."
     return [Figure("Directional convergence: 1 - corr against ||p||", to_svg(fig), cap)]
@@ -169,30 +174,29 @@ def one_minus_corr_plot(evidence, ctx) -> list[Figure]:
 
 @register("directional-limit")
 def selected_mass_plot(evidence, ctx) -> list[Figure]:
-    """The softmax mass off the selected tokens, max_i (1 - s_{i,a_i}), against ||p_k||."""
+    """The softmax mass on the selected tokens, min_i s_{i,a_i}, against ||p_k||."""
     runs = evidence.get("runs") or []
     if not runs:
         return []
-    fig = _new_figure(6.4, 3.6)
+    fig = _new_figure(6.4, 3.4)
     ax = fig.add_subplot()
-    underflow = 0
     for i, run in enumerate(runs):
         traj = run.get("trajectory") or []
-        xs = [_f(c.get("norm")) for c in traj]
-        ys = [_f(c.get("one_minus_mass")) for c in traj]
-        px, py = _positive(xs, ys)
-        underflow += sum(1 for x, y in zip(xs, ys) if x and x > 0 and y == 0)
-        if px:
-            ax.loglog(px, py, "o-", ms=3, lw=1.3, color=PALETTE[i % len(PALETTE)], label=_label_run(i, run))
+        pts = [(_f(c.get("norm")), _f(c.get("mass_selected"))) for c in traj]
+        pts = [(x, y) for x, y in pts if x is not None and y is not None and x > 0]
+        if pts:
+            ax.semilogx([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, lw=1.3,
+                        color=PALETTE[i % len(PALETTE)], label=_label_run(i, run))
+    ax.axhline(1.0, color="0.5", lw=0.8, ls="--", label="prediction: all mass on one token per sequence")
+    ax.set_ylim(-0.03, 1.05)
     ax.set_xlabel(r"$\|p_k\|$")
-    ax.set_ylabel(r"$\max_i\ (1 - s_{i,a_i})$")
+    ax.set_ylabel(r"$\min_i\ s_{i,a_i}$")
     ax.grid(True, which="major", alpha=0.3)
     if ax.has_data():
-        ax.legend(fontsize=8, loc="lower left")
-    cap = ("Softmax mass outside the selected tokens (worst sequence): attention concentrates on one token per "
-           "sequence as ||p|| grows.")
-    if underflow:
-        cap += f" {underflow} checkpoint(s) where this mass is below the smallest float64 are not shown."
+        ax.legend(fontsize=8, loc="lower right")
+    cap = ("Softmax attention on the token each sequence selects (a_i = largest logit; worst sequence): attention "
+           "concentrates on one token per sequence as ||p|| grows. The mass off that token, in the JSON as "
+           "one_minus_mass, is computed without cancellation.")
     return [Figure("Softmax mass on the selected tokens", to_svg(fig), cap)]
 
 
@@ -241,7 +245,8 @@ def trajectory_plane_plot(evidence, ctx) -> list[Figure]:
         except KeyError:
             alpha = None
     key_r = float(np.max(np.linalg.norm(kp, axis=-1))) if kp.size else 1.0
-    R = 2.0 * max(key_r, 1.0)
+    init_r = max((float(np.linalg.norm(_vec(r["trajectory"][0]["theta"]) @ basis)) for r in runs), default=0.0)
+    R = max(2.0 * max(key_r, 1.0), 1.25 * init_r)
     fig = _new_figure(6.4, 5.6)
     ax = fig.add_subplot()
     gamma = np.asarray(ds.gamma, dtype=float)
@@ -256,7 +261,7 @@ def trajectory_plane_plot(evidence, ctx) -> list[Figure]:
     if ds.n * ds.T <= 12:
         for i in range(ds.n):
             for t in range(ds.T):
-                name = f"x{t + 1}" if ds.n == 1 else f"x{i + 1},{t + 1}"
+                name = f"x{t}" if ds.n == 1 else f"x{i},{t}"
                 ax.annotate(name, kp[i, t], xytext=(6, 6), textcoords="offset points", fontsize=8)
     seen_dirs = []
     for i, run in enumerate(runs):
@@ -283,8 +288,9 @@ def trajectory_plane_plot(evidence, ctx) -> list[Figure]:
                     ax.annotate("", xy=d * R * 1.08, xytext=(0, 0), zorder=2,
                                 arrowprops=dict(arrowstyle="-|>", color="#B00020", lw=1.4, ls="--"))
                     sel = run.get("selected")
-                    ax.annotate(r"$p^{\mathrm{mm}}$" + (f" {sel}" if sel is not None else ""), d * R * 1.1,
-                                fontsize=9, color="#B00020", ha="center")
+                    ha = "left" if d[0] > 0.3 else "right" if d[0] < -0.3 else "center"
+                    ax.annotate(r"$p^{\mathrm{mm}}$" + (f" {sel}" if sel is not None else ""), d * R * 1.12,
+                                fontsize=9, color="#B00020", ha=ha, va="center", annotation_clip=False)
     circle = np.linspace(0, 2 * math.pi, 200)
     ax.plot(R * np.cos(circle), R * np.sin(circle), color="0.8", lw=0.8, zorder=1)
     ax.axhline(0, color="0.85", lw=0.6, zorder=0)
@@ -296,7 +302,7 @@ def trajectory_plane_plot(evidence, ctx) -> list[Figure]:
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1])
     ax.legend(fontsize=7.5, loc="lower left", framealpha=0.9)
-    cap = (f"Keys k_it = W^T x_it (dots, coloured by score) and the GD iterates p_k (lines from the squares) in the "
+    cap = (f"Keys k_it = W^T x_it (dots, coloured by score; tokens numbered from 0) and the GD iterates p_k (lines from the squares) in the "
            f"plane of the keys ({axis_names[0]}, {axis_names[1]}). Beyond the grey circle (radius {R:.3g}) only the "
            "direction is drawn: the star marks the direction of the last iterate, the dashed red arrows the p-SVM "
            "directions of the selected tokens.")
