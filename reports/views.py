@@ -84,10 +84,10 @@ def evidence_tables(evidence: dict, title: str = "Evidence") -> list[Table]:
         return [Table(title, [], [], details=[("value", json.dumps(evidence, indent=1))])]
     scalars, tables, details = [], [], []
     for key, value in evidence.items():
-        if _is_short(value):
-            scalars.append([key, fmt(value)])
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append(record_table(key, value))
+        elif _is_short(value):
+            scalars.append([key, fmt(value)])
         else:
             details.append((key, json.dumps(value, indent=1)))
     out = [Table(title, [], scalars, details=details)] if scalars or details else []
