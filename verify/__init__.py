@@ -1,8 +1,20 @@
-"""The judge: datasets, checks with verdicts and evidence, the Python API and the CLI.
+"""The judge: datasets, checks with verdicts and evidence, the Python API, the CLI and the pytest plugin.
 
->>> from verify import builtin, check
+The Python API in three names: ``Dataset`` (from arrays or a file), ``builtin(name)``, and
+``check(dataset, **options) -> Result``; the CLI (``attnsvm check``, ``attnsvm report``), the
+reports and the pytest plugin are built on exactly these.
+
+>>> from verify import Dataset, builtin, check
 >>> builtin("multi-input").summary()["n"]
 3
+>>> ds = Dataset(X=[[[1, 0], [0, 1]]], Y=[1], v=[1, 0], name="tiny")
+>>> result = check(ds, only=["optimal-tokens"])
+>>> result["optimal-tokens"].verdict, result.ok
+('holds', True)
+>>> CHECK_IDS[:2]
+['optimal-tokens', 'p-svm']
+>>> VERDICTS
+('holds', 'fails', 'inconclusive', 'not-applicable')
 """
 from .api import check
 from .builtins import builtin, builtin_names, load

@@ -11,14 +11,25 @@ from .result import Result
 
 
 def check(dataset, only=None, *, progress=None, **options) -> Result:
-    """Run every check (or those named in ``only``) on a Dataset, a built-in name or a file path.
+    """Run every check (or those named in ``only``) on a Dataset, a built-in name or a file path,
+    in the order of ``verify.checks.REGISTRY``, and return the :class:`~verify.result.Result`.
 
     Options (all optional): max_iterations, time_budget (s per run), tol, stop_tol, dps, method
-    ("normalized" | "fixed"), step, fixed_iterations, fixed_time_budget, fixed_step.
+    ("normalized" | "fixed"), step, fixed_iterations, fixed_time_budget, fixed_step. Unknown names,
+    unknown checks and bad values raise :class:`~verify.errors.InputError`. ``progress``, when
+    given, is called with each check id before that check runs.
 
     >>> r = check("single-input-global", only=["optimal-tokens"])
     >>> r["optimal-tokens"].verdict, r["optimal-tokens"].evidence["alpha"]
     ('holds', [0])
+    >>> r.ok, [c.id for c in r]
+    (True, ['optimal-tokens'])
+    >>> import json; json.loads(r.to_json())["schema"]
+    'attnsvm.check/1'
+    >>> check("single-input-global", only=["no-such-check"])
+    Traceback (most recent call last):
+    ...
+    verify.errors.InputError: unknown check 'no-such-check' (checks: optimal-tokens, p-svm, norm-divergence, directional-limit)
     """
     ds = load(dataset)
     start = time.perf_counter()
