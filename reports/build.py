@@ -24,7 +24,8 @@ RESERVED = {"index"}
 
 
 class ReportError(ValueError):
-    """A report folder that cannot be written as asked (the message names the path)."""
+    """A report folder that cannot be written as asked (the message names the path); the CLI turns it
+    into an ``InputError`` (one line, exit 2). Example: :func:`check_out_dir`."""
 
 
 def safe_name(name: str) -> str:
@@ -65,7 +66,12 @@ def _sha256(path: str) -> str | None:
 
 
 def read_manifest(out_dir: str) -> dict:
-    """{file name: sha256} of the files a previous run wrote in ``out_dir`` ({} when none)."""
+    """{file name: sha256} of the files a previous run wrote in ``out_dir`` ({} when none).
+
+    >>> import tempfile
+    >>> read_manifest(tempfile.mkdtemp())
+    {}
+    """
     path = os.path.join(out_dir, MANIFEST)
     try:
         with open(path, encoding="utf-8") as fh:
@@ -81,7 +87,17 @@ def read_manifest(out_dir: str) -> dict:
 
 def check_out_dir(out_dir: str, stems: list[str]) -> None:
     """Raise ReportError when ``out_dir`` cannot hold the report for these file stems: it is a file,
-    or a target name is taken by something this tool did not write there."""
+    or a target name is taken by something this tool did not write there.
+
+    >>> import os, tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> with open(os.path.join(out, "demo.json"), "w") as fh:
+    ...     _ = fh.write("{}")
+    >>> check_out_dir(out, ["demo"])
+    Traceback (most recent call last):
+    ...
+    reports.build.ReportError: --out ...: demo.json exists and was not written by attnsvm report; refusing to overwrite it (choose another folder)
+    """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ReportError(f"--out {out_dir}: is a file, not a folder")
     if not os.path.isdir(out_dir):

@@ -30,7 +30,11 @@ MAX_SEQUENCES, MAX_TOKENS = 6, 12
 
 
 def environment() -> jinja2.Environment:
-    """The Jinja2 environment: templates of this package, autoescape on, undefined names are errors."""
+    """The Jinja2 environment: templates of this package, autoescape on, undefined names are errors.
+
+    >>> environment().from_string("{{ name }}").render(name="<b>")
+    '&lt;b&gt;'
+    """
     env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
@@ -62,7 +66,12 @@ def _overall_text(verdicts) -> str:
 
 
 def versions() -> dict:
-    """Versions of the toolkit, Python and the numerical libraries (for the reproducibility footer)."""
+    """Versions of the toolkit, Python and the numerical libraries (for the reproducibility footer).
+
+    >>> v = versions()
+    >>> "attnsvm" in v and "numpy" in v and "python" in v
+    True
+    """
     out = {}
     for pkg in PACKAGES:
         try:
@@ -91,7 +100,14 @@ def _scan(obj, keys, found, depth=0):
 
 
 def provenance(results, command: str | None = None, generated: str | None = None) -> dict:
-    """The footer: command, time, versions, backends and precisions named by the evidence, seeds."""
+    """The footer: command, time, versions, backends and precisions named by the evidence, seeds.
+
+    >>> from verify import CheckResult, Result
+    >>> r = Result(dataset={"name": "d"}, checks=[CheckResult("x", "holds", "", "", {"backend": "float64", "dps": 50})])
+    >>> p = provenance([r], command="attnsvm report d --out out")
+    >>> p["command"], p["precision"]
+    ('attnsvm report d --out out', 'backend: float64; mpmath digits: 50')
+    """
     found: dict = {}
     options: dict = {}
     for r in results:
@@ -179,7 +195,13 @@ def _token_view(result, dataset) -> dict | None:
 
 def check_views(result, dataset=None) -> list:
     """Per check, in the result's order (the order of verify's REGISTRY): verdict, summary, claim,
-    prediction-vs-observation tables, figures, evidence tables and the raw evidence JSON."""
+    prediction-vs-observation tables, figures, evidence tables and the raw evidence JSON.
+
+    >>> from verify import CheckResult, Result
+    >>> r = Result(dataset={"name": "demo"}, checks=[CheckResult("new-check", "holds", "ok", "", {"x": 1.0})])
+    >>> [(v["id"], v["verdict"], v["evidence_tables"][0].rows) for v in check_views(r)]
+    [('new-check', 'holds', [['x', '1']])]
+    """
     ctx = PlotContext(dataset=dataset, result=result)
     out = []
     for c in result.checks:
@@ -192,7 +214,7 @@ def check_views(result, dataset=None) -> list:
 
 def render_dataset_page(result, dataset=None, *, json_file: str = "result.json", prov: dict | None = None) -> str:
     """The HTML page of one dataset's :class:`verify.Result` (``dataset``: the Dataset, for the token
-    table and the token-plane plot; optional)."""
+    table and the token-plane plot; optional). See the module docstring for an example."""
     verdicts = [c.verdict for c in result.checks]
     return environment().get_template("dataset.html").render(
         ds=_dataset_view(result, dataset), tokens=_token_view(result, dataset), checks=check_views(result, dataset),
@@ -203,7 +225,14 @@ def render_dataset_page(result, dataset=None, *, json_file: str = "result.json",
 
 def render_index(entries: list, *, prov: dict | None = None) -> str:
     """The index page. ``entries``: dicts with ``result``, ``page`` and ``json`` (file names) and an
-    optional ``dataset``; the columns are the union of the check ids, in the order they appear."""
+    optional ``dataset``; the columns are the union of the check ids, in the order they appear.
+
+    >>> from verify import CheckResult, Result
+    >>> r = Result(dataset={"name": "demo", "n": 1, "T": 2, "d": 2}, checks=[CheckResult("p-svm", "fails", "bad")])
+    >>> html = render_index([{"result": r, "page": "demo.html", "json": "demo.json"}])
+    >>> 'href="demo.html#check-p-svm"' in html and "✗ fails" in html
+    True
+    """
     check_ids: list = []
     rows = []
     all_verdicts = []

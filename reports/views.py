@@ -19,7 +19,13 @@ SHORT = 90
 
 
 class VerdictCell(str):
-    """A table cell holding a verdict: the page shows it as a badge (colour, symbol and word)."""
+    """A table cell holding a verdict: the page shows it as a badge (colour, symbol and word).
+
+    >>> record_table("runs", [{"run": 0, "verdict": "holds"}]).rows
+    [['0', 'holds']]
+    >>> isinstance(_[0][1], VerdictCell)
+    True
+    """
 
 
 @dataclass
@@ -34,7 +40,15 @@ class Table:
 
 
 def register_facts(check_id: str) -> Callable:
-    """Decorator: ``fn(evidence, ctx) -> list[Table]`` shows the prediction next to the observation."""
+    """Decorator: ``fn(evidence, ctx) -> list[Table]`` shows the prediction next to the observation.
+
+    >>> @register_facts("demo-check")
+    ... def _demo(evidence, ctx):
+    ...     return [Table("Prediction and observation", ["predicted", "observed"], [["1", fmt(evidence["x"])]])]
+    >>> facts_for("demo-check", {"x": 0.5}, None)[0].rows
+    [['1', '0.5']]
+    >>> del FACTS["demo-check"]
+    """
 
     def deco(fn):
         FACTS[check_id] = fn
@@ -57,7 +71,11 @@ def facts_for(check_id: str, evidence: dict, ctx) -> list[Table]:
 
 # -- formatting ---------------------------------------------------------------------------------------
 def fmt(value: Any) -> str:
-    """A short text for one evidence value (floats to 6 significant digits; exact strings kept)."""
+    """A short text for one evidence value (floats to 6 significant digits; exact strings kept).
+
+    >>> fmt(1/3), fmt(True), fmt(None), fmt([1, 2.5]), fmt("0.33333333333333333333")
+    ('0.333333', 'yes', '—', '[1, 2.5]', '0.33333333333333333333')
+    """
     if isinstance(value, bool):
         return "yes" if value else "no"
     if value is None:

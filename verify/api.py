@@ -29,7 +29,7 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
     >>> check("single-input-global", only=["no-such-check"])
     Traceback (most recent call last):
     ...
-    verify.errors.InputError: unknown check 'no-such-check' (checks: optimal-tokens, p-svm, norm-divergence, directional-limit)
+    verify.errors.InputError: unknown check 'no-such-check' (checks: optimal-tokens, ...)
     """
     ds = load(dataset)
     start = time.perf_counter()

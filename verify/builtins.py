@@ -14,8 +14,8 @@ def _data_dir():
 def builtin_names() -> list[str]:
     """Names of the built-in datasets, sorted.
 
-    >>> builtin_names()[:2]
-    ['multi-input', 'single-input-global']
+    >>> "multi-input" in builtin_names()
+    True
     """
     return sorted(p.name[:-5] for p in _data_dir().iterdir() if p.name.endswith(".json"))
 

@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--tol", type=float, help="1 - corr tolerance for directional convergence (default 1e-6)")
     r.add_argument("--method", choices=["normalized", "fixed"], help="GD method (default: the dataset's, else normalized)")
     r.add_argument("--step", type=float, help="GD step (default: the dataset's, else 1)")
+    r.add_argument("--jobs", type=int, metavar="N",
+                   help="datasets checked in parallel processes (default: one per CPU core, at most one per dataset)")
     return p
 
 
@@ -121,10 +123,39 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _check_in_worker(dataset, options):
+    """verify.check in a worker process (module level, so that it can be pickled)."""
+    from .api import check
+
+    return check(dataset, **options)
+
+
+def _check_all(datasets, options, jobs, progress) -> list:
+    """The Result of every dataset, in order: in this process, or in ``jobs`` worker processes."""
+    from .api import check
+
+    if jobs <= 1 or len(datasets) <= 1:
+        results = []
+        for k, ds in enumerate(datasets, 1):
+            progress.show(k, ds.name, "starting")
+            results.append(check(ds, progress=lambda cid, k=k, ds=ds: progress.show(k, ds.name, cid), **options))
+        return results
+    import concurrent.futures as cf
+    import multiprocessing
+
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_check_in_worker, ds, options): i for i, ds in enumerate(datasets)}
+        results = [None] * len(datasets)
+        progress.show(0, f"{len(datasets)} datasets", f"checking in {jobs} processes")
+        for done, fut in enumerate(cf.as_completed(futures), 1):
+            i = futures[fut]
+            results[i] = fut.result()
+            progress.show(done, datasets[i].name, "done")
+    return results
+
+
 def cmd_report(args) -> int:
     import shlex
-
-    from .api import check
 
     from reports import ReportError, check_out_dir, safe_names, write_report
 
@@ -133,15 +164,14 @@ def cmd_report(args) -> int:
     out = args.out
     options = {"max_iterations": args.max_iterations, "time_budget": args.time_budget, "tol": args.tol,
                "method": args.method, "step": args.step}
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs: expected a positive integer, got {args.jobs}")
+    jobs = args.jobs if args.jobs is not None else min(len(datasets), os.cpu_count() or 1)
     try:
         check_out_dir(out, safe_names(ds.name for ds in datasets))
         progress = _Progress(len(datasets) + 1)
-        entries = []
         try:
-            for k, ds in enumerate(datasets, 1):
-                progress.show(k, ds.name, "loading")
-                result = check(ds, progress=lambda cid, k=k, ds=ds: progress.show(k, ds.name, cid), **options)
-                entries.append((result, ds))
+            entries = list(zip(_check_all(datasets, options, jobs, progress), datasets))
             progress.show(len(datasets) + 1, "report", "writing pages")
             command = "attnsvm " + " ".join(shlex.quote(a) for a in (args.argv or []))
             paths = write_report(entries, out, command=command)

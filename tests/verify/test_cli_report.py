@@ -10,7 +10,7 @@ import verify.api
 from verify.cli import main
 
 TINY = {"name": "tiny", "X": [[[1, 0], [0, 1]]], "Y": [1], "v": [1, 0]}
-FAST = ["--max-iterations", "300", "--time-budget", "1"]
+FAST = ["--max-iterations", "300", "--time-budget", "1", "--jobs", "1"]
 
 
 @pytest.fixture
@@ -114,3 +114,14 @@ def test_progress_on_a_terminal(tmp_path, fast_checks, capsys, monkeypatch):
     assert main(["report", ds, "--out", str(tmp_path / "o"), *FAST]) in (0, 1)
     err = capsys.readouterr().err
     assert "[1/2] tiny: directional-limit" in err and "[2/2] report: writing pages" in err
+
+
+def test_parallel_checks_keep_the_order():
+    from verify import Dataset
+    from verify.cli import _check_all, _Progress
+
+    datasets = [Dataset(X=TINY["X"], Y=[1], v=[1, 0], name=name) for name in ("first", "second")]
+    options = {"max_iterations": 50, "time_budget": 0.5, "fixed_iterations": 50, "fixed_time_budget": 0.5}
+    results = _check_all(datasets, options, 2, _Progress(3))
+    assert [r.dataset["name"] for r in results] == ["first", "second"]
+    assert [c.id for c in results[0]] == verify.CHECK_IDS
