@@ -88,3 +88,29 @@ def test_norm_growth_caption_reports_measured_and_predicted():
     (fig,) = figures_for("norm-divergence", ev, PlotContext())
     assert "Measured slope d||p_k||/d ln k = 0.6" in fig.caption and "predicted ||p_mm|| = 0.6" in fig.caption
     assert fig.svg.startswith("<svg")
+
+
+def _capture_figures(monkeypatch):
+    captured = []
+    monkeypatch.setattr(plots, "to_svg", lambda fig: captured.append(fig) or "<svg></svg>")
+    return captured
+
+
+def test_predicted_lines_have_the_predicted_slopes(monkeypatch):
+    captured = _capture_figures(monkeypatch)
+    thetas = [np.array([x, 0.0]) for x in (1.0, 10.0, 100.0)]
+    ev = {"runs": [_run(thetas, [1e-2, 1e-4, 1e-6], [1, 0])], "tol": 1e-6}
+    figures_for("directional-limit", ev, PlotContext())
+    ax = captured[0].axes[0]
+    (ref,) = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    x, y = ref.get_xdata(), ref.get_ydata()
+    assert np.polyfit(np.log(x), np.log(y), 1)[0] == pytest.approx(-2.0)
+    captured.clear()
+    ks = [1, 10, 100, 1000]
+    ev = {"checkpoints": [{"iteration": k, "norm": 0.3 * np.log(k) + 2} for k in ks], "predicted_slope": 0.7}
+    figures_for("norm-divergence", ev, PlotContext())
+    ax = captured[0].axes[0]
+    (pred,) = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    x, y = np.asarray(pred.get_xdata(), float), np.asarray(pred.get_ydata(), float)
+    assert np.polyfit(np.log(x), y, 1)[0] == pytest.approx(0.7)  # ||p_mm|| per unit ln k
+    assert y[-1] == pytest.approx(0.3 * np.log(1000) + 2)  # through the last observed point
