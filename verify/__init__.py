@@ -16,12 +16,12 @@ True
 >>> VERDICTS
 ('holds', 'fails', 'inconclusive', 'not-applicable')
 """
-from .api import check
+from .api import check, check_many
 from .builtins import builtin, builtin_names, load
 from .checks import CHECK_IDS
 from .dataset import Dataset
 from .errors import DatasetError, InputError
 from .result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, VERDICTS, CheckResult, Result
 
-__all__ = ["check", "builtin", "builtin_names", "load", "CHECK_IDS", "Dataset", "DatasetError", "InputError",
+__all__ = ["check", "check_many", "builtin", "builtin_names", "load", "CHECK_IDS", "Dataset", "DatasetError", "InputError",
            "FAILS", "HOLDS", "INCONCLUSIVE", "NOT_APPLICABLE", "VERDICTS", "CheckResult", "Result"]

@@ -48,3 +48,45 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
     summary["loss"] = ds.loss_spec.name if ds.loss_spec.expr is None else ds.loss_spec.expr
     summary["source"] = ds.source
     return Result(dataset=summary, checks=results, options=ctx.options, seconds=time.perf_counter() - start)
+
+
+def _check_in_worker(dataset, options):
+    """``check`` in a worker process (module level, so that it can be pickled)."""
+    return check(dataset, **options)
+
+
+def check_many(datasets, jobs=None, *, progress=None, **options) -> list:
+    """``check`` on several datasets, in ``jobs`` worker processes (default: one per CPU core, at most
+    one per dataset; ``jobs=1``: in this process, one after the other). Results in input order.
+
+    ``progress``, when given, is called as ``progress(k, dataset, step)``: with each check id when
+    running in this process, with "done" as each dataset finishes in a worker.
+
+    >>> rs = check_many(["single-input-global", "multi-input"], jobs=1, only=["optimal-tokens"])
+    >>> [r.dataset["name"] for r in rs]
+    ['single-input-global', 'multi-input']
+    """
+    import os
+
+    datasets = [load(d) for d in datasets]
+    jobs = min(len(datasets), os.cpu_count() or 1) if jobs is None else jobs
+    if jobs < 1:
+        raise InputError(f"jobs: expected a positive integer, got {jobs}")
+    if jobs == 1 or len(datasets) <= 1:
+        results = []
+        for k, ds in enumerate(datasets, 1):
+            step = None if progress is None else (lambda cid, k=k, ds=ds: progress(k, ds, cid))
+            results.append(check(ds, progress=step, **options))
+        return results
+    import concurrent.futures as cf
+    import multiprocessing
+
+    results = [None] * len(datasets)
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_check_in_worker, ds, options): i for i, ds in enumerate(datasets)}
+        for done, fut in enumerate(cf.as_completed(futures), 1):
+            i = futures[fut]
+            results[i] = fut.result()
+            if progress is not None:
+                progress(done, datasets[i], "done")
+    return results

@@ -123,41 +123,12 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _check_in_worker(dataset, options):
-    """verify.check in a worker process (module level, so that it can be pickled)."""
-    from .api import check
-
-    return check(dataset, **options)
-
-
-def _check_all(datasets, options, jobs, progress) -> list:
-    """The Result of every dataset, in order: in this process, or in ``jobs`` worker processes."""
-    from .api import check
-
-    if jobs <= 1 or len(datasets) <= 1:
-        results = []
-        for k, ds in enumerate(datasets, 1):
-            progress.show(k, ds.name, "starting")
-            results.append(check(ds, progress=lambda cid, k=k, ds=ds: progress.show(k, ds.name, cid), **options))
-        return results
-    import concurrent.futures as cf
-    import multiprocessing
-
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_check_in_worker, ds, options): i for i, ds in enumerate(datasets)}
-        results = [None] * len(datasets)
-        progress.show(0, f"{len(datasets)} datasets", f"checking in {jobs} processes")
-        for done, fut in enumerate(cf.as_completed(futures), 1):
-            i = futures[fut]
-            results[i] = fut.result()
-            progress.show(done, datasets[i].name, "done")
-    return results
-
-
 def cmd_report(args) -> int:
     import shlex
 
     from reports import ReportError, check_out_dir, safe_names, write_report
+
+    from .api import check_many
 
     specs = args.datasets or builtin_names()
     datasets = [load(spec) for spec in specs]
@@ -171,7 +142,11 @@ def cmd_report(args) -> int:
         check_out_dir(out, safe_names(ds.name for ds in datasets))
         progress = _Progress(len(datasets) + 1)
         try:
-            entries = list(zip(_check_all(datasets, options, jobs, progress), datasets))
+            if jobs > 1 and len(datasets) > 1:
+                progress.show(0, f"{len(datasets)} datasets", f"checking in {min(jobs, len(datasets))} processes")
+            results = check_many(datasets, jobs, progress=lambda k, ds, step: progress.show(k, ds.name, step),
+                                 **options)
+            entries = list(zip(results, datasets))
             progress.show(len(datasets) + 1, "report", "writing pages")
             command = "attnsvm " + " ".join(shlex.quote(a) for a in (args.argv or []))
             paths = write_report(entries, out, command=command)

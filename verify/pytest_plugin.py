@@ -57,8 +57,9 @@ def cache_key(dataset, options: dict) -> tuple:
 def cached_check(dataset, **options):
     """``verify.check(dataset, **options)``, computed once per dataset and options in this process.
 
-    >>> r = cached_check("single-input-global", max_iterations=50, time_budget=1.0)
-    >>> r is cached_check("single-input-global", max_iterations=50, time_budget=1.0)
+    >>> fast = dict(max_iterations=50, time_budget=1.0, fixed_iterations=50, fixed_time_budget=1.0)
+    >>> r = cached_check("single-input-global", **fast)
+    >>> r is cached_check("single-input-global", **fast)
     True
     """
     from .api import check
@@ -68,6 +69,31 @@ def cached_check(dataset, **options):
         # keep the dataset object alive with its result, so that its id() is never reused for another
         _CACHE[key] = (check(dataset, **options), dataset)
     return _CACHE[key][0]
+
+
+def cached_checks(datasets, jobs=None, **options) -> list:
+    """:func:`cached_check` for several datasets; those not cached yet are checked in parallel
+    worker processes (``verify.check_many``), so a session with several datasets waits for the
+    slowest one, not for their sum.
+
+    >>> fast = dict(only=None, max_iterations=50, time_budget=1.0, fixed_iterations=50, fixed_time_budget=1.0)
+    >>> [r.dataset["name"] for r in cached_checks(["single-input-global"], **fast)]
+    ['single-input-global']
+    """
+    from .api import check_many
+
+    missing = {}
+    for d in datasets:
+        key = cache_key(d, options)
+        if key not in _CACHE:
+            missing.setdefault(key, d)
+    if missing:
+        for (key, d), result in zip(missing.items(), check_many(list(missing.values()), jobs, **options)):
+            _CACHE[key] = (result, d)
+    return [cached_check(d, **options) for d in datasets]
+
+
+_PREFETCHED = pytest.StashKey[bool]()
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +145,10 @@ class AttnsvmItem(pytest.Item):
     def runtest(self):
         from .result import FAILS, INCONCLUSIVE, NOT_APPLICABLE
 
+        if not self.config.stash.get(_PREFETCHED, False):
+            self.config.stash[_PREFETCHED] = True
+            specs = list(dict.fromkeys(self.config.getoption("attnsvm")))
+            cached_checks(specs)  # every --attnsvm dataset at once, in parallel
         result = cached_check(self.spec)
         c = result[self.check_id]
         if c.verdict == NOT_APPLICABLE:

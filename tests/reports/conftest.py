@@ -6,15 +6,18 @@ import pytest
 
 from reports import write_report
 from verify import CheckResult, Dataset, Result, builtin, builtin_names
+from verify.pytest_plugin import cached_checks
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_LOSS = "<img src=x onerror=alert(2)>"
 
 
 @pytest.fixture(scope="session")
-def builtin_entries(attnsvm_check):
-    """(result, dataset) of every built-in dataset with the default options."""
-    return [(attnsvm_check(name), builtin(name)) for name in builtin_names()]
+def builtin_entries():
+    """(result, dataset) of every built-in dataset with the default options (checked in parallel,
+    cached in the plugin for the whole process)."""
+    names = builtin_names()
+    return list(zip(cached_checks(names), [builtin(n) for n in names]))
 
 
 @pytest.fixture(scope="session")

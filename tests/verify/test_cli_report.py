@@ -117,11 +117,12 @@ def test_progress_on_a_terminal(tmp_path, fast_checks, capsys, monkeypatch):
 
 
 def test_parallel_checks_keep_the_order():
-    from verify import Dataset
-    from verify.cli import _check_all, _Progress
+    from verify import Dataset, check_many
 
     datasets = [Dataset(X=TINY["X"], Y=[1], v=[1, 0], name=name) for name in ("first", "second")]
     options = {"max_iterations": 50, "time_budget": 0.5, "fixed_iterations": 50, "fixed_time_budget": 0.5}
-    results = _check_all(datasets, options, 2, _Progress(3))
+    seen = []
+    results = check_many(datasets, 2, progress=lambda k, ds, step: seen.append((ds.name, step)), **options)
+    assert sorted(seen) == [("first", "done"), ("second", "done")]
     assert [r.dataset["name"] for r in results] == ["first", "second"]
     assert [c.id for c in results[0]] == verify.CHECK_IDS
