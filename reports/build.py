@@ -155,7 +155,8 @@ def write_report(entries, out_dir: str, *, command: str | None = None) -> list[s
     for (result, dataset), stem in zip(entries, stems):
         page, js = f"{stem}.html", f"{stem}.json"
         written[js] = _write_atomic(os.path.join(out_dir, js), result.to_json() + "\n")
-        html = render_dataset_page(result, dataset, json_file=js, prov=prov)
+        page_prov = dict(provenance([result], command=command), generated=prov["generated"])
+        html = render_dataset_page(result, dataset, json_file=js, prov=page_prov)
         written[page] = _write_atomic(os.path.join(out_dir, page), html)
         paths += [os.path.join(out_dir, page), os.path.join(out_dir, js)]
         index_entries.append({"result": result, "dataset": dataset, "page": page, "json": js})

@@ -110,8 +110,10 @@ def provenance(results, command: str | None = None, generated: str | None = None
     """
     found: dict = {}
     options: dict = {}
+    per_result = []
     for r in results:
         d = r.to_dict()
+        per_result.append(d["options"])
         options.update(d["options"])
         for c in d["checks"]:
             _scan(c["evidence"], {"backend", "backends", "dps", "precision", "arithmetic", "seed", "seeds"}, found)
@@ -128,7 +130,8 @@ def provenance(results, command: str | None = None, generated: str | None = None
         "generated": generated or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "precision": "; ".join(parts) or "float64 (numpy)",
         "seeds": "; ".join(seeds) or "no random numbers are drawn (initial points are part of the dataset)",
-        "options": ", ".join(f"{k}={v}" for k, v in sorted(options.items())),
+        "options": ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+        if all(o == per_result[0] for o in per_result) else "they differ between datasets: see each dataset's page",
         "versions": versions(),
         "platform": f"{platform.system()} {platform.machine()}, Python {sys.version.split()[0]}",
     }
