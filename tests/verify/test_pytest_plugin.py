@@ -68,7 +68,8 @@ def test_bad_dataset_is_a_collection_error(tmp_path, monkeypatch):
 def test_fixture_caches_per_dataset(attnsvm_check, tmp_path):
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(TINY))
-    first = attnsvm_check(str(path), max_iterations=20, time_budget=1.0)
-    assert first is attnsvm_check(str(path), max_iterations=20, time_budget=1.0)
-    assert first is not attnsvm_check(str(path), max_iterations=21, time_budget=1.0)
+    fast = dict(time_budget=1.0, fixed_iterations=20, fixed_time_budget=1.0)
+    first = attnsvm_check(str(path), max_iterations=20, **fast)
+    assert first is attnsvm_check(str(path), max_iterations=20, **fast)
+    assert first is not attnsvm_check(str(path), max_iterations=21, **fast)
     assert [c.id for c in first] == CHECK_IDS
