@@ -10,17 +10,28 @@ from .errors import InputError
 from .result import FAILS, NOT_APPLICABLE, Result
 
 
-def check(dataset, only=None, **options) -> Result:
-    """Run every check (or those named in ``only``) on a Dataset, a built-in name or a file path.
+def check(dataset, only=None, *, progress=None, **options) -> Result:
+    """Run every check (or those named in ``only``) on a Dataset, a built-in name or a file path,
+    in the order of ``verify.checks.REGISTRY``, and return the :class:`~verify.result.Result`.
 
     Options (all optional): max_iterations, time_budget (s per run), tol, stop_tol, dps, method
     ("normalized" | "fixed"), step, fixed_iterations, fixed_time_budget, fixed_step; for
     precision-cross-check: cross_check_iterations, cross_check_dps, cross_check_time_budget, cross_check_tol,
-    certify_dps, naive_tol.
+    certify_dps, naive_tol. Unknown names, unknown checks and bad values raise
+    :class:`~verify.errors.InputError`. ``progress``, when given, is called with each check id before that
+    check runs.
 
     >>> r = check("single-input-global", only=["optimal-tokens"])
     >>> r["optimal-tokens"].verdict, r["optimal-tokens"].evidence["alpha"]
     ('holds', [0])
+    >>> r.ok, [c.id for c in r]
+    (True, ['optimal-tokens'])
+    >>> import json; json.loads(r.to_json())["schema"]
+    'attnsvm.check/1'
+    >>> check("single-input-global", only=["no-such-check"])
+    Traceback (most recent call last):
+    ...
+    verify.errors.InputError: unknown check 'no-such-check' (checks: optimal-tokens, ...)
     """
     ds = load(dataset)
     start = time.perf_counter()
@@ -29,7 +40,12 @@ def check(dataset, only=None, **options) -> Result:
         unknown = [c for c in only if c not in CHECK_IDS]
         if unknown:
             raise InputError(f"unknown check {unknown[0]!r} (checks: {', '.join(CHECK_IDS)})")
-    results = [m.run(ctx) for m in REGISTRY if only is None or m.ID in only]
+    results = []
+    for m in REGISTRY:
+        if only is None or m.ID in only:
+            if progress is not None:
+                progress(m.ID)
+            results.append(m.run(ctx))
     results = _apply_assumption_a(ctx, results)
     summary = ds.summary()
     summary["loss"] = ds.loss_spec.name if ds.loss_spec.expr is None else ds.loss_spec.expr
@@ -59,3 +75,45 @@ def _apply_assumption_a(ctx, results: list) -> list:
                         r.claim, evidence)
         out.append(r)
     return out
+
+
+def _check_in_worker(dataset, options):
+    """``check`` in a worker process (module level, so that it can be pickled)."""
+    return check(dataset, **options)
+
+
+def check_many(datasets, jobs=None, *, progress=None, **options) -> list:
+    """``check`` on several datasets, in ``jobs`` worker processes (default: one per CPU core, at most
+    one per dataset; ``jobs=1``: in this process, one after the other). Results in input order.
+
+    ``progress``, when given, is called as ``progress(k, dataset, step)``: with each check id when
+    running in this process, with "done" as each dataset finishes in a worker.
+
+    >>> rs = check_many(["single-input-global", "multi-input"], jobs=1, only=["optimal-tokens"])
+    >>> [r.dataset["name"] for r in rs]
+    ['single-input-global', 'multi-input']
+    """
+    import os
+
+    datasets = [load(d) for d in datasets]
+    jobs = min(len(datasets), os.cpu_count() or 1) if jobs is None else jobs
+    if jobs < 1:
+        raise InputError(f"jobs: expected a positive integer, got {jobs}")
+    if jobs == 1 or len(datasets) <= 1:
+        results = []
+        for k, ds in enumerate(datasets, 1):
+            step = None if progress is None else (lambda cid, k=k, ds=ds: progress(k, ds, cid))
+            results.append(check(ds, progress=step, **options))
+        return results
+    import concurrent.futures as cf
+    import multiprocessing
+
+    results = [None] * len(datasets)
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_check_in_worker, ds, options): i for i, ds in enumerate(datasets)}
+        for done, fut in enumerate(cf.as_completed(futures), 1):
+            i = futures[fut]
+            results[i] = fut.result()
+            if progress is not None:
+                progress(done, datasets[i], "done")
+    return results

@@ -12,7 +12,11 @@ def _data_dir():
 
 
 def builtin_names() -> list[str]:
-    """Names of the built-in datasets, sorted."""
+    """Names of the built-in datasets, sorted.
+
+    >>> "multi-input" in builtin_names()
+    True
+    """
     return sorted(p.name[:-5] for p in _data_dir().iterdir() if p.name.endswith(".json"))
 
 
@@ -90,7 +94,15 @@ def builtin(name: str) -> Dataset:
 
 
 def load(spec) -> Dataset:
-    """A Dataset from a Dataset, a built-in name, or a path to a .json / .npz file."""
+    """A Dataset from a Dataset, a built-in name, or a path to a .json / .npz file.
+
+    >>> load("multi-input").source
+    'builtin:multi-input'
+    >>> load("nothing-like-this")
+    Traceback (most recent call last):
+    ...
+    verify.errors.DatasetError: dataset 'nothing-like-this': not a built-in dataset (see 'attnsvm list') and not a file
+    """
     import os
 
     if isinstance(spec, Dataset):

@@ -1,4 +1,5 @@
-"""The command line: ``attnsvm list`` and ``attnsvm check DATASET [--json FILE]``.
+"""The command line: ``attnsvm list``, ``attnsvm check DATASET [--json FILE]`` and
+``attnsvm report [DATASET ...] --out DIR``.
 
 Exit status: 0 when every applicable verdict holds, 1 when any fails or is inconclusive, 2 for bad
 input or usage (one line ``error: ...`` on stderr, no traceback).
@@ -33,6 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tol", type=float, help="1 - corr tolerance for directional convergence (default 1e-6)")
     c.add_argument("--method", choices=["normalized", "fixed"], help="GD method (default: the dataset's, else normalized)")
     c.add_argument("--step", type=float, help="GD step (default: the dataset's, else 1)")
+    r = sub.add_parser("report", help="HTML pages, plots and JSON results for datasets (default: all built-ins)")
+    r.add_argument("datasets", nargs="*", metavar="DATASET", help="built-in names or .json / .npz files")
+    r.add_argument("--out", metavar="DIR", required=True, help="folder for index.html, one page and JSON per dataset")
+    r.add_argument("--max-iterations", type=int, help="iteration budget of each GD run (default 300000)")
+    r.add_argument("--time-budget", type=float, help="seconds per GD run (default 20)")
+    r.add_argument("--tol", type=float, help="1 - corr tolerance for directional convergence (default 1e-6)")
+    r.add_argument("--method", choices=["normalized", "fixed"], help="GD method (default: the dataset's, else normalized)")
+    r.add_argument("--step", type=float, help="GD step (default: the dataset's, else 1)")
+    r.add_argument("--jobs", type=int, metavar="N",
+                   help="datasets checked in parallel processes (default: one per CPU core, at most one per dataset)")
     return p
 
 
@@ -94,12 +105,72 @@ def cmd_check(args) -> int:
     return EXIT_OK if result.ok else EXIT_FAIL
 
 
+class _Progress:
+    """One status line on stderr, rewritten in place; silent when stderr is not a terminal."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.enabled = sys.stderr.isatty()
+        self.width = 0
+
+    def show(self, k: int, name: str, step: str) -> None:
+        if self.enabled:
+            line = f"[{k}/{self.total}] {name[:40]}: {step}"
+            sys.stderr.write("\r" + line.ljust(self.width))
+            sys.stderr.flush()
+            self.width = len(line)
+
+    def done(self) -> None:
+        if self.enabled and self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+
+
+def cmd_report(args) -> int:
+    import shlex
+
+    from reports import ReportError, check_out_dir, safe_names, write_report
+
+    from .api import check_many
+
+    specs = args.datasets or builtin_names()
+    datasets = [load(spec) for spec in specs]
+    out = args.out
+    options = {"max_iterations": args.max_iterations, "time_budget": args.time_budget, "tol": args.tol,
+               "method": args.method, "step": args.step}
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs: expected a positive integer, got {args.jobs}")
+    jobs = args.jobs if args.jobs is not None else min(len(datasets), os.cpu_count() or 1)
+    try:
+        check_out_dir(out, safe_names(ds.name for ds in datasets))
+        progress = _Progress(len(datasets) + 1)
+        try:
+            if jobs > 1 and len(datasets) > 1:
+                progress.show(0, f"{len(datasets)} datasets", f"checking in {min(jobs, len(datasets))} processes")
+            results = check_many(datasets, jobs, progress=lambda k, ds, step: progress.show(k, ds.name, step),
+                                 **options)
+            entries = list(zip(results, datasets))
+            progress.show(len(datasets) + 1, "report", "writing pages")
+            command = "attnsvm " + " ".join(shlex.quote(a) for a in (args.argv or []))
+            paths = write_report(entries, out, command=command)
+        finally:
+            progress.done()
+    except ReportError as exc:
+        raise InputError(str(exc)) from None
+    for result, _ in entries:
+        print(f"{result.dataset['name']:<24} {'ok' if result.ok else 'NOT OK':<7} " +
+              ", ".join(f"{c.id} {c.verdict}" for c in result.checks))
+    print(f"wrote {paths[0]} and {len(paths) - 1} more file(s)")
+    return EXIT_OK if all(r.ok for r, _ in entries) else EXIT_FAIL
+
+
 def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
             raise InputError("missing command (use 'attnsvm list' or 'attnsvm check DATASET')")
-        return {"list": cmd_list, "check": cmd_check}[args.command](args)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
+        return {"list": cmd_list, "check": cmd_check, "report": cmd_report}[args.command](args)
     except InputError as exc:
         msg = " ".join(str(exc).split())
         print(f"error: {msg}", file=sys.stderr)

@@ -284,7 +284,11 @@ class Dataset:
 
     def features(self) -> np.ndarray:
         """Phi_it = k_it = W^T x_it (the rows of X_i W), float64 (n, T, d): q_it = <p, Phi_it>.
-        Self/cross models: Phi_it = vec(x_it z_i^T), (n, T, d*d), so q_it = <vec(W), Phi_it>."""
+        Self/cross models: Phi_it = vec(x_it z_i^T), (n, T, d*d), so q_it = <vec(W), Phi_it>.
+
+        >>> Dataset(X=[[[1, 2], [3, 4]]], Y=[1], v=[1, 0], W=[[0, 1], [1, 0]]).features().tolist()
+        [[[2.0, 1.0], [4.0, 3.0]]]
+        """
         if self.is_attention_model:
             from numeric import w_features
             return w_features(self.X, self.Z)
@@ -298,6 +302,11 @@ class Dataset:
         return self.X_exact.dot(self.W_exact)
 
     def summary(self) -> dict:
+        """Name, model and shape (self/cross models: also the parameterisation and rank).
+
+        >>> Dataset(X=[[[1, 0], [0, 1]]], Y=[1], v=[1, 0], name="tiny").summary()
+        {'name': 'tiny', 'model': 'prompt', 'n': 1, 'T': 2, 'd': 2}
+        """
         out = {"name": self.name, "model": self.model, "n": self.n, "T": self.T, "d": self.d}
         if self.is_attention_model:
             out.update(parameterization=self.parameterization, rank=self.rank)
@@ -306,7 +315,12 @@ class Dataset:
     # -- files ---------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, obj: Any, source: str = "") -> "Dataset":
-        """A dataset from the JSON object of the file format (see README)."""
+        """A dataset from the JSON object of the file format (see README).
+
+        >>> ds = Dataset.from_dict({"name": "tiny", "X": [[["1/3", 0], [0, 1]]], "Y": [1], "v": [1, 0]})
+        >>> ds.X_exact[0, 0, 0], ds.gamma_exact.tolist()
+        (Fraction(1, 3), [[Fraction(1, 3), Fraction(0, 1)]])
+        """
         if not isinstance(obj, dict):
             raise DatasetError(f"expected a JSON object at the top level, got {type(obj).__name__}")
         known = {"name", "model", "X", "Y", "v", "W", "loss", "inits", "gd", "description", "train",
@@ -334,7 +348,15 @@ class Dataset:
 
     @classmethod
     def from_file(cls, path: str) -> "Dataset":
-        """Read a ``.json`` or ``.npz`` dataset file (the .npz is loaded without pickle)."""
+        """Read a ``.json`` or ``.npz`` dataset file (the .npz is loaded without pickle).
+
+        >>> import json, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.json")
+        >>> with open(path, "w") as fh:
+        ...     json.dump({"X": [[[1, 0], [0, 1]]], "Y": [1], "v": [1, 0]}, fh)
+        >>> Dataset.from_file(path).name
+        'tiny'
+        """
         path = os.fspath(path)
         if not os.path.exists(path):
             raise DatasetError(f"{path}: no such file")

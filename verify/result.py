@@ -17,7 +17,12 @@ SCHEMA = "attnsvm.check/1"
 
 def jsonable(obj: Any) -> Any:
     """Evidence as plain JSON values: numpy scalars and arrays become numbers and lists, mpmath
-    numbers become decimal strings, Fractions become "p/q" strings, non-finite floats become strings."""
+    numbers become decimal strings, Fractions become "p/q" strings, non-finite floats become strings.
+
+    >>> from fractions import Fraction
+    >>> jsonable({"a": np.arange(2), "b": Fraction(1, 3), "c": float("inf")})
+    {'a': [0, 1], 'b': '1/3', 'c': 'inf'}
+    """
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -43,7 +48,16 @@ def jsonable(obj: Any) -> Any:
 @dataclass
 class CheckResult:
     """One claim about one dataset: ``id``, ``verdict`` (holds / fails / inconclusive /
-    not-applicable), a one-line ``summary``, the ``claim`` in words, and the ``evidence``."""
+    not-applicable), a one-line ``summary``, the ``claim`` in words, and the ``evidence``.
+
+    >>> c = CheckResult("p-svm", "holds", "||p_mm|| = 1", "the p-SVM is feasible", {"p_mm": np.array([1.0, 0.0])})
+    >>> c.to_dict()["evidence"]
+    {'p_mm': [1.0, 0.0]}
+    >>> CheckResult("p-svm", "maybe", "")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown verdict 'maybe'
+    """
 
     id: str
     verdict: str
@@ -64,8 +78,19 @@ class CheckResult:
 class Result:
     """All checks of one dataset.
 
-    ``result["p-svm"]`` is that check's :class:`CheckResult`; ``result.ok`` is True when every
-    applicable verdict holds; ``result.to_json()`` is the ``attnsvm.check/1`` document.
+    ``result["p-svm"]`` is that check's :class:`CheckResult`; iterating gives the checks in the
+    order they ran; ``result.ok`` is True when every applicable verdict holds; ``result.to_dict()``
+    and ``result.to_json(indent=1)`` give the ``attnsvm.check/1`` document (dataset summary, ok,
+    options, seconds, and per check id, verdict, summary, claim, evidence).
+
+    >>> r = Result(dataset={"name": "demo"}, checks=[CheckResult("p-svm", "holds", "fine"),
+    ...                                              CheckResult("directional-limit", "inconclusive", "short run")])
+    >>> r["p-svm"].verdict, r.ok, [c.id for c in r]
+    ('holds', False, ['p-svm', 'directional-limit'])
+    >>> r.to_dict()["checks"][1]["verdict"]
+    'inconclusive'
+    >>> print(r.to_json(indent=None)[:45])
+    {"schema": "attnsvm.check/1", "dataset": {"na
     """
 
     dataset: dict

@@ -41,7 +41,7 @@ def judge_run(ctx, traj, argmax_sets) -> dict:
         trajectory.append({"iteration": c.iteration, "norm": c.norm,
                            "one_minus_corr": c.extra.get("one_minus_corr"), "loss": c.loss,
                            "mass_selected": 1.0 - c.one_minus_mass, "one_minus_mass": c.one_minus_mass,
-                           "selected": list(c.selected)})
+                           "selected": list(c.selected), "theta": c.theta})
     run["trajectory"] = trajectory
     if not rec.feasible:
         run.update(one_minus_corr=None, verdict=INCONCLUSIVE,

@@ -1,0 +1,171 @@
+"""Writing a report folder: ``index.html``, and ``<safe-name>.html`` / ``<safe-name>.json`` per dataset.
+
+The folder keeps a manifest (``.attnsvm-report.json``) of the files this tool wrote there and their
+SHA-256. A re-run overwrites its own files, removes the pages of datasets no longer in the report
+(only when they are unchanged since it wrote them), and never touches or overwrites any other file:
+a target name taken by a file it did not write is an error.
+
+>>> safe_names(["<script>alert(1)</script>", "../../etc", "index", "a b", "A-B"])
+['script-alert-1-script', 'etc', 'dataset-index', 'a-b', 'A-B-2']
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+
+from .page import provenance, render_dataset_page, render_index
+
+MANIFEST = ".attnsvm-report.json"
+MANIFEST_SCHEMA = "attnsvm.report-manifest/1"
+RESERVED = {"index"}
+
+
+class ReportError(ValueError):
+    """A report folder that cannot be written as asked (the message names the path); the CLI turns it
+    into an ``InputError`` (one line, exit 2). Example: :func:`check_out_dir`."""
+
+
+def safe_name(name: str) -> str:
+    """A file-name stem for a dataset name: letters, digits, '.', '_' and '-' only, no leading dot,
+    at most 60 characters, never a path and never 'index'.
+
+    >>> safe_name("../../etc/passwd"), safe_name("..."), safe_name("multi-input")
+    ('etc-passwd', 'dataset', 'multi-input')
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name))
+    stem = re.sub(r"\.{2,}", ".", stem).strip(".-_")[:60].strip(".-_")
+    if not stem:
+        return "dataset"
+    if stem.lower() in RESERVED:
+        return f"dataset-{stem}"
+    return stem
+
+
+def safe_names(names) -> list[str]:
+    """:func:`safe_name` for each name, made unique (case-insensitively) with -2, -3, ... suffixes."""
+    out, used = [], set()
+    for name in names:
+        stem = safe_name(name)
+        cand, k = stem, 2
+        while cand.lower() in used:
+            cand, k = f"{stem}-{k}", k + 1
+        used.add(cand.lower())
+        out.append(cand)
+    return out
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def read_manifest(out_dir: str) -> dict:
+    """{file name: sha256} of the files a previous run wrote in ``out_dir`` ({} when none).
+
+    >>> import tempfile
+    >>> read_manifest(tempfile.mkdtemp())
+    {}
+    """
+    path = os.path.join(out_dir, MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            obj = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    files = obj.get("files") if isinstance(obj, dict) and obj.get("schema") == MANIFEST_SCHEMA else None
+    if not isinstance(files, dict):
+        return {}
+    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)
+            and os.path.basename(k) == k and not k.startswith(".")}
+
+
+def check_out_dir(out_dir: str, stems: list[str]) -> None:
+    """Raise ReportError when ``out_dir`` cannot hold the report for these file stems: it is a file,
+    or a target name is taken by something this tool did not write there.
+
+    >>> import os, tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> with open(os.path.join(out, "demo.json"), "w") as fh:
+    ...     _ = fh.write("{}")
+    >>> check_out_dir(out, ["demo"])
+    Traceback (most recent call last):
+    ...
+    reports.build.ReportError: --out ...: demo.json exists and was not written by attnsvm report; refusing to overwrite it (choose another folder)
+    """
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ReportError(f"--out {out_dir}: is a file, not a folder")
+    if not os.path.isdir(out_dir):
+        return
+    ours = read_manifest(out_dir)
+    for name in ["index.html"] + [f"{s}{ext}" for s in stems for ext in (".html", ".json")]:
+        path = os.path.join(out_dir, name)
+        if os.path.isdir(path) or os.path.islink(path):
+            raise ReportError(f"--out {out_dir}: {name} exists and is not a regular file")
+        if os.path.exists(path) and name not in ours:
+            raise ReportError(f"--out {out_dir}: {name} exists and was not written by attnsvm report; "
+                              "refusing to overwrite it (choose another folder)")
+
+
+def _write_atomic(path: str, text: str) -> str:
+    data = text.encode("utf-8")
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".attnsvm-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise ReportError(f"{path}: cannot write: {exc.strerror}") from None
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_report(entries, out_dir: str, *, command: str | None = None) -> list[str]:
+    """Write the report of ``entries`` (pairs ``(result, dataset)``; dataset may be None) into
+    ``out_dir`` (created if missing) and return the paths written, index first.
+
+    >>> import tempfile, os
+    >>> from verify import builtin, check
+    >>> ds = builtin("single-input-global")
+    >>> out = tempfile.mkdtemp()
+    >>> paths = write_report([(check(ds, only=["optimal-tokens"]), ds)], out)
+    >>> sorted(os.listdir(out))
+    ['.attnsvm-report.json', 'index.html', 'single-input-global.html', 'single-input-global.json']
+    """
+    entries = list(entries)
+    stems = safe_names(r.dataset.get("name", "unnamed") for r, _ in entries)
+    check_out_dir(out_dir, stems)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"--out {out_dir}: cannot create the folder: {exc.strerror}") from None
+    old = read_manifest(out_dir)
+    prov = provenance([r for r, _ in entries], command=command)
+    written: dict = {}
+    paths = []
+    index_entries = []
+    for (result, dataset), stem in zip(entries, stems):
+        page, js = f"{stem}.html", f"{stem}.json"
+        written[js] = _write_atomic(os.path.join(out_dir, js), result.to_json() + "\n")
+        page_prov = dict(provenance([result], command=command), generated=prov["generated"])
+        html = render_dataset_page(result, dataset, json_file=js, prov=page_prov)
+        written[page] = _write_atomic(os.path.join(out_dir, page), html)
+        paths += [os.path.join(out_dir, page), os.path.join(out_dir, js)]
+        index_entries.append({"result": result, "dataset": dataset, "page": page, "json": js})
+    written["index.html"] = _write_atomic(os.path.join(out_dir, "index.html"), render_index(index_entries, prov=prov))
+    # forget (and remove, when unchanged) the files of the previous run that this run did not rewrite
+    for name, digest in old.items():
+        path = os.path.join(out_dir, name)
+        if name not in written and os.path.isfile(path) and not os.path.islink(path) and _sha256(path) == digest:
+            os.unlink(path)
+    _write_atomic(os.path.join(out_dir, MANIFEST),
+                  json.dumps({"schema": MANIFEST_SCHEMA, "files": written}, indent=1) + "\n")
+    return [os.path.join(out_dir, "index.html")] + paths

@@ -1,0 +1,258 @@
+"""HTML pages from verify's results: one page per dataset and an index (Jinja2, autoescaped).
+
+Pages are self-contained: inline CSS, plots as inline SVG, no script, no external URL, and a
+Content-Security-Policy that forbids loading anything. Every string that comes from a dataset or a
+result is escaped by Jinja2's autoescape.
+
+>>> from verify import Dataset, check
+>>> ds = Dataset(X=[[[1, 0], [0, 1]]], Y=[1], v=[1, 0], name="<b>tiny</b>")
+>>> html = render_dataset_page(check(ds, only=["optimal-tokens"]), ds)
+>>> "&lt;b&gt;tiny&lt;/b&gt;" in html and "<b>tiny</b>" not in html
+True
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import sys
+from importlib import metadata
+
+import jinja2
+import numpy as np
+
+from .plots import PlotContext, figures_for
+from .views import VerdictCell, evidence_tables, facts_for
+
+SYMBOLS = {"holds": "✓", "fails": "✗", "inconclusive": "?", "not-applicable": "–"}
+PACKAGES = ("attnsvm", "numpy", "scipy", "sympy", "mpmath", "cvxpy", "clarabel", "torch", "matplotlib", "jinja2")
+MAX_SEQUENCES, MAX_TOKENS = 6, 12
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment: templates of this package, autoescape on, undefined names are errors.
+
+    >>> environment().from_string("{{ name }}").render(name="<b>")
+    '&lt;b&gt;'
+    """
+    env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals["symbols"] = SYMBOLS
+    env.tests["verdict_cell"] = lambda x: isinstance(x, VerdictCell)
+    return env
+
+
+def overall_verdict(verdicts) -> str:
+    """The verdict of a set of checks: fails if any fails, else inconclusive if any is, else holds
+    (not-applicable when nothing is applicable).
+
+    >>> overall_verdict(["holds", "not-applicable"]), overall_verdict(["holds", "inconclusive"])
+    ('holds', 'inconclusive')
+    """
+    verdicts = list(verdicts)
+    if "fails" in verdicts:
+        return "fails"
+    if "inconclusive" in verdicts:
+        return "inconclusive"
+    if "holds" in verdicts:
+        return "holds"
+    return "not-applicable"
+
+
+def _overall_text(verdicts) -> str:
+    counts = {v: sum(1 for x in verdicts if x == v) for v in SYMBOLS}
+    return ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no checks"
+
+
+def versions() -> dict:
+    """Versions of the toolkit, Python and the numerical libraries (for the reproducibility footer).
+
+    >>> v = versions()
+    >>> "attnsvm" in v and "numpy" in v and "python" in v
+    True
+    """
+    out = {}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    out["python"] = platform.python_version()
+    return out
+
+
+def _scan(obj, keys, found, depth=0):
+    """Collect the values of ``keys`` anywhere in nested evidence (backend, precision, seeds)."""
+    if depth > 6:
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k in keys and not isinstance(v, (dict, list)):
+                found.setdefault(k, [])
+                if v not in found[k]:
+                    found[k].append(v)
+            else:
+                _scan(v, keys, found, depth + 1)
+    elif isinstance(obj, list):
+        for v in obj[:50]:
+            _scan(v, keys, found, depth + 1)
+
+
+def provenance(results, command: str | None = None, generated: str | None = None) -> dict:
+    """The footer: command, time, versions, backends and precisions named by the evidence, seeds.
+
+    >>> from verify import CheckResult, Result
+    >>> r = Result(dataset={"name": "d"}, checks=[CheckResult("x", "holds", "", "", {"backend": "float64", "dps": 50})])
+    >>> p = provenance([r], command="attnsvm report d --out out")
+    >>> p["command"], p["precision"]
+    ('attnsvm report d --out out', 'backend: float64; mpmath digits: 50')
+    """
+    found: dict = {}
+    options: dict = {}
+    per_result = []
+    for r in results:
+        d = r.to_dict()
+        per_result.append(d["options"])
+        options.update(d["options"])
+        for c in d["checks"]:
+            _scan(c["evidence"], {"backend", "backends", "dps", "precision", "arithmetic", "seed", "seeds"}, found)
+    parts = []
+    for key, label in (("backend", "backend"), ("backends", "backends"), ("precision", "precision"),
+                       ("arithmetic", "arithmetic"), ("dps", "mpmath digits")):
+        if key in found:
+            parts.append(f"{label}: " + ", ".join(str(v) for v in found[key]))
+    seed_opts = {k: v for k, v in options.items() if "seed" in k}
+    seeds = [f"{k} = {v}" for k, v in seed_opts.items()] + \
+        [f"{k}: " + ", ".join(map(str, v)) for k, v in found.items() if k in ("seed", "seeds")]
+    return {
+        "command": command or "Python API (reports.write_report)",
+        "generated": generated or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "precision": "; ".join(parts) or "float64 (numpy)",
+        "seeds": "; ".join(seeds) or "no random numbers are drawn (initial points are part of the dataset)",
+        "options": ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+        if all(o == per_result[0] for o in per_result) else "they differ between datasets: see each dataset's page",
+        "versions": versions(),
+        "platform": f"{platform.system()} {platform.machine()}, Python {sys.version.split()[0]}",
+    }
+
+
+def _vec_text(v) -> str:
+    return "(" + ", ".join(f"{x:.4g}" for x in np.asarray(v, dtype=float).ravel()) + ")"
+
+
+def _matrix_text(m) -> str:
+    return "[" + "; ".join(" ".join(f"{x:g}" for x in row) for row in np.asarray(m, dtype=float)) + "]"
+
+
+def _dataset_view(result, dataset) -> dict:
+    info = dict(result.dataset)
+    view = {"name": info.get("name", "unnamed"), "source": info.get("source", ""), "model": info.get("model", ""),
+            "n": info.get("n"), "T": info.get("T"), "d": info.get("d"), "loss": info.get("loss", ""),
+            "description": "", "params": []}
+    if dataset is not None:
+        view["description"] = dataset.description
+        view["params"] = [("head v", _vec_text(dataset.v)), ("key matrix W", _matrix_text(dataset.W)),
+                          ("initial prompts", ", ".join(_vec_text(p) for p in dataset.inits))]
+        if dataset.gd:
+            view["params"].append(("GD options of the dataset", json.dumps(dataset.gd)))
+    return view
+
+
+def _token_view(result, dataset) -> dict | None:
+    if dataset is None:
+        return None
+    marks: dict = {}
+
+    def mark(i, t, label):
+        marks.setdefault((i, t), [])
+        if label not in marks[(i, t)]:
+            marks[(i, t)].append(label)
+
+    for c in result.checks:
+        ev = c.to_dict()["evidence"]
+        if c.id == "optimal-tokens":
+            for i, a in enumerate(ev.get("alpha") or []):
+                mark(i, a, "optimal")
+        elif c.id == "p-svm":
+            for i, t in ev.get("support") or []:
+                mark(i, t, "support")
+        elif c.id == "directional-limit":
+            for j, run in enumerate(ev.get("runs") or []):
+                for i, t in enumerate(run.get("selected") or []):
+                    mark(i, t, f"GD run {j}")
+    keys = dataset.features()
+    show_keys = not np.array_equal(dataset.W, np.eye(dataset.d))
+    sequences = []
+    for i in range(min(dataset.n, MAX_SEQUENCES)):
+        rows = [{"t": t, "x": _vec_text(dataset.X[i, t]), "k": _vec_text(keys[i, t]),
+                 "gamma": f"{dataset.gamma[i, t]:.6g}", "marks": marks.get((i, t), [])}
+                for t in range(min(dataset.T, MAX_TOKENS))]
+        sequences.append({"i": i, "y": f"{dataset.Y[i]:+g}", "rows": rows})
+    truncated = ""
+    if dataset.n > MAX_SEQUENCES or dataset.T > MAX_TOKENS:
+        truncated = (f"Showing {min(dataset.n, MAX_SEQUENCES)} of {dataset.n} sequences and "
+                     f"{min(dataset.T, MAX_TOKENS)} of {dataset.T} tokens.")
+    return {"sequences": sequences, "show_keys": show_keys, "truncated": truncated}
+
+
+def check_views(result, dataset=None) -> list:
+    """Per check, in the result's order (the order of verify's REGISTRY): verdict, summary, claim,
+    prediction-vs-observation tables, figures, evidence tables and the raw evidence JSON.
+
+    >>> from verify import CheckResult, Result
+    >>> r = Result(dataset={"name": "demo"}, checks=[CheckResult("new-check", "holds", "ok", "", {"x": 1.0})])
+    >>> [(v["id"], v["verdict"], v["evidence_tables"][0].rows) for v in check_views(r)]
+    [('new-check', 'holds', [['x', '1']])]
+    """
+    ctx = PlotContext(dataset=dataset, result=result)
+    out = []
+    for c in result.checks:
+        ev = c.to_dict()["evidence"]
+        out.append({"id": c.id, "verdict": c.verdict, "summary": c.summary, "claim": c.claim,
+                    "facts": facts_for(c.id, ev, ctx), "figures": figures_for(c.id, ev, ctx),
+                    "evidence_tables": evidence_tables(ev), "evidence_json": json.dumps(ev, indent=1)})
+    return out
+
+
+def render_dataset_page(result, dataset=None, *, json_file: str = "result.json", prov: dict | None = None) -> str:
+    """The HTML page of one dataset's :class:`verify.Result` (``dataset``: the Dataset, for the token
+    table and the token-plane plot; optional). See the module docstring for an example."""
+    verdicts = [c.verdict for c in result.checks]
+    return environment().get_template("dataset.html").render(
+        ds=_dataset_view(result, dataset), tokens=_token_view(result, dataset), checks=check_views(result, dataset),
+        overall=overall_verdict(verdicts), overall_text=_overall_text(verdicts), json_file=json_file,
+        schema=result.to_dict()["schema"], seconds=f"{result.seconds:.1f}",
+        prov=prov or provenance([result]), open=False, loss=result.dataset.get("loss", ""))
+
+
+def render_index(entries: list, *, prov: dict | None = None) -> str:
+    """The index page. ``entries``: dicts with ``result``, ``page`` and ``json`` (file names) and an
+    optional ``dataset``; the columns are the union of the check ids, in the order they appear.
+
+    >>> from verify import CheckResult, Result
+    >>> r = Result(dataset={"name": "demo", "n": 1, "T": 2, "d": 2}, checks=[CheckResult("p-svm", "fails", "bad")])
+    >>> html = render_index([{"result": r, "page": "demo.html", "json": "demo.json"}])
+    >>> 'href="demo.html#check-p-svm"' in html and "✗ fails" in html
+    True
+    """
+    check_ids: list = []
+    rows = []
+    all_verdicts = []
+    for e in entries:
+        r = e["result"]
+        for c in r.checks:
+            if c.id not in check_ids:
+                check_ids.append(c.id)
+        verdicts = {c.id: c.verdict for c in r.checks}
+        all_verdicts.extend(verdicts.values())
+        ds = e.get("dataset")
+        rows.append({"name": r.dataset.get("name", "unnamed"), "page": e["page"], "json": e["json"],
+                     "n": r.dataset.get("n"), "T": r.dataset.get("T"), "d": r.dataset.get("d"),
+                     "description": ds.description if ds is not None else "",
+                     "overall": overall_verdict(verdicts.values()), "verdicts": verdicts,
+                     "summaries": {c.id: c.summary for c in r.checks}})
+    overall = overall_verdict(overall_verdict(r["verdicts"].values()) for r in rows)
+    return environment().get_template("index.html").render(
+        entries=rows, check_ids=check_ids, overall=overall, overall_text=_overall_text(all_verdicts) + " (all checks)",
+        prov=prov or provenance([e["result"] for e in entries]), open=False, loss="")

@@ -1,0 +1,116 @@
+"""Plots: the registry, SVG output safe to inline, the token plane only for 2-D key spans, and the
+drawn prediction lines where the evidence puts them."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from reports import plots
+from reports.plots import Figure, PlotContext, figures_for, plane_basis, register, to_svg
+from verify import Dataset
+
+
+def test_plane_basis_uses_coordinates_when_keys_live_in_two():
+    keys = np.zeros((2, 3, 3))
+    keys[..., :2] = np.arange(12).reshape(2, 3, 2) - 5.0
+    basis, names = plane_basis(keys)
+    assert basis.tolist() == [[1, 0], [0, 1], [0, 0]] and names == ["coordinate 1", "coordinate 2"]
+
+
+def test_plane_basis_rotated_plane_and_full_rank():
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    keys = rng.normal(size=(5, 3, 2)) @ q[:, :2].T  # a 2-D plane in R^4, not a coordinate plane
+    basis, names = plane_basis(keys)
+    flat = keys.reshape(-1, 4)
+    assert np.allclose(flat @ basis @ basis.T, flat)  # the plane is spanned
+    assert names[0].startswith("e1")
+    assert plane_basis(rng.normal(size=(5, 3, 3))) is None
+
+
+def test_to_svg_is_inlinable_and_ids_are_unique():
+    from matplotlib.figure import Figure as MplFigure
+
+    svgs = []
+    for _ in range(2):
+        fig = MplFigure()
+        fig.add_subplot().plot([1, 2], [3, 4])
+        svgs.append(to_svg(fig))
+    for svg in svgs:
+        assert svg.startswith("<svg") and "<?xml" not in svg and "http" not in svg
+    ids = [set(re.findall(r'\sid="([^"]+)"', s)) for s in svgs]
+    assert ids[0] and not ids[0] & ids[1]
+    for s, own in zip(svgs, ids):  # every internal reference points to an id of the same SVG
+        refs = set(re.findall(r'(?:href="#|url\(#)([^")]+)', s))
+        assert refs and refs <= own
+
+
+def test_registry_plugs_in_and_survives_broken_plots():
+    @register("test-check")
+    def broken(evidence, ctx):
+        raise ValueError("no data")
+
+    try:
+        (fig,) = figures_for("test-check", {}, PlotContext())
+        assert isinstance(fig, Figure) and fig.svg == "" and "no data" in fig.caption
+    finally:
+        del plots.PLOTS["test-check"]
+    assert figures_for("never-registered", {}, PlotContext()) == []
+
+
+def _run(thetas, omc, p_mm):
+    traj = [{"iteration": k, "norm": float(np.linalg.norm(t)), "one_minus_corr": c, "mass_selected": 0.9,
+             "one_minus_mass": 0.1, "theta": list(t), "selected": [0]} for k, (t, c) in enumerate(zip(thetas, omc))]
+    return {"init": list(thetas[0]), "selected": [0], "p_mm": [str(x) for x in p_mm], "trajectory": traj}
+
+
+def test_directional_limit_figures_depend_on_the_key_span():
+    ds2 = Dataset(X=[[[1, 0, 5], [0, 1, 5], [0, 0, 5]]], Y=[1], v=[1, 0, 0], W=[[1, 0, 0], [0, 1, 0], [0, 0, 0]])
+    ds3 = Dataset(X=[[[1, 0, 0], [0, 1, 0], [0, 0, 1]]], Y=[1], v=[1, 0, 0])
+    thetas = [np.array([0.0, 0, 0]), np.array([1.0, 0.2, 0]), np.array([10.0, 1, 0])]
+    ev = {"runs": [_run(thetas, [None, 1e-2, 1e-4], [1, 0, 0])], "tol": 1e-6}
+    titles2 = [f.title for f in figures_for("directional-limit", ev, PlotContext(dataset=ds2))]
+    titles3 = [f.title for f in figures_for("directional-limit", ev, PlotContext(dataset=ds3))]
+    assert any("plane of the keys" in t for t in titles2)
+    assert not any("plane of the keys" in t for t in titles3) and len(titles3) == len(titles2) - 1
+
+
+@pytest.mark.parametrize("check_id", ["norm-divergence", "directional-limit"])
+def test_empty_evidence_draws_nothing(check_id):
+    assert figures_for(check_id, {}, PlotContext()) == []
+
+
+def test_norm_growth_caption_reports_measured_and_predicted():
+    ev = {"checkpoints": [{"iteration": k, "norm": 0.6 * np.log(k) + 1} for k in (1, 10, 100, 1000)],
+          "predicted_slope": 0.6, "slope": 0.6, "slope_window": [100, 1000]}
+    (fig,) = figures_for("norm-divergence", ev, PlotContext())
+    assert "Measured slope d||p_k||/d ln k = 0.6" in fig.caption and "predicted ||p_mm|| = 0.6" in fig.caption
+    assert fig.svg.startswith("<svg")
+
+
+def _capture_figures(monkeypatch):
+    captured = []
+    monkeypatch.setattr(plots, "to_svg", lambda fig: captured.append(fig) or "<svg></svg>")
+    return captured
+
+
+def test_predicted_lines_have_the_predicted_slopes(monkeypatch):
+    captured = _capture_figures(monkeypatch)
+    thetas = [np.array([x, 0.0]) for x in (1.0, 10.0, 100.0)]
+    ev = {"runs": [_run(thetas, [1e-2, 1e-4, 1e-6], [1, 0])], "tol": 1e-6}
+    figures_for("directional-limit", ev, PlotContext())
+    ax = captured[0].axes[0]
+    (ref,) = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    x, y = ref.get_xdata(), ref.get_ydata()
+    assert np.polyfit(np.log(x), np.log(y), 1)[0] == pytest.approx(-2.0)
+    captured.clear()
+    ks = [1, 10, 100, 1000]
+    ev = {"checkpoints": [{"iteration": k, "norm": 0.3 * np.log(k) + 2} for k in ks], "predicted_slope": 0.7}
+    figures_for("norm-divergence", ev, PlotContext())
+    ax = captured[0].axes[0]
+    (pred,) = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    x, y = np.asarray(pred.get_xdata(), float), np.asarray(pred.get_ydata(), float)
+    assert np.polyfit(np.log(x), y, 1)[0] == pytest.approx(0.7)  # ||p_mm|| per unit ln k
+    assert y[-1] == pytest.approx(0.3 * np.log(1000) + 2)  # through the last observed point
