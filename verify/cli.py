@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tol", type=float, help="1 - corr tolerance for directional convergence (default 1e-6)")
     c.add_argument("--method", choices=["normalized", "fixed"], help="GD method (default: the dataset's, else normalized)")
     c.add_argument("--step", type=float, help="GD step (default: the dataset's, else 1)")
+    from .sweep_cli import add_parser as add_sweep_parser
+    add_sweep_parser(sub)
     return p
 
 
@@ -96,7 +98,8 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
         if args.command is None:
             raise InputError("missing command (use 'attnsvm list' or 'attnsvm check DATASET')")
-        return {"list": cmd_list, "check": cmd_check}[args.command](args)
+        from .sweep_cli import cmd_sweep
+        return {"list": cmd_list, "check": cmd_check, "sweep": cmd_sweep}[args.command](args)
     except InputError as exc:
         msg = " ".join(str(exc).split())
         print(f"error: {msg}", file=sys.stderr)

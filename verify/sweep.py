@@ -216,3 +216,4 @@ def comparable(table: dict) -> dict:
 
 __all__ = ["CLASSES", "RULE", "SCHEMA", "comparable", "parse_int_list", "random_dataset", "random_inits", "sweep",
            "sweep_point"]
+
