@@ -14,6 +14,7 @@ SERIES = (
     ("local", "runs converging to another locally optimal selection", "#7570b3", True),
     ("neither", "runs converging to neither (stalled, mixed, not locally optimal)", "#e7298a", True),
     ("undecided", "runs undecided", "#999999", True),
+    ("zero_optimal", "runs from p = 0 converging to the optimal tokens", "#66a61e", True),
 )
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 560, 300, 50, 20, 20, 40
 
@@ -93,7 +94,10 @@ def _plots(rows: list) -> list:
         for key, label, color, is_fraction in SERIES:
             markers = []
             for r in rs:
-                value = r["fractions"].get(key) if is_fraction else r.get(key)
+                if key == "zero_optimal":
+                    value = r.get("fractions_from_zero", {}).get("optimal")
+                else:
+                    value = r["fractions"].get(key) if is_fraction else r.get(key)
                 if value is None:
                     continue
                 markers.append({"x": round(xs[r["d"]], 2), "y": round(TOP + inner_h * (1 - float(value)), 2),

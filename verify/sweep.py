@@ -14,7 +14,7 @@ on the sphere, radius ``init_radius``), for every dataset at once. Each run is j
 its selection S: the optimal tokens, another locally optimal selection, or a selection that is not
 locally optimal (which the theory rules out; such a run is first continued for 10x the iterations and
 judged again on the continuation). The row reports the fractions of runs in each class, the
-fraction of datasets whose optimal-token p-SVM is feasible, and (for T^n <= 256) the mean fraction of
+fraction of datasets whose optimal-token p-SVM is feasible, the same fractions for the runs from p = 0 alone, and (for T^n <= 256) the mean fraction of
 all selections whose p-SVM is feasible and the mean number of locally optimal selections per dataset.
 
 With a Dask scheduler address the grid points are submitted as tasks to that cluster and gathered into
@@ -110,18 +110,21 @@ def _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, devi
                                    iterations=10 * iterations, device=device, **JUDGE)
         for b, j in zip(suspect, again):
             judged[b] = j
-    counts = Counter()
+    counts, zero_counts = Counter(), Counter()
     for b, j in enumerate(judged):
         s = int(owner[b])
         if j.status == CONVERGED:
             if j.selection == tuple(int(a) for a in alpha[s]):
-                counts["optimal"] += 1
+                cls = "optimal"
             elif analysis(s, j.selection).locally_optimal:
-                counts["local"] += 1
+                cls = "local"
             else:
-                counts["not_local"] += 1
+                cls = "not_local"
         else:
-            counts[j.status] += 1
+            cls = j.status
+        counts[cls] += 1
+        if b % inits == 0:                  # the run from p = 0
+            zero_counts[cls] += 1
     feasible_opt = [analysis(s, tuple(int(a) for a in alpha[s])).feasible for s in range(seeds)]
     row = {"n": n, "T": T, "d": d, "datasets": seeds, "runs": len(judged), "rechecked": len(suspect),
            "feasible_optimal": float(np.mean(feasible_opt)),
@@ -138,6 +141,7 @@ def _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, devi
     row["counts"] = {c: int(counts.get(c, 0)) for c in CLASSES}
     row["fractions"] = {c: counts.get(c, 0) / len(judged) for c in CLASSES}
     row["fractions"]["neither"] = sum(counts.get(c, 0) for c in ("not_local", "stalled", "mixed")) / len(judged)
+    row["fractions_from_zero"] = {c: zero_counts.get(c, 0) / seeds for c in CLASSES}
     row["gd_seconds"] = round(gd_seconds, 3)
     return row
 

@@ -44,11 +44,13 @@ def _write_atomically(path: str, text: str) -> None:
 
 def format_table(table: dict) -> str:
     """The table as text, one line per grid point."""
-    head = f"{'n':>3} {'T':>3} {'d':>4} {'feasible':>9} " + " ".join(f"{c:>9}" for c in CLASSES) + f" {'seconds':>8}"
+    head = f"{'n':>3} {'T':>3} {'d':>4} {'feasible':>9} " + " ".join(f"{c:>9}" for c in CLASSES) + \
+        f" {'opt(p=0)':>9} {'seconds':>8}"
     lines = [head]
     for r in table["rows"]:
         lines.append(f"{r['n']:>3} {r['T']:>3} {r['d']:>4} {r['feasible_optimal']:>9.3f} " +
-                     " ".join(f"{r['fractions'][c]:>9.3f}" for c in CLASSES) + f" {r['seconds']:>8.1f}")
+                     " ".join(f"{r['fractions'][c]:>9.3f}" for c in CLASSES) +
+                     f" {r['fractions_from_zero']['optimal']:>9.3f} {r['seconds']:>8.1f}")
     lines.append(f"{sum(r['datasets'] for r in table['rows'])} datasets, "
                  f"{sum(r['runs'] for r in table['rows'])} runs in {table['seconds']:.1f} s ({table['where']})")
     return "\n".join(lines)
