@@ -146,7 +146,7 @@ def run(ctx) -> CheckResult:
 
     # 4. exact status of every selection reported
     exact: dict = {}
-    for sel in list(dict.fromkeys(float_local + base))[:MAX_CONE_SELECTIONS + len(base)]:
+    for sel in dict.fromkeys(base + float_local[:MAX_CONE_SELECTIONS]):
         exact[sel] = _exact_status(ctx, sel)
         exact[sel]["optimal"] = is_optimal(sel)
         exact[sel]["float_locally_optimal"] = float_cache[sel].locally_optimal if sel in float_cache else None
