@@ -19,3 +19,15 @@ __all__ = [
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_svm", "svm_constraints", "to_mpf",
 ]
+from .convergence import (CONVERGED, MIXED, STALLED, UNDECIDED, RunJudgement, continue_and_judge,  # noqa: E402
+                          judge_batched, judge_run)
+from .selections import (LDPSolution, SelectionSVM, all_selections, analyse_selection, analyse_selections,  # noqa: E402
+                         candidate_selections, feasible_many, is_locally_optimal, least_distance,
+                         single_sequence_variations, support_tokens)
+
+__all__ += [
+    "CONVERGED", "MIXED", "STALLED", "UNDECIDED", "RunJudgement", "continue_and_judge", "judge_batched", "judge_run",
+    "LDPSolution", "SelectionSVM", "all_selections", "analyse_selection", "analyse_selections",
+    "candidate_selections", "feasible_many", "is_locally_optimal", "least_distance", "single_sequence_variations",
+    "support_tokens",
+]

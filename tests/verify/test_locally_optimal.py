@@ -47,6 +47,11 @@ def test_gd_from_zero_reaching_a_local_selection_is_reported_as_local(from_zero)
     assert run0["selected"] == [1] and run0["converged"]
     assert run0["locally_optimal"] and not run0["optimal"]
     assert "init 0 -> [1] locally but not globally optimal" in from_zero.summary
+    sels = {tuple(e["selection"]): e for e in from_zero.evidence["locally_optimal"]}
+    # hand-solved: [1] has p_mm = (0, 1) (constraints (-0.5, 1.2).p >= 1, (0, 1).p >= 1), support token 2;
+    # [0] has p_mm = (0.5, -0.2) / 0.29 (constraint (0.5, -1.2).p >= 1 inactive), norm 1 / sqrt(0.29)
+    assert sels[(1,)]["support"] == [[0, 2]] and abs(sels[(1,)]["p_mm_norm"] - 1) < 1e-12
+    assert sels[(0,)]["support"] == [[0, 2]] and abs(sels[(0,)]["p_mm_norm"] - 0.29 ** -0.5) < 1e-12
 
 
 def test_a_converged_run_on_a_non_local_selection_fails(monkeypatch):
