@@ -30,7 +30,6 @@ from collections import Counter
 
 import numpy as np
 
-import numeric
 from numeric.batched import batched_gd
 from numeric.convergence import CONVERGED, MIXED, STALLED, UNDECIDED, continue_and_judge, judge_batched
 from numeric.selections import analyse_selections, candidate_selections, is_locally_optimal
