@@ -26,11 +26,11 @@ import time
 from collections import Counter
 
 import numpy as np
-import torch
 
 from numeric.batched import batched_gd, default_device
 from numeric.convergence import CONVERGED, continue_and_judge, judge_batched
 from numeric.selections import all_selections, analyse_selection, feasible_many
+from numeric.threads import torch_threads
 
 from .errors import InputError
 
@@ -69,13 +69,8 @@ def sweep_point(n: int, T: int, d: int, seeds: int, *, inits: int = 5, init_radi
     batch (one thread is fastest for these small tensors on a busy machine; None leaves torch's setting)."""
     start = time.perf_counter()
     device = device or default_device()
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         row = _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, device)
-    finally:
-        torch.set_num_threads(previous)
     row["seconds"] = round(time.perf_counter() - start, 3)
     row["device"] = device
     return row

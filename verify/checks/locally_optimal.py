@@ -7,7 +7,7 @@ gamma_it < gamma_{i,alpha_i} (DESIGN.md section 1). The theory predicts:
 1. Every selection that GD converges to in direction is locally optimal (the globally optimal tokens
    are one such selection; others may attract GD from some inits: convergence can be local).
 2. Local convergence: for each locally optimal alpha, GD started at R p_mm/||p_mm|| plus a small
-   perturbation, for R large enough, keeps selecting alpha and converges to p_mm(alpha)/||p_mm(alpha)||.
+   perturbation (of norm 0.05 ||p_mm||, so its angle to p_mm shrinks as R grows), for R large enough, keeps selecting alpha and converges to p_mm(alpha)/||p_mm(alpha)||.
 
 Computation. Candidate selections: all T^n when T^n <= 4096, else the optimal tokens, the selections GD
 reached and their single-sequence variations. Each candidate's p-SVM is solved in float64 (least
@@ -33,6 +33,7 @@ import numpy as np
 from numeric.batched import batched_gd
 from numeric.convergence import CONVERGED, MIXED, STALLED, UNDECIDED, continue_and_judge, judge_batched
 from numeric.selections import analyse_selections, candidate_selections, is_locally_optimal
+from numeric.threads import torch_threads
 
 from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult
 from . import directional_limit
@@ -47,9 +48,9 @@ RANDOM_SEED = 2023
 RANDOM_LOGIT_SPREAD = 5.0
 BATCH_ITERATIONS = 2000
 RECHECK_FACTOR = 10
-CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)   # R in units of ||p_mm||
+CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)   # R in units of ||p_mm||
 CONE_PERTURBATIONS = 4
-CONE_PERTURBATION = 0.05                             # ||perturbation|| / R
+CONE_PERTURBATION = 0.05       # ||perturbation|| / ||p_mm||: the angle to p_mm shrinks like 1/R
 MAX_CONE_SELECTIONS = 16
 JUDGE = {"tol": 1e-3, "min_drop": 4.0, "mixed_mass": 1e-3, "min_speed": 0.05}
 
@@ -94,13 +95,15 @@ def _batched_runs(ctx, theta0: np.ndarray, p_mm_of, suspicious) -> list:
     step = ctx.options["step"] if ctx.options["method"] == "normalized" else 1.0
     judge = {**JUDGE, "min_speed": JUDGE["min_speed"] * step}
     loss = ctx.dataset.loss_spec.name
-    traj = batched_gd(theta0, phi, gamma, loss, method="normalized", step=step, iterations=BATCH_ITERATIONS)
+    with torch_threads(1):
+        traj = batched_gd(theta0, phi, gamma, loss, method="normalized", step=step, iterations=BATCH_ITERATIONS)
     judged = judge_batched(traj, lambda b, sel: p_mm_of(sel), **judge)
     suspect = [b for b, j in enumerate(judged) if j.status == CONVERGED and suspicious(j.selection)]
     if suspect:
-        again = continue_and_judge(traj.theta[-1, suspect], phi[suspect], gamma[suspect], loss,
-                                   lambda k, sel: p_mm_of(sel), step=step,
-                                   iterations=RECHECK_FACTOR * BATCH_ITERATIONS, **judge)
+        with torch_threads(1):
+            again = continue_and_judge(traj.theta[-1, suspect], phi[suspect], gamma[suspect], loss,
+                                       lambda k, sel: p_mm_of(sel), step=step,
+                                       iterations=RECHECK_FACTOR * BATCH_ITERATIONS, **judge)
         for b, j in zip(suspect, again):
             judged[b] = j
     return judged
@@ -161,7 +164,7 @@ def run(ctx) -> CheckResult:
             R = c * float(np.linalg.norm(pm))
             for _ in range(CONE_PERTURBATIONS):
                 e = rng.standard_normal(pm.shape)
-                e *= CONE_PERTURBATION * R / np.linalg.norm(e)
+                e *= CONE_PERTURBATION * float(np.linalg.norm(pm)) / np.linalg.norm(e)
                 inits.append(R * unit + e)
                 labels.append((sel, c, R))
     cone_judged = _batched_runs(ctx, np.array(inits).reshape(len(inits), ds.d), p_mm_of, suspicious)
