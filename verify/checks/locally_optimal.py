@@ -132,6 +132,7 @@ def run(ctx) -> CheckResult:
 
     # 2. random inits, batched
     rng = np.random.default_rng(RANDOM_SEED)
+
     def suspicious(sel):
         p_mm_of(sel)
         return float_cache[tuple(sel)].locally_optimal is not True
@@ -234,7 +235,8 @@ def run(ctx) -> CheckResult:
                          "iterations": BATCH_ITERATIONS, "method": "normalized", "basins": basins,
                          "mixed": n_mixed, "stalled": n_stalled, "undecided": n_undecided},
         "cone": {"radii_over_p_mm_norm": list(CONE_RADII), "perturbation": CONE_PERTURBATION,
-                 "perturbations": CONE_PERTURBATIONS, "iterations": BATCH_ITERATIONS},
+                 "perturbations": CONE_PERTURBATIONS, "iterations": BATCH_ITERATIONS, "method": "normalized",
+                 "step": ctx.options["step"] if ctx.options["method"] == "normalized" else 1.0},
         "convergence_rule": {"dataset_runs": "directional-limit verdict holds",
                              "batched_runs": "numeric.convergence: stable selection over the last decade, "
                                              "||p|| advanced >= min_speed * step per iteration, 1 - corr <= tol and fell >= min_drop-fold", **JUDGE},
