@@ -13,6 +13,3 @@ from .result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, VERDICTS, CheckR
 
 __all__ = ["check", "builtin", "builtin_names", "load", "CHECK_IDS", "Dataset", "DatasetError", "InputError",
            "FAILS", "HOLDS", "INCONCLUSIVE", "NOT_APPLICABLE", "VERDICTS", "CheckResult", "Result"]
-from .sweep import sweep  # noqa: E402
-
-__all__ += ["sweep"]

@@ -112,3 +112,25 @@ def test_scheduler_without_dask_is_a_one_line_error(tmp_path, capsys, monkeypatc
     code = main(["sweep", "--out", str(tmp_path / "o"), "--seeds", "1", "--scheduler", "tcp://127.0.0.1:8786"])
     err = capsys.readouterr().err
     assert code == 2 and "needs dask.distributed" in err and err.count("\n") == 1
+
+
+def test_apparent_contradictions_are_rechecked_on_longer_runs(monkeypatch):
+    # mark every selection other than the optimal tokens "not locally optimal": the runs that converged to
+    # another selection become suspects, are continued 10x longer, and are still counted exactly once
+    import verify.sweep as sw
+
+    real = sw.analyse_selection
+
+    def fake(phi, gamma, sel, *a, **k):
+        res = real(phi, gamma, sel, *a, **k)
+        if res.feasible and tuple(sel) != tuple(int(t) for t in gamma.argmax(axis=1)):
+            res.locally_optimal = False
+        return res
+
+    honest = sweep_point(2, 3, 3, 6, **SMALL)
+    monkeypatch.setattr(sw, "analyse_selection", fake)
+    row = sweep_point(2, 3, 3, 6, **SMALL)
+    assert honest["counts"]["local"] > 0 and honest["rechecked"] == 0
+    assert row["rechecked"] >= honest["counts"]["local"]
+    assert row["counts"]["local"] == 0 and sum(row["counts"].values()) == row["runs"]
+    assert row["counts"]["not_local"] > 0          # GD really does converge there: the recheck confirms it
