@@ -39,6 +39,9 @@ def test_single_input_local_has_two_locally_optimal_selections_with_cones_and_ba
     assert ev["contradictions"] == []
     # [2] is feasible but not locally optimal (both support tokens score higher)
     assert ev["candidates"]["examined"] == 3 and ev["candidates"]["feasible"] == 3
+    table = {tuple(r["selection"]): r for r in ev["candidates"]["table"]}
+    assert table[(2,)]["feasible"] and table[(2,)]["locally_optimal"] is False
+    assert sorted(table[(2,)]["support"]) == [[0, 0], [0, 1]]
 
 
 def test_gd_from_zero_reaching_a_local_selection_is_reported_as_local(from_zero):

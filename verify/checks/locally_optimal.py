@@ -52,6 +52,7 @@ CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)   # R in units of
 CONE_PERTURBATIONS = 4
 CONE_PERTURBATION = 0.05       # ||perturbation|| / ||p_mm||: the angle to p_mm shrinks like 1/R
 MAX_CONE_SELECTIONS = 16
+MAX_TABLE = 256                # candidates listed one by one in the evidence (float64 analysis)
 JUDGE = {"tol": 1e-3, "min_drop": 4.0, "mixed_mass": 1e-3, "min_speed": 0.05}
 
 
@@ -228,7 +229,11 @@ def run(ctx) -> CheckResult:
         "optimal_tokens": list(alpha),
         "candidates": {"examined": int(len(cands)), "all": bool(ds.T ** ds.n <= 4096),
                        "feasible": int(sum(a.feasible for a in float_cache.values())),
-                       "locally_optimal_float": [list(s) for s in float_local]},
+                       "locally_optimal_float": [list(s) for s in float_local],
+                       "table": [{"selection": list(a.selection), "feasible": a.feasible,
+                                  "support": [list(x) for x in a.support], "locally_optimal": a.locally_optimal}
+                                 for a in (float_cache[tuple(int(t) for t in c)] for c in cands)]
+                       if len(cands) <= MAX_TABLE else None},
         "locally_optimal": local_report,
         "dataset_runs": [{**r, "selected": list(r["selected"])} for r in dataset_runs],
         "random_inits": {"runs": len(random_judged), "seed": RANDOM_SEED, "logit_spread": RANDOM_LOGIT_SPREAD,
