@@ -25,11 +25,22 @@ _DERIVATIVES = {
 }
 
 
-def loss_derivative(name: str):
-    """l'(u) in torch for a built-in loss name."""
-    if name not in _DERIVATIVES:
-        raise ValueError(f"batched GD supports the built-in losses {sorted(_DERIVATIVES)}, not {name!r}")
-    return _DERIVATIVES[name]
+def loss_derivative(loss):
+    """l'(u) in torch: for a built-in loss (its name, or a :class:`numeric.Loss` of that name) a torch
+    formula; for any other :class:`numeric.Loss` (e.g. a loss expression) its numpy derivative applied to
+    the tensor's values (on the CPU)."""
+    name = loss if isinstance(loss, str) else loss.name
+    if name in _DERIVATIVES:
+        return _DERIVATIVES[name]
+    if isinstance(loss, str):
+        raise ValueError(f"batched GD supports the built-in losses {sorted(_DERIVATIVES)} or a numeric.Loss, "
+                         f"not {loss!r}")
+
+    def derivative(u: torch.Tensor) -> torch.Tensor:
+        values = loss.derivative(u.detach().cpu().numpy())
+        return torch.as_tensor(np.asarray(values, dtype=float), dtype=u.dtype, device=u.device)
+
+    return derivative
 
 
 def default_device() -> str:
@@ -95,7 +106,7 @@ class BatchedTrajectory:
     seconds: float
 
 
-def batched_gd(theta0, phi, gamma, loss: str = "logistic", *, method: str = "normalized", step: float = 1.0,
+def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
                iterations: int = 10_000, per_decade: int = 10, device: str | None = None) -> BatchedTrajectory:
     """GD on every batch element at once: theta <- theta - step g (fixed) or - step g/||g|| (normalised,
     per element). Inputs are arrays (B, D), (B, n, T, D), (B, n, T); float64 throughout."""

@@ -12,9 +12,10 @@ a new check plugs in with :func:`register` / :func:`register_facts` without touc
 from .build import MANIFEST, ReportError, check_out_dir, safe_name, safe_names, write_report
 from .page import overall_verdict, provenance, render_dataset_page, render_index, versions
 from .plots import PLOTS, Figure, PlotContext, figures_for, register
+from .sweep_page import render_sweep_page
 from .views import FACTS, Table, evidence_tables, facts_for, register_facts
 
 __all__ = ["MANIFEST", "ReportError", "check_out_dir", "safe_name", "safe_names", "write_report",
            "overall_verdict", "provenance", "render_dataset_page", "render_index", "versions",
            "PLOTS", "Figure", "PlotContext", "figures_for", "register",
-           "FACTS", "Table", "evidence_tables", "facts_for", "register_facts"]
+           "FACTS", "Table", "evidence_tables", "facts_for", "register_facts", "render_sweep_page"]

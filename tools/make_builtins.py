@@ -43,6 +43,18 @@ def joint(third, name, description):
             "inits": [["0", "0"], ["0.5", "-0.5"]]}
 
 
+def local_from_zero():
+    """One sequence, keys k0 = (0.5, -0.2), k1 = (0, 1), k2 = 0 with scores 1, 0.9, 0. Selecting token 1 has
+    p_mm = (0, 1) with token 2 its only support token (score 0 < 0.9), so [1] is locally optimal; the
+    first gradient step from p = 0 points mostly along k1, and GD from zero stays there."""
+    return {"name": "local-from-zero",
+            "description": "one sequence, three tokens; GD from zero converges to the locally (not globally) "
+                           "optimal token 1",
+            "model": "prompt", "X": [[["0.5", "-0.2", "1"], ["0", "1", "0.9"], ["0", "0", "0"]]], "Y": [1],
+            "v": [0, 0, 1], "W": [[1, 0, 0], [0, 1, 0], [0, 0, 0]], "loss": "logistic",
+            "inits": [[0, 0, 0], [4, -1, 0]]}
+
+
 def main():
     DATA.mkdir(parents=True, exist_ok=True)
     sets = [
@@ -57,6 +69,7 @@ def main():
               "joint (v, p) training; every sequence is a support vector of the v-SVM (joint-training figure)"),
         joint(["0.5", "1.5"], "joint-relaxed",
               "joint (v, p) training; the last sequence is not a v-SVM support vector, its p-constraint relaxes to 0"),
+        local_from_zero(),
     ]
     for obj in sets:
         text = json.dumps(obj, indent=1)

@@ -28,10 +28,10 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
     (True, ['optimal-tokens'])
     >>> import json; json.loads(r.to_json())["schema"]
     'attnsvm.check/1'
-    >>> check("single-input-global", only=["no-such-check"])
+    >>> check("single-input-global", only=["no-such-check"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    verify.errors.InputError: unknown check 'no-such-check' (checks: optimal-tokens, ...)
+    verify.errors.InputError: unknown check 'no-such-check' (checks: assumption-A, optimal-tokens, ...)
     """
     ds = load(dataset)
     start = time.perf_counter()

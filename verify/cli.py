@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--step", type=float, help="GD step (default: the dataset's, else 1)")
     r.add_argument("--jobs", type=int, metavar="N",
                    help="datasets checked in parallel processes (default: one per CPU core, at most one per dataset)")
+    from .sweep_cli import add_parser as add_sweep_parser
+    add_sweep_parser(sub)
     return p
 
 
@@ -170,7 +172,8 @@ def main(argv=None) -> int:
         if args.command is None:
             raise InputError("missing command (use 'attnsvm list' or 'attnsvm check DATASET')")
         args.argv = list(sys.argv[1:] if argv is None else argv)
-        return {"list": cmd_list, "check": cmd_check, "report": cmd_report}[args.command](args)
+        from .sweep_cli import cmd_sweep
+        return {"list": cmd_list, "check": cmd_check, "report": cmd_report, "sweep": cmd_sweep}[args.command](args)
     except InputError as exc:
         msg = " ".join(str(exc).split())
         print(f"error: {msg}", file=sys.stderr)

@@ -1,0 +1,149 @@
+"""Token selections, their p-SVMs, support tokens and local optimality (DESIGN.md section 1).
+
+A selection alpha picks one token alpha_i per sequence. Its p-SVM is
+
+    p_mm(alpha) = argmin ||p||   s.t.   <p, Phi_{i,alpha_i} - Phi_it> >= 1   for all i, t != alpha_i,
+
+feasible when some direction makes every selected token strictly dominant. Its support tokens are the
+(i, t) whose constraint is active, <p_mm, Phi_{i,alpha_i} - Phi_it> = 1. The selection is *locally
+optimal* when the p-SVM is feasible and every support token scores strictly below the selected one:
+gamma_it < gamma_{i,alpha_i}. The globally optimal tokens (argmax_t gamma_it) are locally optimal
+whenever their p-SVM is feasible.
+
+Many small SVMs are solved here with the least-distance-programming reduction to non-negative least
+squares: for min ||x|| s.t. G x >= h, solve min_{u >= 0} ||E u - f|| with E = [G^T; h^T] and
+f = (0, ..., 0, 1); with r = E u - f, the problem is infeasible exactly when r = 0 (then A^T u = 0 and
+b^T u = 1 with u >= 0 is a Farkas certificate), and otherwise x = -r[:D] / r[D], lambda = u / (-r[D])
+are the solution and its KKT multipliers. Each answer is checked against its certificate in float64;
+results that are reported as evidence should be polished (:func:`numeric.svm.polish`) from exact data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import nnls
+
+from .svm import svm_constraints
+
+
+def all_selections(n: int, T: int) -> np.ndarray:
+    """Every selection alpha in {0..T-1}^n, shape (T^n, n), in lexicographic order."""
+    grids = np.indices((T,) * n).reshape(n, -1).T
+    return np.ascontiguousarray(grids)
+
+
+def single_sequence_variations(selection, T: int) -> np.ndarray:
+    """The selections that differ from ``selection`` in exactly one sequence, shape (n (T-1), n)."""
+    sel = np.asarray(selection, dtype=int)
+    n = sel.shape[0]
+    ii, tt = np.meshgrid(np.arange(n), np.arange(T), indexing="ij")
+    keep = tt != sel[ii]
+    ii, tt = ii[keep], tt[keep]
+    out = np.repeat(sel[None, :], len(ii), axis=0)
+    out[np.arange(len(ii)), ii] = tt
+    return out
+
+
+def candidate_selections(n: int, T: int, base, limit: int = 4096) -> np.ndarray:
+    """The selections worth examining: all T^n of them when T^n <= ``limit``; otherwise the ``base``
+    selections (optimal tokens, the selections GD reached) and their single-sequence variations,
+    deduplicated in order of first appearance."""
+    if T ** n <= limit:
+        return all_selections(n, T)
+    rows = []
+    for sel in base:
+        rows.append(np.asarray(sel, dtype=int)[None, :])
+    for sel in base:
+        rows.append(single_sequence_variations(sel, T))
+    stacked = np.concatenate(rows, axis=0) if rows else np.zeros((0, n), dtype=int)
+    _, first = np.unique(stacked, axis=0, return_index=True)
+    return stacked[np.sort(first)]
+
+
+@dataclass
+class LDPSolution:
+    """min ||x|| s.t. A x >= b: ``feasible``; x and the multipliers lam (x = A^T lam, lam >= 0) when
+    feasible; ``certificate`` = max primal/stationarity residual of the float64 answer, or, when
+    infeasible, the Farkas residual ||A^T u|| / (b^T u) of the certificate u (>= 0)."""
+
+    feasible: bool
+    x: np.ndarray | None
+    lam: np.ndarray | None
+    certificate: float
+
+
+def least_distance(A: np.ndarray, b: np.ndarray, zero_tol: float = 1e-12) -> LDPSolution:
+    """min ||x|| s.t. A x >= b by non-negative least squares (see module docstring)."""
+    A = np.asarray(A, dtype=float)
+    b = np.asarray(b, dtype=float)
+    m, D = A.shape
+    E = np.vstack([A.T, b[None, :]])
+    f = np.zeros(D + 1)
+    f[D] = 1.0
+    u, _ = nnls(E, f, maxiter=50 * (m + D + 1))
+    r = E @ u - f
+    if np.linalg.norm(r) <= zero_tol or -r[D] <= zero_tol:
+        bu = float(b @ u)
+        cert = float(np.linalg.norm(A.T @ u) / bu) if bu > 0 else float("inf")
+        return LDPSolution(False, None, None, cert)
+    x = -r[:D] / r[D]
+    lam = u / (-r[D])
+    scale = max(1.0, float(np.max(np.abs(A))))
+    primal = float(np.max(np.maximum(b - A @ x, 0.0), initial=0.0))
+    station = float(np.max(np.abs(x - A.T @ lam), initial=0.0)) / scale
+    return LDPSolution(True, x, lam, max(primal, station))
+
+
+@dataclass
+class SelectionSVM:
+    """One selection's p-SVM in float64: feasible, p_mm, the support tokens [(i, t), ...] (active
+    constraints, slack <= ``active_tol`` relative), and locally_optimal (None when infeasible)."""
+
+    selection: tuple
+    feasible: bool
+    p_mm: np.ndarray | None
+    support: list
+    locally_optimal: bool | None
+    certificate: float
+
+
+def support_tokens(A: np.ndarray, b: np.ndarray, x: np.ndarray, pairs: np.ndarray, active_tol: float = 1e-9) -> list:
+    """The (i, t) whose constraint <x, A_j> >= b_j is active: A_j x - b_j <= active_tol * max(1, |b_j|)."""
+    slack = np.asarray(A, dtype=float) @ x - np.asarray(b, dtype=float)
+    active = slack <= active_tol * np.maximum(1.0, np.abs(b))
+    return [(int(i), int(t)) for i, t in pairs[active]]
+
+
+def is_locally_optimal(gamma, selection, support) -> bool:
+    """Every support token scores strictly below the selected token of its sequence:
+    gamma_it < gamma_{i,alpha_i} for all (i, t) in ``support``. ``gamma`` may hold exact rationals
+    (Fractions; then the comparison is exact) or floats."""
+    return all(gamma[i, t] < gamma[i, selection[i]] for i, t in support)
+
+
+def analyse_selection(phi: np.ndarray, gamma, selection, active_tol: float = 1e-9) -> SelectionSVM:
+    """Feasibility, p_mm, support tokens and local optimality of one selection (float64 LDP)."""
+    sel = tuple(int(a) for a in selection)
+    con = svm_constraints(np.asarray(phi, dtype=float), sel)
+    sol = least_distance(con.A, con.b)
+    if not sol.feasible:
+        return SelectionSVM(sel, False, None, [], None, sol.certificate)
+    sup = support_tokens(con.A, con.b, sol.x, con.pairs, active_tol)
+    return SelectionSVM(sel, True, sol.x, sup, is_locally_optimal(gamma, sel, sup), sol.certificate)
+
+
+def analyse_selections(phi: np.ndarray, gamma, selections, active_tol: float = 1e-9) -> list:
+    """:func:`analyse_selection` for each row of ``selections``."""
+    return [analyse_selection(phi, gamma, s, active_tol) for s in np.asarray(selections, dtype=int)]
+
+
+def feasible_many(phi: np.ndarray, selections) -> np.ndarray:
+    """Whether each selection's p-SVM is feasible (bool array, one entry per row of ``selections``)."""
+    phi = np.asarray(phi, dtype=float)
+    return np.array([least_distance(*_ab(phi, s)).feasible for s in np.asarray(selections, dtype=int)], dtype=bool)
+
+
+def _ab(phi, sel):
+    con = svm_constraints(phi, sel)
+    return con.A, con.b
