@@ -10,29 +10,16 @@ CheckResult, or the same dict from the JSON result) and return an ``<svg ...>`` 
 """
 from __future__ import annotations
 
-import io
-
 import numpy as np
+
+from .plots import _new_figure, to_svg
 
 FLOOR = 1e-40   # 1 - corr values of 0 (rounding level) are drawn here
 
 
 def _figure(width=5.2, height=4.2):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(width, height))
-    return plt, fig, ax
-
-
-def _svg(plt, fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
+    fig = _new_figure(width, height)
+    return fig, fig.add_subplot()
 
 
 def _xy(vectors) -> np.ndarray:
@@ -46,7 +33,7 @@ def path_plane_svg(evidence: dict, title: str = "") -> str:
     """The joint regularisation paths (v_r/r and p_R/R) in the plane with the SVM directions."""
     joint = evidence.get("joint") or {}
     rows = joint.get("rows") or []
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     t = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(t), np.sin(t), color="0.85", lw=0.8)
     if rows:
@@ -82,12 +69,12 @@ def path_plane_svg(evidence: dict, title: str = "") -> str:
     ax.set_ylabel("coordinate 2")
     ax.set_title(title or "regularisation paths and SVM directions")
     ax.legend(fontsize=7, loc="lower left")
-    return _svg(plt, fig)
+    return to_svg(fig)
 
 
 def one_minus_corr_svg(evidence: dict, title: str = "") -> str:
     """1 - corr of the path directions against the SVM directions along the grid of radii."""
-    plt, fig, ax = _figure(5.6, 3.8)
+    fig, ax = _figure(5.6, 3.8)
     series = []
     alone = evidence.get("p_alone") or {}
     if alone.get("rows"):
@@ -111,4 +98,4 @@ def one_minus_corr_svg(evidence: dict, title: str = "") -> str:
     ax.set_ylabel("1 - corr")
     ax.set_title(title or "1 - corr along the regularisation path")
     ax.legend(fontsize=7)
-    return _svg(plt, fig)
+    return to_svg(fig)

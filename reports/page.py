@@ -152,8 +152,17 @@ def _dataset_view(result, dataset) -> dict:
             "description": "", "params": []}
     if dataset is not None:
         view["description"] = dataset.description
-        view["params"] = [("head v", _vec_text(dataset.v)), ("key matrix W", _matrix_text(dataset.W)),
-                          ("initial prompts", ", ".join(_vec_text(p) for p in dataset.inits))]
+        if dataset.model == "prompt":
+            view["params"] = [("head v", _vec_text(dataset.v)), ("key matrix W", _matrix_text(dataset.W)),
+                              ("initial prompts", ", ".join(_vec_text(p) for p in dataset.inits))]
+        else:  # self/cross attention: the trained parameter is W (or K, Q); logits x_it^T W z_i
+            queries = (f"token {dataset.query_index} of each sequence" if dataset.model == "self"
+                       else f"given, one per sequence (Z is {dataset.n} x {dataset.d})")
+            view["params"] = [("head v", _vec_text(dataset.v)), ("queries z_i", queries),
+                              ("parameterisation", f"{dataset.parameterization}" +
+                               (f" (rank m = {dataset.rank})" if dataset.parameterization == "KQ" else "")),
+                              ("initial W (Frobenius norms)",
+                               ", ".join(f"{np.linalg.norm(np.asarray(w, dtype=float)):.4g}" for w in dataset.inits))]
         if dataset.gd:
             view["params"].append(("GD options of the dataset", json.dumps(dataset.gd)))
     return view
@@ -182,7 +191,7 @@ def _token_view(result, dataset) -> dict | None:
                 for i, t in enumerate(run.get("selected") or []):
                     mark(i, t, f"GD run {j}")
     keys = dataset.features()
-    show_keys = not np.array_equal(dataset.W, np.eye(dataset.d))
+    show_keys = dataset.model == "prompt" and not np.array_equal(dataset.W, np.eye(dataset.d))
     sequences = []
     for i in range(min(dataset.n, MAX_SEQUENCES)):
         rows = [{"t": t, "x": _vec_text(dataset.X[i, t]), "k": _vec_text(keys[i, t]),

@@ -354,3 +354,41 @@ def norm_growth_plot(evidence, ctx) -> list[Figure]:
         cap += (f" Measured slope d||p_k||/d ln k = {slope:.4g} over the shaded window; predicted ||p_mm|| = {pred:.4g}. "
                 "The dashed line is drawn through the last point.")
     return [Figure("Norm divergence: ||p_k|| against k", to_svg(fig), cap)]
+
+
+# -- self/cross attention and joint training (drawn by reports.w_plots and reports.joint_plots) ------
+@register("w-directional-limit")
+def w_limit_plot(evidence, ctx) -> list[Figure]:
+    from .w_plots import w_limit_svg
+
+    if not evidence.get("trajectory"):
+        return []
+    return [Figure("GD on W: distance to the W-SVMs", w_limit_svg(evidence),
+                   "1 - corr with the Frobenius W-SVM and the optimality gaps of the iterate scaled to margin 1, "
+                   "against ||W_k||; the theory predicts the Frobenius curves fall to 0.")]
+
+
+@register("kq-directional-limit")
+def kq_limit_plot(evidence, ctx) -> list[Figure]:
+    from .w_plots import kq_limit_svg
+
+    if not evidence.get("trajectory"):
+        return []
+    return [Figure("GD on (K, Q): nuclear against Frobenius optimality", kq_limit_svg(evidence),
+                   "Optimality gaps of K_k Q_k^T scaled to margin 1, for the nuclear and the Frobenius norm; the "
+                   "theory predicts the nuclear gap falls to 0, while the Frobenius gap stays near the Frobenius "
+                   "gap of the nuclear solution.")]
+
+
+@register("regularization-path")
+def regularization_path_plots(evidence, ctx) -> list[Figure]:
+    from .joint_plots import one_minus_corr_svg, path_plane_svg
+
+    figs = []
+    if (evidence.get("joint") or {}).get("rows"):
+        figs.append(Figure("v and p regularisation paths in the plane", path_plane_svg(evidence),
+                           "v_r/r and p_R/R along the grid of radii, with the v-SVM direction, the relaxed p-SVM "
+                           "direction (the predicted limit of p) and the plain p-SVM direction for contrast."))
+    figs.append(Figure("1 - corr along the regularisation path", one_minus_corr_svg(evidence),
+                       "1 - corr of the path's directions with the predicted SVM directions, against the radius."))
+    return figs

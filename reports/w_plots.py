@@ -9,12 +9,7 @@ Both take the check's evidence (a dict, or its JSON form) and return ``<svg ...>
 """
 from __future__ import annotations
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from .plots import _new_figure, to_svg
 
 
 def _series(rows, key):
@@ -22,18 +17,11 @@ def _series(rows, key):
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
 def w_limit_svg(evidence: dict, title: str = "GD on W") -> str:
     """1 - corr against W_F^mm, Frobenius gap and nuclear gap of the scaled iterate, against ||W_k|| (log-log)."""
     rows = evidence.get("trajectory", [])
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = _new_figure(5.5, 3.6)
+    ax = fig.add_subplot()
     for key, label, style in (("one_minus_corr_fro", "1 - corr(W, W_F^mm)", "o-"),
                               ("fro_gap", "Frobenius optimality gap", "s--"),
                               ("nuc_gap", "nuclear optimality gap", "^:")):
@@ -47,14 +35,15 @@ def w_limit_svg(evidence: dict, title: str = "GD on W") -> str:
     ax.set_title(title)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
-    return _svg(fig)
+    return to_svg(fig)
 
 
 def kq_limit_svg(evidence: dict, title: str = "GD on (K, Q)") -> str:
     """Nuclear and Frobenius optimality gaps of K_k Q_k^T against ||W_k|| (log-log), with the Frobenius
     solution's nuclear gap and the nuclear solution's Frobenius gap as reference lines."""
     rows = evidence.get("trajectory", [])
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = _new_figure(5.5, 3.6)
+    ax = fig.add_subplot()
     for key, label, style, color in (("nuc_gap", "nuclear optimality gap", "o-", "C0"),
                                      ("fro_gap", "Frobenius optimality gap", "s--", "C1")):
         x, y = _series(rows, key)
@@ -70,4 +59,4 @@ def kq_limit_svg(evidence: dict, title: str = "GD on (K, Q)") -> str:
     ax.set_title(title)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
-    return _svg(fig)
+    return to_svg(fig)

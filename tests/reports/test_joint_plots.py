@@ -1,5 +1,6 @@
 """reports.joint_plots: SVG strings with the expected series, from real check evidence (also via JSON)."""
 import json
+import re
 
 import pytest
 
@@ -20,7 +21,8 @@ def test_path_plane_svg(evidence):
         for label in ("v_r / r (path)", "p_R / R (path)", "v-SVM direction", "relaxed p-SVM direction",
                       "plain p-SVM direction", "joint-relaxed"):
             assert label in svg, label
-        assert svg.count('id="line2d_') >= 6
+        assert len(re.findall(r'id="f\d+-line2d_', svg)) >= 6  # ids made unique per figure by reports.plots.to_svg
+        assert "xmlns" not in svg and "http" not in svg
 
 
 def test_one_minus_corr_svg(evidence):
