@@ -78,6 +78,16 @@ def _format_table(result) -> str:
     return "\n".join(lines)
 
 
+def _verdict_counts(result) -> str:
+    """'12 holds, 4 not-applicable' and the ids of the checks that do not hold."""
+    from .result import VERDICTS
+
+    counts = [f"{sum(c.verdict == v for c in result.checks)} {v}" for v in VERDICTS
+              if any(c.verdict == v for c in result.checks)]
+    odd = [f"{c.id} {c.verdict}" for c in result.checks if c.verdict in ("fails", "inconclusive")]
+    return ", ".join(counts) + (f"  ({'; '.join(odd)})" if odd else "")
+
+
 def cmd_list(args) -> int:
     for name in builtin_names():
         ds = builtin(name)
@@ -160,8 +170,7 @@ def cmd_report(args) -> int:
     except ReportError as exc:
         raise InputError(str(exc)) from None
     for result, _ in entries:
-        print(f"{result.dataset['name']:<24} {'ok' if result.ok else 'NOT OK':<7} " +
-              ", ".join(f"{c.id} {c.verdict}" for c in result.checks))
+        print(f"{result.dataset['name']:<24} {'ok' if result.ok else 'NOT OK':<7} {_verdict_counts(result)}")
     print(f"wrote {paths[0]} and {len(paths) - 1} more file(s)")
     return EXIT_OK if all(r.ok for r, _ in entries) else EXIT_FAIL
 
