@@ -75,8 +75,8 @@ def log_excess(loss: Loss, gamma_star: np.ndarray, log_delta: np.ndarray) -> np.
     if loss.name == "correlation":
         return np.asarray(log_delta, dtype=float)                     # l(g - delta) - l(g) = delta
     # any other decreasing loss: first order where delta is tiny, the direct difference elsewhere
-    first = log_neg_derivative(loss, gamma_star) + log_delta
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # nan where l is not decreasing (Assumption A fails)
+        first = log_neg_derivative(loss, gamma_star) + log_delta
         direct = np.log(np.maximum(loss.value(gamma_star - delta) - loss.value(gamma_star), 0.0))
     return np.where(delta < 1e-8, first, direct)
 
@@ -222,12 +222,18 @@ def _starts(radius, prev, directions, rng, n_random, D):
 
 
 def _tally(results, value_tol):
-    vals = np.array([r[1] for r in results])
+    vals = np.array([r[1] for r in results], dtype=float)
+    vals = np.where(np.isnan(vals), np.inf, vals)  # a start whose value could not be evaluated never wins
     best = int(np.argmin(vals))
-    tol = value_tol * max(1.0, abs(vals[best]))
-    reached = [k for k in range(len(results)) if vals[k] <= vals[best] + tol]
+    if np.isfinite(vals[best]):
+        tol = value_tol * max(1.0, abs(vals[best]))
+        reached = [k for k in range(len(results)) if vals[k] <= vals[best] + tol]
+    else:
+        reached = [k for k in range(len(results)) if vals[k] == vals[best]]
     dspread = max([_omc(results[k][0], results[best][0]) for k in reached] + [0.0])
-    return best, reached, float(vals.max() - vals.min()), dspread, vals
+    finite = vals[np.isfinite(vals)]
+    spread = float(finite.max() - finite.min()) if len(finite) == len(vals) else float("inf")
+    return best, reached, spread, dspread, vals
 
 
 def p_path(phi, gamma, loss: Loss, radii, directions=(), n_random: int = 3, seed: int = 0,

@@ -20,6 +20,7 @@ from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc
 
 ID = "joint-directional-limit"
+NEEDS_ASSUMPTION_A = True  # a GD conclusion: no claim where the loss violates Assumption A
 CLAIM = ("Joint GD on (v, p) converges in direction to the v-SVM and the relaxed p-SVM of the tokens it selects "
          "(for the joint-training theory: the optimal tokens alpha).")
 STOP_TOL = 1e-9

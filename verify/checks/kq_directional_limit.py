@@ -24,6 +24,7 @@ from ..w_runs import (KQ_DECAY, KQ_RULE, KQ_STEP, RANK_RTOL_ITERATE, judge_itera
                       w_svm)
 
 ID = "kq-directional-limit"
+NEEDS_ASSUMPTION_A = True  # a GD conclusion: no claim where the loss violates Assumption A
 CLAIM = ("GD on (K, Q): K_k Q_k^T, scaled to margin 1, approaches the nuclear-norm W-SVM optimum (gap -> 0) "
          "of the tokens GD selects, and not the Frobenius W-SVM.")
 NUC_GAP_TOL = 1e-2

@@ -40,6 +40,7 @@ from . import directional_limit
 from .optimal_tokens import optimal_tokens
 
 ID = "locally-optimal"
+NEEDS_ASSUMPTION_A = True  # a GD conclusion: no claim where the loss violates Assumption A
 CLAIM = ("Every selection GD converges to is locally optimal (feasible p-SVM, every support token scores "
          "strictly below the selected token); from the cone around a locally optimal p_mm, GD stays on it.")
 

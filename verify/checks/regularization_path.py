@@ -24,6 +24,7 @@ from . import joint_common as jc
 from .optimal_tokens import optimal_tokens
 
 ID = "regularization-path"
+NEEDS_ASSUMPTION_A = True  # a GD conclusion: no claim where the loss violates Assumption A
 CLAIM = ("The regularisation path converges in direction to the SVM directions: p_R/R -> p_mm/||p_mm|| with v "
          "fixed; jointly v_r/r -> v(alpha)/||v(alpha)|| and p_R/R -> p_relax/||p_relax||.")
 ROUNDING_FLOOR = 1e-20

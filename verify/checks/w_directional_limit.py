@@ -17,6 +17,7 @@ from ..w_runs import RANK_RTOL_ITERATE, decade_drop, judge_iterate, trajectory_e
 from .optimal_tokens import optimal_tokens
 
 ID = "w-directional-limit"
+NEEDS_ASSUMPTION_A = True  # a GD conclusion: no claim where the loss violates Assumption A
 CLAIM = "GD on W: W_k/||W_k|| converges to W_F^mm/||W_F^mm|| (Frobenius W-SVM) of the tokens GD selects."
 
 
