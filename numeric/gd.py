@@ -69,6 +69,46 @@ def checkpoint_schedule(max_iter: int, per_decade: int = 10) -> list[int]:
     return sorted(ks)
 
 
+class CheckpointSchedule:
+    """The bookkeeping every GD loop shares: checkpoints at the iterations of :func:`checkpoint_schedule`,
+    the time budget, the observer, and the stop reasons ("observer", "time", "stationary", "iterations").
+
+    A loop asks ``due(k, stationary)`` each step; when it is due it builds its checkpoint and calls
+    ``record(cp, stationary)``, which returns the stop reason when the run ends there (else None).
+    """
+
+    def __init__(self, max_iter: int, per_decade: int, time_budget: float, observer=None):
+        self.iterations = checkpoint_schedule(max_iter, per_decade)
+        self.time_budget = time_budget
+        self.observer = observer
+        self.checkpoints: list = []
+        self._next = 0
+        self._late = False
+        self.start = time.perf_counter()
+
+    def due(self, k: int, stationary: bool = False) -> bool:
+        self._late = time.perf_counter() - self.start > self.time_budget
+        return k == self.iterations[self._next] or self._late or stationary
+
+    def record(self, cp, stationary: bool = False) -> str | None:
+        self.checkpoints.append(cp)
+        while self._next < len(self.iterations) and self.iterations[self._next] <= cp.iteration:
+            self._next += 1
+        if self.observer is not None and self.observer(cp):
+            return "observer"
+        if self._late:
+            return "time"
+        if stationary:
+            return "stationary"
+        if self._next >= len(self.iterations):
+            return "iterations"
+        return None
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+
 def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *,
            method: str = "normalized", step: float = 1.0, max_iter: int = 300_000,
            time_budget: float = 20.0, per_decade: int = 10,
@@ -80,20 +120,15 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     if method not in METHODS:
         raise ValueError(f"unknown GD method {method!r}; expected one of {METHODS}")
     theta = np.array(theta0, dtype=float).ravel().copy()
-    schedule = checkpoint_schedule(max_iter, per_decade)
-    next_idx = 0
+    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     kernel = StableAttention(phi, gamma)
-    checkpoints: list[Checkpoint] = []
-    start = time.perf_counter()
-    stop_reason = "iterations"
     normalized = method == "normalized"
     k = 0
     while True:
         tails = kernel.tails(theta)
         g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
         gn = float(np.sqrt(g @ g))
-        out_of_time = time.perf_counter() - start > time_budget
-        if k == schedule[next_idx] or out_of_time or gn == 0.0:
+        if book.due(k, gn == 0.0):
             st = kernel.state(theta)
             true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g
             cp = Checkpoint(iteration=k, theta=theta.copy(), norm=float(np.linalg.norm(theta)),
@@ -101,25 +136,13 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
                             selected=tuple(int(a) for a in st.dominant),
                             one_minus_mass=float(np.max(st.one_minus_mass)),
                             grad_norm=float(np.linalg.norm(true_g)))
-            checkpoints.append(cp)
-            while next_idx < len(schedule) and schedule[next_idx] <= k:
-                next_idx += 1
-            if observer is not None and observer(cp):
-                stop_reason = "observer"
-                break
-            if out_of_time:
-                stop_reason = "time"
-                break
-            if gn == 0.0:
-                stop_reason = "stationary"
-                break
-            if next_idx >= len(schedule):
-                stop_reason = "iterations"
+            stop_reason = book.record(cp, gn == 0.0)
+            if stop_reason:
                 break
         if normalized:
             theta -= step * g / gn
         else:
             theta -= step * g
         k += 1
-    return Trajectory(method=method, step=step, checkpoints=checkpoints, stop_reason=stop_reason,
-                      seconds=time.perf_counter() - start)
+    return Trajectory(method=method, step=step, checkpoints=book.checkpoints, stop_reason=stop_reason,
+                      seconds=book.seconds)

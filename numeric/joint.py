@@ -16,7 +16,6 @@ the directions of both blocks survive when l'(u_i) or s_it underflow.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,6 +23,7 @@ import mpmath
 import numpy as np
 
 from .attention import attention_state
+from .gd import CheckpointSchedule, Trajectory
 from .losses import Loss
 
 JOINT_LOSSES = ("logistic", "exponential")
@@ -179,19 +179,7 @@ class JointCheckpoint:
     extra: dict = field(default_factory=dict)
 
 
-@dataclass
-class JointTrajectory:
-    """A joint GD run: its checkpoints and why it stopped ("observer", "iterations", "time")."""
-
-    method: str
-    step: float
-    checkpoints: list
-    stop_reason: str
-    seconds: float
-
-    @property
-    def final(self) -> JointCheckpoint:
-        return self.checkpoints[-1]
+JointTrajectory = Trajectory  # a joint run has the same fields; its checkpoints are JointCheckpoints
 
 
 def run_joint_gd(v0, p0, X, Y, phi, loss: Loss, *, method: str = "normalized", step: float = 1.0,
@@ -202,36 +190,21 @@ def run_joint_gd(v0, p0, X, Y, phi, loss: Loss, *, method: str = "normalized", s
     fixed:       (v, p) <- (v, p) - eta (grad_v L, grad_p L)
     normalized:  v <- v - eta grad_v L / ||grad_v L||,  p <- p - eta grad_p L / ||grad_p L||  (per block)
     """
-    from .gd import checkpoint_schedule
-
     if method not in ("normalized", "fixed"):
         raise ValueError(f"unknown GD method {method!r}")
     v = np.array(v0, dtype=float).ravel().copy()
     p = np.array(p0, dtype=float).ravel().copy()
-    schedule = checkpoint_schedule(max_iter, per_decade)
-    nxt = 0
-    cps: list = []
-    start = time.perf_counter()
-    reason = "iterations"
+    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     k = 0
     while True:
-        out_of_time = time.perf_counter() - start > time_budget
-        if k == schedule[nxt] or out_of_time:
+        if book.due(k):
             js = joint_state(v, p, X, Y, phi)
             cp = JointCheckpoint(iteration=k, v=v.copy(), p=p.copy(), v_norm=float(np.linalg.norm(v)),
                                  p_norm=float(np.linalg.norm(p)), loss=float(np.mean(loss.value(js.u))),
                                  selected=tuple(int(a) for a in js.att.dominant),
                                  one_minus_mass=float(np.max(js.att.one_minus_mass)))
-            cps.append(cp)
-            while nxt < len(schedule) and schedule[nxt] <= k:
-                nxt += 1
-            if observer is not None and observer(cp):
-                reason = "observer"
-                break
-            if out_of_time:
-                reason = "time"
-                break
-            if nxt >= len(schedule):
+            reason = book.record(cp)
+            if reason:
                 break
         gv, gp = joint_gradient(v, p, X, Y, phi, loss, scaled=method == "normalized")
         if method == "normalized":
@@ -244,8 +217,8 @@ def run_joint_gd(v0, p0, X, Y, phi, loss: Loss, *, method: str = "normalized", s
             v = v - step * gv
             p = p - step * gp
         k += 1
-    return JointTrajectory(method=method, step=step, checkpoints=cps, stop_reason=reason,
-                           seconds=time.perf_counter() - start)
+    return JointTrajectory(method=method, step=step, checkpoints=book.checkpoints, stop_reason=reason,
+                           seconds=book.seconds)
 
 
 def v_svm_rows(X, Y, alpha):

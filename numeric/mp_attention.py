@@ -24,6 +24,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
+from .attention import AttentionState
 from .losses import Loss
 
 DEFAULT_DPS = 50
@@ -57,7 +58,7 @@ def _exact(a) -> bool:
 
 
 @dataclass
-class MPAttentionState:
+class MPAttentionState(AttentionState):
     """The stable decomposition of the attention at theta, in mpmath (fields as in
     :class:`numeric.attention.AttentionState`; arrays are object arrays of mpf, ``dps`` their precision).
 
@@ -66,17 +67,6 @@ class MPAttentionState:
     dphi: Phi_it - Phi_{i,a_i} (n, T, D); dgamma: gamma_it - gamma_{i,a_i}; mask: t != a_i (bool).
     """
 
-    dominant: np.ndarray
-    r: np.ndarray
-    e: np.ndarray
-    tail_sum: np.ndarray
-    s: np.ndarray
-    one_minus_mass: np.ndarray
-    gap: np.ndarray
-    u: np.ndarray
-    dphi: np.ndarray
-    dgamma: np.ndarray
-    mask: np.ndarray
     dps: int
 
 

@@ -28,7 +28,6 @@ instead (slow; an independent implementation to test the fast one against).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from operator import mul
@@ -39,7 +38,7 @@ import numpy as np
 from mpmath.libmp import (dps_to_prec, fone, from_float, from_int, from_man_exp, from_rational, fzero, mpf_add,
                           mpf_div, mpf_exp, mpf_mul, mpf_neg, mpf_sub, mpf_sum)
 
-from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule
+from .gd import METHODS, Checkpoint, CheckpointSchedule, Trajectory
 from .losses import Loss
 from .mp_attention import (mp_attention_state, mp_excess_loss, mp_gradient, mp_loss_value, mp_norm)
 
@@ -286,12 +285,8 @@ def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "n
     if len(theta) != ker.D:
         raise ValueError(f"theta0 has {len(theta)} entries, the features have {ker.D}")
     S = to_fixed(step, P)
-    schedule = checkpoint_schedule(max_iter, per_decade)
-    next_idx = 0
-    checkpoints: list = []
+    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     normalized = method == "normalized"
-    start = time.perf_counter()
-    stop_reason = "iterations"
     k = 0
     while True:
         if kernel == "fixed":
@@ -304,22 +299,9 @@ def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "n
                 delta = [step * x / gn_mp if normalized else step * x for x in g] if gn_mp else []
                 G, M = [to_fixed(x, P) for x in delta] or [0] * ker.D, None
         zero = (not any(G)) if M is not None else not gn_mp
-        out_of_time = time.perf_counter() - start > time_budget
-        if k == schedule[next_idx] or out_of_time or zero:
-            cp = _checkpoint(k, theta, P, phi, gamma, loss, dps)
-            checkpoints.append(cp)
-            while next_idx < len(schedule) and schedule[next_idx] <= k:
-                next_idx += 1
-            if observer is not None and observer(cp):
-                stop_reason = "observer"
-                break
-            if out_of_time:
-                stop_reason = "time"
-                break
-            if zero:
-                stop_reason = "stationary"
-                break
-            if next_idx >= len(schedule):
+        if book.due(k, zero):
+            stop_reason = book.record(_checkpoint(k, theta, P, phi, gamma, loss, dps), zero)
+            if stop_reason:
                 break
         if M is None:  # reference kernel: G is the step itself in fixed point
             theta = [t - x for t, x in zip(theta, G)]
@@ -335,5 +317,5 @@ def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "n
             else:
                 theta = [t - ((S * x) << -sh) // n for t, x in zip(theta, G)]
         k += 1
-    return Trajectory(method=method, step=step, checkpoints=checkpoints, stop_reason=stop_reason,
-                      seconds=time.perf_counter() - start)
+    return Trajectory(method=method, step=step, checkpoints=book.checkpoints, stop_reason=stop_reason,
+                      seconds=book.seconds)

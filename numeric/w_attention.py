@@ -12,13 +12,12 @@ which is computed in that factored form (O(n T d) instead of O(n T d^2)). With W
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
 from . import attention as _attention
 from .attention import attention_state
-from .gd import Checkpoint, Trajectory, checkpoint_schedule
+from .gd import Checkpoint, CheckpointSchedule, Trajectory
 from .losses import Loss
 
 
@@ -102,17 +101,12 @@ def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamm
         raise ValueError(f"unknown step rule {rule!r}; expected constant or relative")
     K = np.array(K0, dtype=float).copy()
     Q = np.array(Q0, dtype=float).copy()
-    schedule = checkpoint_schedule(max_iter, per_decade)
-    nxt = 0
-    cps = []
-    start = time.perf_counter()
-    stop = "iterations"
+    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     k = 0
     while True:
         gK, gQ = kq_gradient(K, Q, X, Z, gamma, loss, scaled=True)
         gn = float(np.sqrt(np.sum(gK * gK) + np.sum(gQ * gQ)))
-        late = time.perf_counter() - start > time_budget
-        if k == schedule[nxt] or late or gn == 0.0:
+        if book.due(k, gn == 0.0):
             W = K @ Q.T
             q = w_logits(W, X, Z)
             st = attention_state(np.ones(1), q[:, :, None], gamma)
@@ -122,19 +116,8 @@ def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamm
                             one_minus_mass=float(np.max(st.one_minus_mass)),
                             grad_norm=float(np.sqrt(np.sum((G @ Q) ** 2) + np.sum((G.T @ K) ** 2))),
                             extra={"K": K.copy(), "Q": Q.copy()})
-            cps.append(cp)
-            while nxt < len(schedule) and schedule[nxt] <= k:
-                nxt += 1
-            if observer is not None and observer(cp):
-                stop = "observer"
-                break
-            if late:
-                stop = "time"
-                break
-            if gn == 0.0:
-                stop = "stationary"
-                break
-            if nxt >= len(schedule):
+            stop = book.record(cp, gn == 0.0)
+            if stop:
                 break
         eta = step if decay is None else step / np.sqrt(1.0 + k / decay)
         if rule == "relative":
@@ -142,5 +125,5 @@ def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamm
         K = K - eta * gK / gn
         Q = Q - eta * gQ / gn
         k += 1
-    return Trajectory(method=f"normalized-kq-{rule}", step=step, checkpoints=cps, stop_reason=stop,
-                      seconds=time.perf_counter() - start)
+    return Trajectory(method=f"normalized-kq-{rule}", step=step, checkpoints=book.checkpoints, stop_reason=stop,
+                      seconds=book.seconds)

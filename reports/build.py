@@ -14,7 +14,8 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+
+from verify.files import write_atomically
 
 from .page import provenance, render_dataset_page, render_index
 
@@ -113,17 +114,10 @@ def check_out_dir(out_dir: str, stems: list[str]) -> None:
 
 
 def _write_atomic(path: str, text: str) -> str:
-    data = text.encode("utf-8")
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".attnsvm-", suffix=".tmp")
+    """Write one report file atomically; its SHA-256 (for the manifest)."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        data = write_atomically(path, text)
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise ReportError(f"{path}: cannot write: {exc.strerror}") from None
     return hashlib.sha256(data).hexdigest()
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
 from .builtins import builtin, builtin_families, builtin_names, load
 from .errors import InputError
+from .files import write_atomically
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -57,14 +57,9 @@ def _write_json_atomically(path: str, text: str) -> None:
         raise InputError(f"--json {path}: folder {folder} does not exist")
     if os.path.isdir(target):
         raise InputError(f"--json {path}: is a directory")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".attnsvm-", suffix=".json")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        write_atomically(target, text)
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise InputError(f"--json {path}: cannot write: {exc.strerror}") from None
 
 

@@ -50,21 +50,12 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
             opts[key] = value
     if opts["method"] not in numeric.METHODS:
         raise InputError(f"method: unknown GD method {opts['method']!r}; expected normalized or fixed")
-    for key in ("max_iterations", "fixed_iterations", "dps"):
+    for key in ("max_iterations", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps",
+                "certify_dps"):
         if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
-    for key in ("time_budget", "fixed_time_budget", "tol", "stop_tol", "step", "fixed_step"):
-        try:
-            value = float(opts[key])
-        except (TypeError, ValueError):
-            raise InputError(f"{key}: expected a number, got {opts[key]!r}") from None
-        if not value > 0 or not np.isfinite(value):
-            raise InputError(f"{key}: expected a positive number, got {opts[key]!r}")
-        opts[key] = value
-    for key in ("cross_check_iterations", "cross_check_dps", "certify_dps"):
-        if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
-            raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
-    for key in ("cross_check_time_budget", "cross_check_tol", "naive_tol"):
+    for key in ("time_budget", "fixed_time_budget", "tol", "stop_tol", "step", "fixed_step",
+                "cross_check_time_budget", "cross_check_tol", "naive_tol"):
         try:
             value = float(opts[key])
         except (TypeError, ValueError):

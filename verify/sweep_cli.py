@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 
 from .errors import InputError
+from .files import write_atomically
 from .sweep import CLASSES, parse_int_list, sweep
 
 
@@ -27,18 +28,9 @@ def add_parser(sub) -> None:
 
 
 def _write_atomically(path: str, text: str) -> None:
-    import os
-    import tempfile
-
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".attnsvm-", suffix=os.path.splitext(path)[1])
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_atomically(path, text)
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise InputError(f"--out: cannot write {path}: {exc.strerror}") from None
 
 
