@@ -14,7 +14,7 @@ from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
 from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
 from .assumption_b import MarginSolver, RatioEvaluator, estimate_nu
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
-                  solve_svm, svm_constraints, to_mpf)
+                  solve_and_polish, solve_svm, svm_constraints, to_mpf)
 
 __all__ = [
     "AttentionState", "StableAttention", "attention_state", "dominant_tokens", "gradient", "logits", "loss_value", "naive_gradient",
@@ -22,7 +22,7 @@ __all__ = [
     "METHODS", "Checkpoint", "Trajectory", "checkpoint_schedule", "run_gd",
     "BUILTIN_LOSSES", "CORRELATION", "EXPONENTIAL", "LOGISTIC", "Loss",
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
-    "solve_svm", "svm_constraints", "to_mpf",
+    "solve_and_polish", "solve_svm", "svm_constraints", "to_mpf",
     "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
     "mixed_features", "mp_joint_gradient", "run_joint_gd", "v_svm_rows",
     "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",

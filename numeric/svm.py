@@ -260,3 +260,25 @@ def active_set_guess(sol: SVMSolution, A: np.ndarray, b: np.ndarray, rel_tol: fl
 def mp_decimal_strings(values, digits: int = 40) -> list[str]:
     """Decimal strings with ``digits`` significant digits (trailing zeros kept)."""
     return [mpmath.nstr(v, digits, strip_zeros=False, min_fixed=-10, max_fixed=10) for v in values]
+
+
+def solve_and_polish(A, b, A_exact=None, b_exact=None, dps: int = 50) -> tuple[SVMSolution, PolishedSVM | None]:
+    """The solver's answer and its polished KKT solution (from the exact rows when given).
+
+    When the solver gives no answer that is a proof of infeasibility (an error, or an "inaccurate"
+    status), the active-set method runs from an empty active set; if it reaches a KKT point the SVM is
+    reported feasible with that solution (its status says so), otherwise the solver's answer stands.
+    """
+    A_exact = A if A_exact is None else A_exact
+    b_exact = b if b_exact is None else b_exact
+    sol = solve_svm(A, b)
+    if sol.feasible:
+        return sol, polish(A_exact, b_exact, active_set_guess(sol, A, b), dps=dps)
+    if sol.status == cp.INFEASIBLE:
+        return sol, None
+    pol = polish(A_exact, b_exact, [], dps=dps)
+    if not pol.ok:
+        return sol, None
+    return SVMSolution(feasible=True, status=f"{sol.status}; solved by the mpmath active-set method instead",
+                       theta=pol.theta_float, dual=np.array([float(x) for x in pol.lam]),
+                       norm=float(pol.norm)), pol

@@ -184,13 +184,10 @@ class Context:
         key = (tuple(int(a) for a in selection), None if margins is None else tuple(margins))
         if key not in self._svms:
             con = numeric.svm_constraints(self.phi, key[0], margins)
-            sol = numeric.solve_svm(con.A, con.b)
-            rec = SVMRecord(selection=key[0], margins=key[1], constraints=con, solution=sol)
-            rec.exact = numeric.svm_constraints(self.dataset.features_exact(), key[0], margins)
-            if sol.feasible:
-                exact = rec.exact
-                guess = numeric.active_set_guess(sol, con.A, con.b)
-                rec.polished = numeric.polish(exact.A, exact.b, guess, dps=self.options["dps"])
+            exact = numeric.svm_constraints(self.dataset.features_exact(), key[0], margins)
+            sol, polished = numeric.solve_and_polish(con.A, con.b, exact.A, exact.b, dps=self.options["dps"])
+            rec = SVMRecord(selection=key[0], margins=key[1], constraints=con, solution=sol, polished=polished)
+            rec.exact = exact
             self._svms[key] = rec
         return self._svms[key]
 

@@ -5,6 +5,7 @@ import mpmath
 import numpy as np
 import pytest
 
+import numeric
 from numeric import active_set_guess, polish, solve_svm, svm_constraints, to_mpf
 from verify import builtin
 
@@ -107,3 +108,21 @@ def test_margins(margins):
         assert [float(x) for x in pol.theta] == [0.0, 0.0, 0.0]
     else:
         assert pol.ok and float(pol.norm) > 0
+
+
+def test_solver_failure_falls_back_to_the_active_set_method():
+    """Clarabel gives no answer on this feasible, degenerate instance (rows with margin 0 through the
+    origin); the active-set method from an empty set solves it: p_mm = (2, -3), whose KKT conditions
+    assert_kkt checks independently."""
+    A = np.array([F(a, q) for a, q in zip([-2, -4, 0, -1, 1, 2, 2, 1, 0, -2, -1, -3],
+                                          [1, 3, 1, 1, 1, 3, 1, 2, 1, 1, 1, 3])], dtype=object).reshape(6, 2)
+    b = np.array([0, 0, 0, 1, 0, 1], dtype=object)
+    sol, pol = numeric.solve_and_polish(A.astype(float), b.astype(float), A, b)
+    assert sol.feasible and pol is not None and pol.ok
+    assert [float(x) for x in pol.theta] == [2.0, -3.0]
+    assert_kkt(A, b, pol)
+    # a genuinely infeasible SVM stays infeasible
+    phi = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])
+    con = svm_constraints(phi, [0])
+    sol, pol = numeric.solve_and_polish(con.A, con.b)
+    assert not sol.feasible and sol.status == "infeasible" and pol is None
