@@ -8,8 +8,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]" 2>&1 \
-  | grep -v -e "^WARNING: Location" -e "^$" || true
+log=$(mktemp)
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]" >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  echo "error: installing attnsvm and its dependencies failed (pip's output above)" >&2
+  exit 1
+fi
+rm -f "$log"
 if .venv/bin/python -m pip list 2>/dev/null | grep -qi '^nvidia-'; then
   echo "error: CUDA (nvidia-*) packages were installed; torch must be the CPU build 2.13.0" >&2
   exit 1
