@@ -33,6 +33,7 @@ def last_decade_slope(iterations, norms) -> tuple[float, int, int] | None:
 
 
 def run(ctx) -> CheckResult:
+    x = "p" if ctx.dataset.model == "prompt" else "W"  # the trained parameter (W for self/cross attention)
     traj = ctx.fixed_run()
     cps = traj.checkpoints
     its = [c.iteration for c in cps]
@@ -58,14 +59,14 @@ def run(ctx) -> CheckResult:
         ratio = slope / predicted
         evidence["slope_ratio"] = ratio
         if increasing and 0.75 <= ratio <= 1.25:
-            return CheckResult(ID, HOLDS, f"||p_k|| grows by {slope:.4g} per unit ln k over k in [{k0}, {k1}] "
-                               f"(predicted ||p_mm|| = {predicted:.4g}); ||p|| = {final.norm:.4g} at k = {k1}",
+            return CheckResult(ID, HOLDS, f"||{x}_k|| grows by {slope:.4g} per unit ln k over k in [{k0}, {k1}] "
+                               f"(predicted ||{x}_mm|| = {predicted:.4g}); ||{x}|| = {final.norm:.4g} at k = {k1}",
                                CLAIM, evidence)
     stalled = slope <= 1e-6 * max(1.0, final.norm)
     if stalled:
-        return CheckResult(ID, FAILS, f"||p_k|| has stalled at {final.norm:.6g} (slope {slope:.2e} over the last "
+        return CheckResult(ID, FAILS, f"||{x}_k|| has stalled at {final.norm:.6g} (slope {slope:.2e} over the last "
                            f"decade): GD approaches a finite stationary point", CLAIM, evidence)
     why = "the selected tokens have no feasible p-SVM" if predicted is None else \
         f"slope {slope:.4g} vs predicted {predicted:.4g}" + ("" if increasing else ", not increasing")
-    return CheckResult(ID, INCONCLUSIVE, f"||p_k|| grows ({norms[0]:.3g} -> {final.norm:.3g}) but {why}",
+    return CheckResult(ID, INCONCLUSIVE, f"||{x}_k|| grows ({norms[0]:.3g} -> {final.norm:.3g}) but {why}",
                        CLAIM, evidence)

@@ -21,6 +21,7 @@ CLAIM = ("p_mm of the optimal tokens (and of every selection GD reached) is an e
 
 
 def run(ctx) -> CheckResult:
+    x = "p" if ctx.dataset.model == "prompt" else "W"  # the trained parameter (Frobenius W-SVM for self/cross)
     alpha, _ = optimal_tokens(ctx.dataset)
     rec = ctx.svm(alpha)
     selections = [tuple(alpha)] + [sel for sel in (traj.final.selected for traj in ctx.gd_runs())
@@ -31,10 +32,10 @@ def run(ctx) -> CheckResult:
     main = certs[tuple(alpha)]
     if not rec.feasible and main.status == "exact":
         return CheckResult(ID, HOLDS, f"the solver reported {rec.solution.status}, but an exact KKT point exists: "
-                           f"p_mm = [{', '.join(main.theta_strings())}]", CLAIM, evidence)
+                           f"{x}_mm = [{', '.join(main.theta_strings())}]", CLAIM, evidence)
     if not rec.feasible:
         proof = "proven by an exact Farkas certificate" if main.infeasible else "per the solver (no exact proof)"
-        return CheckResult(ID, NOT_APPLICABLE, f"the p-SVM of the optimal tokens is infeasible ({proof})", CLAIM,
+        return CheckResult(ID, NOT_APPLICABLE, f"the {x}-SVM of the optimal tokens is infeasible ({proof})", CLAIM,
                            evidence)
     not_exact = [(sel, c) for sel, c in certs.items() if c.status != "exact"]
     if not_exact:
@@ -42,6 +43,6 @@ def run(ctx) -> CheckResult:
         return CheckResult(ID, INCONCLUSIVE, f"selection {list(sel)}: certificate {c.status} ({c.reason})", CLAIM,
                            evidence)
     sizes = max(len(x) for c in certs.values() for x in c.theta_strings())
-    return CheckResult(ID, HOLDS, f"{len(certs)} p-SVM(s) certified exactly; p_mm = "
+    return CheckResult(ID, HOLDS, f"{len(certs)} {x}-SVM(s) certified exactly; {x}_mm = "
                        f"[{', '.join(main.theta_strings()) if sizes <= 12 else '... (long fractions)'}]",
                        CLAIM, evidence)
