@@ -127,8 +127,7 @@ class StableAttention:
                               u=u, dphi=self.dphi, dgamma=self.dgamma, mask=mask)
 
 
-def attention_state(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray,
-                    _cache: dict | None = None) -> AttentionState:
+def attention_state(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray) -> AttentionState:
     """Decompose the softmax attention at theta around the dominant tokens (see module docstring)."""
     return StableAttention(phi, gamma).state(np.asarray(theta, dtype=float))
 

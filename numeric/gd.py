@@ -55,6 +55,11 @@ class Trajectory:
     def final(self) -> Checkpoint:
         return self.checkpoints[-1]
 
+    def selection_stable(self) -> bool:
+        """The final selection held at every checkpoint of the second half of the run (k >= k_final / 2)."""
+        final = self.final
+        return all(c.selected == final.selected for c in self.checkpoints if c.iteration >= final.iteration / 2)
+
 
 def checkpoint_schedule(max_iter: int, per_decade: int = 10) -> list[int]:
     """0 and the integers round(10^(j/per_decade)) up to max_iter (deduplicated), plus max_iter."""

@@ -12,11 +12,9 @@ which is computed in that factored form (O(n T d) instead of O(n T d^2)). With W
 """
 from __future__ import annotations
 
-
 import numpy as np
 
-from . import attention as _attention
-from .attention import attention_state
+from .attention import StableAttention, attention_state
 from .gd import Checkpoint, CheckpointSchedule, Trajectory
 from .losses import Loss
 
@@ -44,11 +42,8 @@ def _state_and_coefficients(W, X, Z, gamma, loss: Loss, scaled: bool):
     q = w_logits(W, X, Z)
     one = np.ones(1)
     # scalar features Phi_it = q_it with theta = 1: r_it = q_it - q_{i,a_i}, the rest is the shared machinery
-    st = attention_state(one, q[:, :, None], gamma)
-    if hasattr(_attention, "StableAttention"):
-        return st, _attention.StableAttention(q[:, :, None], gamma).coefficients(one, loss, scaled)
-    w, _ = _attention._weights(st, scaled)
-    return st, loss.derivative(st.u)[:, None] * w
+    kernel = StableAttention(q[:, :, None], gamma)
+    return kernel.state(one), kernel.coefficients(one, loss, scaled)
 
 
 def w_gradient(W: np.ndarray, X: np.ndarray, Z: np.ndarray, gamma: np.ndarray, loss: Loss,

@@ -4,7 +4,7 @@ import pytest
 
 from numeric import Checkpoint, Trajectory
 from verify import Dataset, builtin, check
-from verify.checks import directional_limit, norm_divergence
+from verify.checks import directional_limit
 from verify.context import Context
 
 

@@ -135,7 +135,6 @@ def test_float_false_positive_is_not_reported_as_failure(monkeypatch):
     """If the float64 search reports ratio <= 0 at a p where the certified mpmath value is positive (here p = 0,
     ratio 1 by hand: every z_i = x_{i,1}/2, margin 1/2 (sequence 2 is off the support), max(1 - s) = 1/2), the
     verdict stays inconclusive."""
-    from verify.checks import assumption_b as check_b
     from verify.checks import joint_common as jc
 
     fake = {"nu_hat": -1e-9, "p_worst": [0.0, 0.0], "at_worst": {}, "samples": 1, "skipped_underflow": 0,

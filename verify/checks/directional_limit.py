@@ -29,8 +29,7 @@ def judge_run(ctx, traj, argmax_sets) -> dict:
     cps = traj.checkpoints
     final = traj.final
     rec = ctx.svm(final.selected)
-    half = [c for c in cps if c.iteration >= final.iteration / 2]
-    stable = all(c.selected == final.selected for c in half)
+    stable = traj.selection_stable()
     run = {"init": cps[0].theta, "selected": list(final.selected),
            "selected_is_optimal": all(a in s for a, s in zip(final.selected, argmax_sets)),
            "method": traj.method, "step": traj.step, "iterations": final.iteration, "final_norm": final.norm,

@@ -66,8 +66,7 @@ def judge(ctx, traj, alpha, tol) -> dict:
     """The evidence and verdict of one joint GD run."""
     cps = traj.checkpoints
     final = traj.final
-    half = [c for c in cps if c.iteration >= final.iteration / 2]
-    stable = all(c.selected == final.selected for c in half)
+    stable = traj.selection_stable()
     v_mm, p_rel, p_plain = targets(ctx, final.selected)
     run = {"init_v": cps[0].v, "init_p": cps[0].p, "iterations": final.iteration, "stop_reason": traj.stop_reason,
            "seconds": round(traj.seconds, 3), "selected": list(final.selected),

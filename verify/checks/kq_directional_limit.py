@@ -37,8 +37,7 @@ def run(ctx) -> CheckResult:
     traj = kq_run(ctx)
     final = traj.final
     svms = w_svm(ctx, final.selected)
-    half = [c for c in traj.checkpoints if c.iteration >= final.iteration / 2]
-    stable = all(c.selected == final.selected for c in half)
+    stable = traj.selection_stable()
     ev = {"method": traj.method, "step": KQ_STEP, "step_rule": KQ_RULE, "step_decay": KQ_DECAY,
           "iterations": final.iteration, "seconds": round(traj.seconds, 3),
           "stop_reason": traj.stop_reason, "selected": list(final.selected), "selection_stable": stable,

@@ -29,8 +29,7 @@ def run(ctx) -> CheckResult:
     final = traj.final
     _, argmax_sets = optimal_tokens(ds)
     svms = w_svm(ctx, final.selected)
-    half = [c for c in traj.checkpoints if c.iteration >= final.iteration / 2]
-    stable = all(c.selected == final.selected for c in half)
+    stable = traj.selection_stable()
     ev = {"method": traj.method, "step": traj.step, "iterations": final.iteration, "seconds": round(traj.seconds, 3),
           "stop_reason": traj.stop_reason, "selected": list(final.selected), "selection_stable": stable,
           "selected_is_optimal": all(a in s for a, s in zip(final.selected, argmax_sets)),
