@@ -17,8 +17,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-import numeric
-from symbolic import certify_svm
+from attnsvm import numeric
+from attnsvm.symbolic import certify_svm
 
 
 def instance(n: int = 100, T: int = 11, d: int = 20, seed: int = 0, floats: bool = False):

@@ -16,8 +16,8 @@ import time
 
 import mpmath
 
-import numeric
-from verify.builtins import builtin
+from attnsvm import numeric
+from attnsvm.verify.builtins import builtin
 
 
 def matrix_gd(theta0, phi_exact, gamma_exact, loss, dps: int, iters: int, step=1):

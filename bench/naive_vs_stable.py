@@ -12,9 +12,9 @@ import time
 import numpy as np
 import torch
 
-from numeric import LOGISTIC, checkpoint_schedule, one_minus_corr, run_gd
-from verify import builtin, builtin_names, check
-from verify.context import Context
+from attnsvm.numeric import LOGISTIC, checkpoint_schedule, one_minus_corr, run_gd
+from attnsvm.verify import builtin, builtin_names, check
+from attnsvm.verify.context import Context
 
 
 def autograd_run(phi, gamma, iterations):

@@ -31,8 +31,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import numeric  # noqa: E402
-from numeric.batched_w import batched_kq_gd, batched_w_gd  # noqa: E402
-from verify.builtins import family_batch  # noqa: E402
+from attnsvm.numeric.batched_w import batched_kq_gd, batched_w_gd  # noqa: E402
+from attnsvm.verify.builtins import family_batch  # noqa: E402
 
 
 def baseline_run(X, Z, gamma, kind, step=0.1, iterations=2000):

@@ -9,7 +9,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import numpy as np, numeric
 from bench.tf_svm import baseline_run, SVMCache, measure
-from verify.builtins import family_batch
+from attnsvm.verify.builtins import family_batch
 f=family_batch(); X,Z,v,Y=f["X"],f["Z"],f["v"],f["Y"]
 gamma=Y[...,None]*np.einsum("bnta,ba->bnt",X,v)
 phi=np.stack([numeric.w_features(X[b],Z[b]) for b in range(3)]); sv=SVMCache(phi)

@@ -5,7 +5,7 @@ result per dataset; ``render_dataset_page`` / ``render_index`` return the HTML; 
 prediction-vs-observation tables are looked up per check id in :data:`PLOTS` and :data:`FACTS`, so
 a new check plugs in with :func:`register` / :func:`register_facts` without touching the templates.
 
->>> from reports import safe_name
+>>> from attnsvm.reports import safe_name
 >>> safe_name("<script>alert(1)</script>")
 'script-alert-1-script'
 """

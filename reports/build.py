@@ -15,7 +15,7 @@ import json
 import os
 import re
 
-from verify.files import write_atomically
+from attnsvm.verify.files import write_atomically
 
 from .page import provenance, render_dataset_page, render_index
 
@@ -127,7 +127,7 @@ def write_report(entries, out_dir: str, *, command: str | None = None) -> list[s
     ``out_dir`` (created if missing) and return the paths written, index first.
 
     >>> import tempfile, os
-    >>> from verify import builtin, check
+    >>> from attnsvm.verify import builtin, check
     >>> ds = builtin("single-input-global")
     >>> out = tempfile.mkdtemp()
     >>> paths = write_report([(check(ds, only=["optimal-tokens"]), ds)], out)

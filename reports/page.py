@@ -4,7 +4,7 @@ Pages are self-contained: inline CSS, plots as inline SVG, no script, no externa
 Content-Security-Policy that forbids loading anything. Every string that comes from a dataset or a
 result is escaped by Jinja2's autoescape.
 
->>> from verify import Dataset, check
+>>> from attnsvm.verify import Dataset, check
 >>> ds = Dataset(X=[[[1, 0], [0, 1]]], Y=[1], v=[1, 0], name="<b>tiny</b>")
 >>> html = render_dataset_page(check(ds, only=["optimal-tokens"]), ds)
 >>> "&lt;b&gt;tiny&lt;/b&gt;" in html and "<b>tiny</b>" not in html
@@ -102,7 +102,7 @@ def _scan(obj, keys, found, depth=0):
 def provenance(results, command: str | None = None, generated: str | None = None) -> dict:
     """The footer: command, time, versions, backends and precisions named by the evidence, seeds.
 
-    >>> from verify import CheckResult, Result
+    >>> from attnsvm.verify import CheckResult, Result
     >>> r = Result(dataset={"name": "d"}, checks=[CheckResult("x", "holds", "", "", {"backend": "float64", "dps": 50})])
     >>> p = provenance([r], command="attnsvm report d --out out")
     >>> p["command"], p["precision"]
@@ -209,7 +209,7 @@ def check_views(result, dataset=None) -> list:
     """Per check, in the result's order (the order of verify's REGISTRY): verdict, summary, claim,
     prediction-vs-observation tables, figures, evidence tables and the raw evidence JSON.
 
-    >>> from verify import CheckResult, Result
+    >>> from attnsvm.verify import CheckResult, Result
     >>> r = Result(dataset={"name": "demo"}, checks=[CheckResult("new-check", "holds", "ok", "", {"x": 1.0})])
     >>> [(v["id"], v["verdict"], v["evidence_tables"][0].rows) for v in check_views(r)]
     [('new-check', 'holds', [['x', '1']])]
@@ -239,7 +239,7 @@ def render_index(entries: list, *, prov: dict | None = None) -> str:
     """The index page. ``entries``: dicts with ``result``, ``page`` and ``json`` (file names) and an
     optional ``dataset``; the columns are the union of the check ids, in the order they appear.
 
-    >>> from verify import CheckResult, Result
+    >>> from attnsvm.verify import CheckResult, Result
     >>> r = Result(dataset={"name": "demo", "n": 1, "T": 2, "d": 2}, checks=[CheckResult("p-svm", "fails", "bad")])
     >>> html = render_index([{"result": r, "page": "demo.html", "json": "demo.json"}])
     >>> 'href="demo.html#check-p-svm"' in html and "✗ fails" in html

@@ -4,7 +4,7 @@ The Python API in three names: ``Dataset`` (from arrays or a file), ``builtin(na
 ``check(dataset, **options) -> Result``; the CLI (``attnsvm check``, ``attnsvm report``), the
 reports and the pytest plugin are built on exactly these.
 
->>> from verify import Dataset, builtin, check
+>>> from attnsvm.verify import Dataset, builtin, check
 >>> builtin("multi-input").summary()["n"]
 3
 >>> ds = Dataset(X=[[[1, 0], [0, 1]]], Y=[1], v=[1, 0], name="tiny")

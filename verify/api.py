@@ -31,7 +31,7 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
     >>> check("single-input-global", only=["no-such-check"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    verify.errors.InputError: unknown check 'no-such-check' (checks: assumption-A, optimal-tokens, ...)
+    attnsvm.verify.errors.InputError: unknown check 'no-such-check' (checks: assumption-A, optimal-tokens, ...)
     """
     ds = load(dataset)
     start = time.perf_counter()

@@ -8,7 +8,7 @@ from .errors import DatasetError
 
 
 def _data_dir():
-    return resources.files("verify") / "data"
+    return resources.files("attnsvm.verify") / "data"
 
 
 def builtin_names() -> list[str]:
@@ -101,7 +101,7 @@ def load(spec) -> Dataset:
     >>> load("nothing-like-this")
     Traceback (most recent call last):
     ...
-    verify.errors.DatasetError: dataset 'nothing-like-this': not a built-in dataset (see 'attnsvm list') and not a file
+    attnsvm.verify.errors.DatasetError: dataset 'nothing-like-this': not a built-in dataset (see 'attnsvm list') and not a file
     """
     import os
 

@@ -136,7 +136,7 @@ class _Progress:
 def cmd_report(args) -> int:
     import shlex
 
-    from reports import ReportError, check_out_dir, safe_names, write_report
+    from attnsvm.reports import ReportError, check_out_dir, safe_names, write_report
 
     from .api import check_many
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import numeric
-import symbolic
-from numeric import Trajectory
+from attnsvm import numeric
+from attnsvm import symbolic
+from attnsvm.numeric import Trajectory
 
 from .dataset import Dataset
 from .errors import InputError

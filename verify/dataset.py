@@ -290,14 +290,14 @@ class Dataset:
         [[[2.0, 1.0], [4.0, 3.0]]]
         """
         if self.is_attention_model:
-            from numeric import w_features
+            from attnsvm.numeric import w_features
             return w_features(self.X, self.Z)
         return self.X @ self.W
 
     def features_exact(self) -> np.ndarray:
         """The keys W^T x_it as exact rationals (object array (n, T, d)); self/cross: vec(x_it z_i^T)."""
         if self.is_attention_model:
-            from numeric import w_features
+            from attnsvm.numeric import w_features
             return w_features(self.X_exact, self.Z_exact)
         return self.X_exact.dot(self.W_exact)
 
@@ -425,7 +425,7 @@ def _parse_loss(loss: Any) -> LossSpec:
     if isinstance(loss, dict):
         if set(loss) != {"expr"} or not isinstance(loss["expr"], str):
             raise DatasetError("loss: expected {\"expr\": \"<expression in u>\"}")
-        from symbolic import LossExpressionError, parse_loss
+        from attnsvm.symbolic import LossExpressionError, parse_loss
 
         try:
             parse_loss(loss["expr"])

@@ -4,7 +4,7 @@
 class InputError(ValueError):
     """Bad user input (a dataset, a file, an option). The CLI prints ``error: <message>`` and exits 2.
 
-    >>> from verify import check
+    >>> from attnsvm.verify import check
     >>> try:
     ...     check("multi-input", tol=-1)
     ... except InputError as exc:
@@ -16,7 +16,7 @@ class InputError(ValueError):
 class DatasetError(InputError):
     """A dataset file or array that does not follow the dataset format; the message names the field.
 
-    >>> from verify import Dataset
+    >>> from attnsvm.verify import Dataset
     >>> try:
     ...     Dataset(X=[[[1, 0], [0, 1]]], Y=[2], v=[1, 0])
     ... except DatasetError as exc:

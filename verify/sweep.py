@@ -27,10 +27,10 @@ from collections import Counter
 
 import numpy as np
 
-from numeric.batched import batched_gd, default_device
-from numeric.convergence import CONVERGED, continue_and_judge, judge_batched
-from numeric.selections import all_selections, analyse_selection, feasible_many
-from numeric.threads import torch_threads
+from attnsvm.numeric.batched import batched_gd, default_device
+from attnsvm.numeric.convergence import CONVERGED, continue_and_judge, judge_batched
+from attnsvm.numeric.selections import all_selections, analyse_selection, feasible_many
+from attnsvm.numeric.threads import torch_threads
 
 from .errors import InputError
 

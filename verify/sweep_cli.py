@@ -71,7 +71,7 @@ def cmd_sweep(args) -> int:
                              "(pip install 'attnsvm[dist]')") from None
     table = sweep(ns, Ts, ds, args.seeds, inits=args.inits, init_radius=args.init_radius,
                   iterations=args.iterations, base_seed=args.seed, scheduler=args.scheduler, device=args.device)
-    from reports.sweep_page import render_sweep_page
+    from attnsvm.reports.sweep_page import render_sweep_page
 
     os.makedirs(out, exist_ok=True)
     _write_atomically(os.path.join(out, "sweep.json"), json.dumps(table, indent=1) + "\n")

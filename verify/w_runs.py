@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import numeric
+from attnsvm import numeric
 
 RANK_RTOL_SVM = 1e-6      # numerical rank of the (polished / certified) SVM solutions
 RANK_RTOL_ITERATE = 1e-3  # numerical rank of a GD iterate W_k / ||W_k|| (its off-limit part decays slowly)

@@ -6,7 +6,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from numeric import assumption_b as nb
+from attnsvm.numeric import assumption_b as nb
 
 X_TIGHT = np.array([[[0, 0], [1, 1]], [[0, 0], [1, -1]], [[0, 0], [0.5, 1]]], float)
 X_TIGHT_EXACT = np.array([[[Fr(0), Fr(0)], [Fr(1), Fr(1)]], [[Fr(0), Fr(0)], [Fr(1), Fr(-1)]],
@@ -85,7 +85,7 @@ def test_convexity_certificate_on_joint_tight_is_a_valid_bound():
     for _ in range(40):
         p = rng.standard_normal(2) * 10 ** rng.uniform(-1, 1.3)
         st_, oms = evaluator().denominators(p)
-        from numeric.joint import mixed_features
+        from attnsvm.numeric.joint import mixed_features
         m, _ = ms(mixed_features(X_TIGHT, st_), Y)
         assert m <= 1 - nu * float(np.max(oms)) + 1e-7
 

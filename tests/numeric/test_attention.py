@@ -7,9 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numeric import (CORRELATION, EXPONENTIAL, LOGISTIC, attention_state, gradient, loss_value, naive_gradient,
+from attnsvm.numeric import (CORRELATION, EXPONENTIAL, LOGISTIC, attention_state, gradient, loss_value, naive_gradient,
                      one_minus_corr)
-from verify import builtin
+from attnsvm.verify import builtin
 
 TORCH_LOSSES = {
     "logistic": lambda u: torch.nn.functional.softplus(-u),
@@ -102,7 +102,7 @@ def test_large_norm_regression_on_multi_input():
     ds = builtin("multi-input")
     phi, gamma = ds.features(), ds.gamma
     # p_mm of the optimal tokens, to float64 (from the constraint set's two support tokens; see test_svm)
-    from numeric import active_set_guess, polish, solve_svm, svm_constraints
+    from attnsvm.numeric import active_set_guess, polish, solve_svm, svm_constraints
     con = svm_constraints(phi, [0, 0, 0])
     sol = solve_svm(con.A, con.b)
     p_dir = polish(con.A, con.b, active_set_guess(sol, con.A, con.b)).theta_float

@@ -2,8 +2,8 @@
 import numpy as np
 import torch
 
-import numeric
-from numeric.batched_w import batched_kq_gd, batched_w_gd, batched_w_gradient
+from attnsvm import numeric
+from attnsvm.numeric.batched_w import batched_kq_gd, batched_w_gd, batched_w_gradient
 
 
 def _batch(B=4, n=3, T=4, d=3, seed=0):

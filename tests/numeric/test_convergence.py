@@ -1,9 +1,9 @@
 """Tests of numeric.convergence: the rule that decides converged / stalled / mixed / undecided."""
 import numpy as np
 
-from numeric.convergence import (CONVERGED, MIXED, STALLED, UNDECIDED, continue_and_judge, decade_start,
+from attnsvm.numeric.convergence import (CONVERGED, MIXED, STALLED, UNDECIDED, continue_and_judge, decade_start,
                                  judge_run)
-from numeric.gd import checkpoint_schedule
+from attnsvm.numeric.gd import checkpoint_schedule
 
 ITS = np.array(checkpoint_schedule(2000, 10))
 U = np.array([1.0, 0.0])

@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numeric import mp_one_minus_corr, one_minus_corr
+from attnsvm.numeric import mp_one_minus_corr, one_minus_corr
 
 
 @settings(max_examples=50, deadline=None)

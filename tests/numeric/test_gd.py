@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from numeric import LOGISTIC, checkpoint_schedule, gradient, one_minus_corr, run_gd
-from verify import builtin
+from attnsvm.numeric import LOGISTIC, checkpoint_schedule, gradient, one_minus_corr, run_gd
+from attnsvm.verify import builtin
 
 
 def test_checkpoint_schedule_is_log_spaced():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from numeric import LOGISTIC, EXPONENTIAL, one_minus_corr
-from numeric import joint as nj
+from attnsvm.numeric import LOGISTIC, EXPONENTIAL, one_minus_corr
+from attnsvm.numeric import joint as nj
 
 X_RELAXED = np.array([[[0, 0], [1, 1]], [[0, 0], [1, -1]], [[0, 0], [0.5, 1.5]]], float)
 Y3 = np.array([1.0, -1.0, 1.0])

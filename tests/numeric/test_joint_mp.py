@@ -3,9 +3,9 @@ formula at huge precision, and mpmath joint GD against float64 joint GD."""
 import mpmath
 import numpy as np
 
-from numeric import LOGISTIC, one_minus_corr
-from numeric import joint as nj
-from numeric import joint_mp as jm
+from attnsvm.numeric import LOGISTIC, one_minus_corr
+from attnsvm.numeric import joint as nj
+from attnsvm.numeric import joint_mp as jm
 
 X = np.array([[[0, 0], [1, 1]], [[0, 0], [1, -1]], [[0, 0], [0.5, 1.5]]], float)
 Y = np.array([1.0, -1.0, 1.0])

@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import numeric
-from numeric import (BUILTIN_LOSSES, Loss, mp_attention_state, mp_excess_loss, mp_gradient, mp_loss_increment,
+from attnsvm import numeric
+from attnsvm.numeric import (BUILTIN_LOSSES, Loss, mp_attention_state, mp_excess_loss, mp_gradient, mp_loss_increment,
                      mp_loss_value, mp_naive_gradient, mp_norm, mp_unit_distance)
-from numeric.mp_gd import FixedPointKernel, to_fixed
+from attnsvm.numeric.mp_gd import FixedPointKernel, to_fixed
 
 
 @st.composite

@@ -6,9 +6,9 @@ import mpmath
 import numpy as np
 import pytest
 
-import numeric
-from numeric import mp_norm, mp_unit_distance, run_gd_mp
-from verify.builtins import builtin
+from attnsvm import numeric
+from attnsvm.numeric import mp_norm, mp_unit_distance, run_gd_mp
+from attnsvm.verify.builtins import builtin
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 import mpmath
 import numpy as np
 
-import numeric
+from attnsvm import numeric
 
 
 def _rows(*mats):

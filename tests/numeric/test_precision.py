@@ -5,10 +5,10 @@ import mpmath
 import numpy as np
 import pytest
 
-import numeric
-from numeric import (certify_checkpoints, compare_trajectories, first_parting, mp_gradient, mp_unit_distance,
+from attnsvm import numeric
+from attnsvm.numeric import (certify_checkpoints, compare_trajectories, first_parting, mp_gradient, mp_unit_distance,
                      naive_breakdown, run_gd_mp)
-from verify.builtins import builtin
+from attnsvm.verify.builtins import builtin
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import mpmath
 import numpy as np
 import pytest
 
-from numeric import LOGISTIC, EXPONENTIAL, one_minus_corr
-from numeric import regpath as rp
-from numeric.joint import scores
+from attnsvm.numeric import LOGISTIC, EXPONENTIAL, one_minus_corr
+from attnsvm.numeric import regpath as rp
+from attnsvm.numeric.joint import scores
 
 X = np.array([[[0, 0], [1, 1]], [[0, 0], [1, -1]], [[0, 0], [0.5, 1.5]]], float)
 Y = np.array([1.0, -1.0, 1.0])
@@ -73,7 +73,7 @@ def test_geometric_radii():
 
 
 def test_objective_correlation_loss_is_log_deficit():
-    from numeric import CORRELATION
+    from attnsvm.numeric import CORRELATION
     p = np.array([2.0, 0.5])
     F, _ = rp.p_objective(p, X, GAMMA, CORRELATION)
     q = X @ p

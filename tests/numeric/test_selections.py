@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numeric.selections import (all_selections, analyse_selection, candidate_selections, feasible_many,
+from attnsvm.numeric.selections import (all_selections, analyse_selection, candidate_selections, feasible_many,
                                 is_locally_optimal, least_distance, single_sequence_variations)
-from numeric.svm import solve_svm, svm_constraints
+from attnsvm.numeric.svm import solve_svm, svm_constraints
 
 # keys of the single-input-local dataset (third coordinate zeroed by W), scores 1, 0.9, 0
 PHI = np.array([[[-0.1, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])

@@ -5,9 +5,9 @@ import mpmath
 import numpy as np
 import pytest
 
-import numeric
-from numeric import active_set_guess, polish, solve_svm, svm_constraints, to_mpf
-from verify import builtin
+from attnsvm import numeric
+from attnsvm.numeric import active_set_guess, polish, solve_svm, svm_constraints, to_mpf
+from attnsvm.verify import builtin
 
 
 def solve_and_polish(phi_float, phi_exact, alpha, margins=None, dps=50):

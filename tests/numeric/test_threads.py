@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from numeric.threads import torch_threads
+from attnsvm.numeric.threads import torch_threads
 
 
 def test_torch_threads_sets_and_restores():

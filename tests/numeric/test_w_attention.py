@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-import numeric
-from numeric.w_attention import kq_gradient, run_kq_gd, w_features, w_gradient
+from attnsvm import numeric
+from attnsvm.numeric.w_attention import kq_gradient, run_kq_gd, w_features, w_gradient
 
 
 def _data(seed, n=3, T=4, d=3):
@@ -87,7 +87,7 @@ def test_stable_w_gradient_keeps_relative_accuracy_at_large_norm():
 def test_kq_gd_limit_is_told_apart_from_the_frobenius_solution():
     """On tf-svm-local-1 the two W-SVMs differ (ranks 6 and 4); GD on (K, Q) ends far closer to the nuclear
     optimum than the Frobenius solution is, and GD on W the other way round."""
-    import verify
+    from attnsvm import verify
 
     ds = verify.builtin("tf-svm-local-1")
     K0, Q0 = numeric.balanced_init(ds.d, ds.d, 0.1)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reports import write_report
-from verify import CheckResult, Dataset, Result, builtin, builtin_names
-from verify.pytest_plugin import cached_checks
+from attnsvm.reports import write_report
+from attnsvm.verify import CheckResult, Dataset, Result, builtin, builtin_names
+from attnsvm.verify.pytest_plugin import cached_checks
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_LOSS = "<img src=x onerror=alert(2)>"

@@ -6,8 +6,8 @@ import html.parser
 import json
 import re
 
-from reports import render_dataset_page
-from verify import CHECK_IDS, builtin_names
+from attnsvm.reports import render_dataset_page
+from attnsvm.verify import CHECK_IDS, builtin_names
 
 from .conftest import HOSTILE, HOSTILE_LOSS, hostile_result
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from reports.joint_plots import one_minus_corr_svg, path_plane_svg
-from verify import check
+from attnsvm.reports.joint_plots import one_minus_corr_svg, path_plane_svg
+from attnsvm.verify import check
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from reports import plots
-from reports.plots import Figure, PlotContext, figures_for, plane_basis, register, to_svg
-from verify import Dataset
+from attnsvm.reports import plots
+from attnsvm.reports.plots import Figure, PlotContext, figures_for, plane_basis, register, to_svg
+from attnsvm.verify import Dataset
 
 
 def test_plane_basis_uses_coordinates_when_keys_live_in_two():

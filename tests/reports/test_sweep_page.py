@@ -2,7 +2,7 @@
 import re
 import xml.etree.ElementTree as ET
 
-from reports.sweep_page import HEIGHT, TOP, BOTTOM, render_sweep_page
+from attnsvm.reports.sweep_page import HEIGHT, TOP, BOTTOM, render_sweep_page
 
 
 def table(name="unit-norm Gaussian"):

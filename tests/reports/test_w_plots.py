@@ -1,8 +1,8 @@
 """The W/KQ plots render the evidence of the checks as SVG."""
 import json
 
-from reports.w_plots import kq_limit_svg, w_limit_svg
-from verify.result import jsonable
+from attnsvm.reports.w_plots import kq_limit_svg, w_limit_svg
+from attnsvm.verify.result import jsonable
 
 
 def test_plots_render_svg_from_evidence_and_its_json():

@@ -12,8 +12,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import numeric
-from symbolic import (attention_model, closed_form, derivation_latex, derive_gradient, lambdify_gradient,
+from attnsvm import numeric
+from attnsvm.symbolic import (attention_model, closed_form, derivation_latex, derive_gradient, lambdify_gradient,
                       prove_gradient)
 
 
@@ -40,7 +40,7 @@ def test_dropped_terms_are_rejected(model_132):
     assert not wrong_matrix.ok and wrong_matrix.nonzero
     # a sign flip is rejected too
     flipped = -closed_form(model_132, "p")
-    from symbolic import prove_equal
+    from attnsvm.symbolic import prove_equal
 
     assert not prove_equal(derive_gradient(model_132, "p").normal, flipped).ok
 

@@ -12,8 +12,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import numeric
-from symbolic import SVM_KINDS, certify_svm, farkas_certificate, kkt_system, nuclear_dual_certificate
+from attnsvm import numeric
+from attnsvm.symbolic import SVM_KINDS, certify_svm, farkas_certificate, kkt_system, nuclear_dual_certificate
 
 
 def F(rows):
@@ -100,8 +100,8 @@ def _compare_with_polished(A, b):
 
 
 def test_builtin_datasets_certify_and_agree_with_polished_cvxpy():
-    import verify
-    from verify.checks.optimal_tokens import optimal_tokens
+    from attnsvm import verify
+    from attnsvm.verify.checks.optimal_tokens import optimal_tokens
 
     for name in verify.builtin_names():
         ds = verify.builtin(name)
@@ -181,7 +181,7 @@ def test_mpmath_and_none_fallbacks_when_exact_arithmetic_is_too_large():
 
 
 def test_kkt_system_of_a_dataset():
-    import verify
+    from attnsvm import verify
 
     ds = verify.builtin("single-input-global")
     con = numeric.svm_constraints(ds.features_exact(), [0])

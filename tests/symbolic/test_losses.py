@@ -10,9 +10,9 @@ import pytest
 import sympy as sp
 from mpmath import iv
 
-import numeric
-from symbolic import BUILTIN_LOSSES, LossExpressionError, assumption_a, iv_eval, lambdify_loss, parse_loss
-from symbolic.losses import u
+from attnsvm import numeric
+from attnsvm.symbolic import BUILTIN_LOSSES, LossExpressionError, assumption_a, iv_eval, lambdify_loss, parse_loss
+from attnsvm.symbolic.losses import u
 
 HOSTILE = [
     '__import__("os").system("ls")', "u.__class__", "u.real", "lambda: 1", "os", "foo(u)", "eval('u')",
@@ -41,7 +41,7 @@ def test_parser_builds_the_builtins_and_exact_numbers():
 
 
 def test_dataset_rejects_a_bad_expression_naming_the_field():
-    from verify import Dataset, DatasetError
+    from attnsvm.verify import Dataset, DatasetError
 
     with pytest.raises(DatasetError, match=r"^loss\.expr: "):
         Dataset(X=[[[1, 0], [0, 1]]], Y=[1], v=[1, 0], loss={"expr": "__import__('os')"})
@@ -50,7 +50,7 @@ def test_dataset_rejects_a_bad_expression_naming_the_field():
 
 
 def test_cli_exits_2_with_one_line(tmp_path, capsys):
-    from verify.cli import main
+    from attnsvm.verify.cli import main
 
     path = tmp_path / "bad.json"
     path.write_text('{"X": [[[1, 0], [0, 1]]], "Y": [1], "v": [1, 0], "loss": {"expr": "u.__class__"}}')

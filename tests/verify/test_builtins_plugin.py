@@ -3,7 +3,7 @@ of every built-in must hold (not-applicable checks are skipped; inconclusive is 
 known, documented exception: Assumption B on joint-relaxed is inconclusive (README, "Joint training")."""
 from __future__ import annotations
 
-from verify import CHECK_IDS, builtin_names
+from attnsvm.verify import CHECK_IDS, builtin_names
 
 from .plugin_runner import run_inner_pytest
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from numeric import Checkpoint, Trajectory
-from verify import Dataset, builtin, check
-from verify.checks import directional_limit
-from verify.context import Context
+from attnsvm.numeric import Checkpoint, Trajectory
+from attnsvm.verify import Dataset, builtin, check
+from attnsvm.verify.checks import directional_limit
+from attnsvm.verify.context import Context
 
 
 def fake_trajectory(thetas, iterations, selected):
@@ -82,7 +82,7 @@ def test_ties_are_reported():
 
 
 def test_unknown_option_and_check():
-    from verify import InputError
+    from attnsvm.verify import InputError
     with pytest.raises(InputError, match="unknown option 'speed'"):
         check("multi-input", speed=3)
     with pytest.raises(InputError, match="unknown check"):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from verify.cli import main
+from attnsvm.verify.cli import main
 
 BUILTINS = ["single-input-global", "single-input-local", "multi-input"]
 
@@ -70,7 +70,7 @@ def test_multi_input_p_mm_support(results):
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "verify", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "attnsvm", *args], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "PYTHONPATH": os.getcwd()})
 
 

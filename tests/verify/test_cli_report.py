@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-import verify.api
-from verify.cli import main
+from attnsvm.verify import api
+from attnsvm.verify.cli import main
 
 TINY = {"name": "tiny", "X": [[[1, 0], [0, 1]]], "Y": [1], "v": [1, 0]}
 FAST = ["--max-iterations", "300", "--time-budget", "1", "--jobs", "1"]
@@ -16,14 +16,14 @@ FAST = ["--max-iterations", "300", "--time-budget", "1", "--jobs", "1"]
 @pytest.fixture
 def fast_checks(monkeypatch):
     """Make the fixed-step run of norm-divergence short too (the CLI has no option for it)."""
-    real = verify.api.check
+    real = api.check
 
     def check(dataset, only=None, **options):
         options.setdefault("fixed_iterations", 300)
         options.setdefault("fixed_time_budget", 0.5)
         return real(dataset, only=only, **options)
 
-    monkeypatch.setattr(verify.api, "check", check)
+    monkeypatch.setattr(api, "check", check)
 
 
 def write(tmp_path, stem, **fields):
@@ -117,7 +117,7 @@ def test_progress_on_a_terminal(tmp_path, fast_checks, capsys, monkeypatch):
 
 
 def test_parallel_checks_keep_the_order():
-    from verify import Dataset, check_many
+    from attnsvm.verify import Dataset, check_many
 
     datasets = [Dataset(X=TINY["X"], Y=[1], v=[1, 0], name=name) for name in ("first", "second")]
     options = {"max_iterations": 50, "time_budget": 0.5, "fixed_iterations": 50, "fixed_time_budget": 0.5}

@@ -4,7 +4,7 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 
-from verify import Dataset, DatasetError, builtin, builtin_names
+from attnsvm.verify import Dataset, DatasetError, builtin, builtin_names
 
 GOOD = {"name": "tiny", "X": [[[1, 0], [0, 1]], [["0.5", "1/3"], [1, 1]]], "Y": [1, -1], "v": [1, 0]}
 

@@ -6,8 +6,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from verify import Dataset, builtin, check
-from verify.errors import DatasetError
+from attnsvm.verify import Dataset, builtin, check
+from attnsvm.verify.errors import DatasetError
 
 JOINT_IDS = ["assumption-B", "v-svm", "relaxed-p-svm", "joint-directional-limit"]
 
@@ -111,8 +111,8 @@ def test_joint_gd_and_assumption_b_on_joint_relaxed_serialise():
 def test_tiny_positive_ratio_is_not_a_proof():
     """On joint-relaxed the ratio is positive but astronomically small at p = (700, -12) (sequence 2 keeps
     mass e^-314 off its optimal token while sequences 0 and 1 lose far less): not a counterexample."""
-    from verify.checks.assumption_b import verify_counterexample
-    from verify.context import Context
+    from attnsvm.verify.checks.assumption_b import verify_counterexample
+    from attnsvm.verify.context import Context
 
     ctx = Context.create(builtin("joint-relaxed"))
     res = verify_counterexample(ctx, [700.0, -12.0])
@@ -135,7 +135,7 @@ def test_float_false_positive_is_not_reported_as_failure(monkeypatch):
     """If the float64 search reports ratio <= 0 at a p where the certified mpmath value is positive (here p = 0,
     ratio 1 by hand: every z_i = x_{i,1}/2, margin 1/2 (sequence 2 is off the support), max(1 - s) = 1/2), the
     verdict stays inconclusive."""
-    from verify.checks import joint_common as jc
+    from attnsvm.verify.checks import joint_common as jc
 
     fake = {"nu_hat": -1e-9, "p_worst": [0.0, 0.0], "at_worst": {}, "samples": 1, "skipped_underflow": 0,
             "directions": 1, "norms": [0.0], "local_searches": [], "nu_hat_S": -1e-9, "p_worst_S": [0.0, 0.0],
@@ -175,7 +175,7 @@ def test_assumption_b_proved_on_joint_tight():
 
 def test_sampled_value_below_the_certificate_is_rechecked(monkeypatch):
     """A float64 sample below nu_cert is re-evaluated in mpmath before anything is concluded (p = 0: ratio 1)."""
-    from verify.checks import joint_common as jc
+    from attnsvm.verify.checks import joint_common as jc
 
     fake = {"nu_hat": 0.01, "p_worst": [0.0, 0.0], "at_worst": {}, "samples": 1, "skipped_underflow": 0,
             "directions": 1, "norms": [0.0], "local_searches": [], "nu_hat_S": 0.01, "p_worst_S": [0.0, 0.0],

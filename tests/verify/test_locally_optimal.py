@@ -1,9 +1,9 @@
 """Tests of the check `locally-optimal` on the built-in datasets (small GD budgets)."""
 import pytest
 
-from verify import check
-from verify.checks import CHECK_IDS
-from verify.checks import locally_optimal as lo
+from attnsvm.verify import check
+from attnsvm.verify.checks import CHECK_IDS
+from attnsvm.verify.checks import locally_optimal as lo
 
 FAST = dict(stop_tol=1e-7, max_iterations=20000, time_budget=5.0)
 

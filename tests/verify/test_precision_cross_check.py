@@ -5,10 +5,10 @@ import mpmath
 import numpy as np
 import pytest
 
-import numeric.attention
-from verify.api import check
-from verify.checks import CHECK_IDS
-from verify.errors import InputError
+from attnsvm.numeric import attention
+from attnsvm.verify.api import check
+from attnsvm.verify.checks import CHECK_IDS
+from attnsvm.verify.errors import InputError
 
 FAST = dict(max_iterations=2000, time_budget=3.0, cross_check_iterations=600)
 
@@ -42,7 +42,7 @@ def test_holds_on_multi_input_with_evidence():
 def test_detects_a_perturbed_float64_step(monkeypatch):
     """Mutation: one float64 step (the 120th evaluation of the step direction) is perturbed by 1e-7 relative;
     the check must fail and name a checkpoint at or after it."""
-    real = numeric.attention.StableAttention.gradient
+    real = attention.StableAttention.gradient
     calls = {"n": 0}
 
     def perturbed(*args, **kwargs):
@@ -52,7 +52,7 @@ def test_detects_a_perturbed_float64_step(monkeypatch):
             g = g + 1e-7 * np.linalg.norm(g) * np.array([0.0, 1.0, 0.0])
         return g
 
-    monkeypatch.setattr(numeric.attention.StableAttention, "gradient", perturbed)
+    monkeypatch.setattr(attention.StableAttention, "gradient", perturbed)
     r = check("multi-input", only=["precision-cross-check"], **FAST)["precision-cross-check"]
     assert r.verdict == "fails", r.summary
     part = r.evidence["runs"][0]["first_parting"]

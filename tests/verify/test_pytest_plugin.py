@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from verify import CHECK_IDS, CheckResult, Result
-from verify import pytest_plugin as plugin
+from attnsvm.verify import CHECK_IDS, CheckResult, Result
+from attnsvm.verify import pytest_plugin as plugin
 
 from .plugin_runner import run_inner_pytest
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from verify.cli import main
-from verify.errors import InputError
-from verify.sweep import CLASSES, comparable, parse_int_list, random_dataset, sweep, sweep_point
+from attnsvm.verify.cli import main
+from attnsvm.verify.errors import InputError
+from attnsvm.verify.sweep import CLASSES, comparable, parse_int_list, random_dataset, sweep, sweep_point
 
 SMALL = dict(inits=3, iterations=300)
 

@@ -1,8 +1,8 @@
 """The self/cross-attention checks on a built-in of the tf-svm-local family (short budgets)."""
 import pytest
 
-import verify
-from verify.cli import main
+from attnsvm import verify
+from attnsvm.verify.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import verify
-from verify import Dataset, DatasetError
+from attnsvm import verify
+from attnsvm.verify import Dataset, DatasetError
 
 
 def _cross(**kw):

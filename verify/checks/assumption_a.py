@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import symbolic
+from attnsvm import symbolic
 
 from ..context import loss_expression
 from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult

@@ -24,8 +24,8 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-from numeric import assumption_b as nb
-from numeric import joint as nj
+from attnsvm.numeric import assumption_b as nb
+from attnsvm.numeric import joint as nj
 
 from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc

@@ -12,7 +12,7 @@ when the selection is stable and 1 - corr settles (less than a twofold drop over
 """
 from __future__ import annotations
 
-import numeric
+from attnsvm import numeric
 
 from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from .optimal_tokens import optimal_tokens

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 
-import numeric
-from numeric import assumption_b as nb
-from numeric import joint as nj
-from numeric import regpath as rp
+from attnsvm import numeric
+from attnsvm.numeric import assumption_b as nb
+from attnsvm.numeric import joint as nj
+from attnsvm.numeric import regpath as rp
 
 from .optimal_tokens import optimal_tokens
 

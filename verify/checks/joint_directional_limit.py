@@ -13,8 +13,8 @@ reported beside it.
 """
 from __future__ import annotations
 
-import numeric
-from numeric import joint as nj
+from attnsvm import numeric
+from attnsvm.numeric import joint as nj
 
 from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc

@@ -30,10 +30,10 @@ from collections import Counter
 
 import numpy as np
 
-from numeric.batched import batched_gd
-from numeric.convergence import CONVERGED, MIXED, STALLED, UNDECIDED, continue_and_judge, judge_batched
-from numeric.selections import analyse_selections, candidate_selections, is_locally_optimal
-from numeric.threads import torch_threads
+from attnsvm.numeric.batched import batched_gd
+from attnsvm.numeric.convergence import CONVERGED, MIXED, STALLED, UNDECIDED, continue_and_judge, judge_batched
+from attnsvm.numeric.selections import analyse_selections, candidate_selections, is_locally_optimal
+from attnsvm.numeric.threads import torch_threads
 
 from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import directional_limit

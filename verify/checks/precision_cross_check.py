@@ -22,7 +22,7 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-import numeric
+from attnsvm import numeric
 
 from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult
 

@@ -16,8 +16,8 @@ true minimiser goes elsewhere, so this check never says `fails`. The check holds
 """
 from __future__ import annotations
 
-import numeric
-from numeric import joint as nj
+from attnsvm import numeric
+from attnsvm.numeric import joint as nj
 
 from ..result import HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc

@@ -8,7 +8,7 @@ Evidence: both solutions, their certificates, and 1 - corr between them (0 when 
 """
 from __future__ import annotations
 
-import numeric
+from attnsvm import numeric
 
 from ..result import HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc

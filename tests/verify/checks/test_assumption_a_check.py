@@ -6,8 +6,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from verify import Dataset, builtin_names, check
-from verify.checks.assumption_a import output_bound
+from attnsvm.verify import Dataset, builtin_names, check
+from attnsvm.verify.checks.assumption_a import output_bound
 
 FAST = {"max_iterations": 300, "time_budget": 0.5, "fixed_iterations": 300, "fixed_time_budget": 0.5}
 
@@ -15,7 +15,7 @@ FAST = {"max_iterations": 300, "time_budget": 0.5, "fixed_iterations": 300, "fix
 @pytest.mark.parametrize("name", builtin_names())
 @pytest.mark.parametrize("loss", ["logistic", "exponential", "correlation"])
 def test_holds_for_builtin_losses_on_builtin_data(name, loss):
-    from verify import builtin
+    from attnsvm.verify import builtin
 
     ds = builtin(name)
     text = np.vectorize(str, otypes=[object])      # the exact values, as fraction strings

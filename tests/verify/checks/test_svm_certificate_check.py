@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import mpmath
 
-from verify import Dataset, check
+from attnsvm.verify import Dataset, check
 
 FAST = {"max_iterations": 300, "time_budget": 0.5, "fixed_iterations": 300, "fixed_time_budget": 0.5}
 
