@@ -52,15 +52,16 @@ __all__ += [
     "NuclearCertificate", "NuclearSVM", "margin_scaled", "nuclear_certificate", "numerical_rank",
     "optimality_gaps", "solve_nuclear_svm",
 ]
-from .convergence import (CONVERGED, MIXED, STALLED, UNDECIDED, RunJudgement, continue_and_judge,  # noqa: E402
-                          judge_batched, judge_run)
+from .convergence import (CONVERGED, MIXED, STALLED, UNDECIDED, DecidedRuns, RunJudgement, decide_runs,  # noqa: E402
+                          judge_run, judge_trajectory)
 from .selections import (LDPSolution, SelectionSVM, all_selections, analyse_selection, analyse_selections,  # noqa: E402
                          candidate_selections, feasible_many, is_locally_optimal, least_distance,
                          single_sequence_variations, support_tokens)
 from .threads import torch_threads  # noqa: E402
 
 __all__ += [
-    "CONVERGED", "MIXED", "STALLED", "UNDECIDED", "RunJudgement", "continue_and_judge", "judge_batched", "judge_run",
+    "CONVERGED", "MIXED", "STALLED", "UNDECIDED", "DecidedRuns", "RunJudgement", "decide_runs", "judge_run",
+    "judge_trajectory",
     "LDPSolution", "SelectionSVM", "all_selections", "analyse_selection", "analyse_selections",
     "candidate_selections", "feasible_many", "is_locally_optimal", "least_distance", "single_sequence_variations",
     "support_tokens", "torch_threads",

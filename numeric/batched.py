@@ -56,7 +56,8 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
 
     from r = logits minus the dominant logit (B, n, T), mask (t != a_bi), dgamma = gamma - gamma_a and
     gamma_a (B, n). With ``scaled`` every c_b is multiplied by e^{-max_{i,t != a} r_bit}.
-    Returns (c, one_minus_mass) with one_minus_mass[b, i] = 1 - s_{b,i,a_bi} (no cancellation).
+    Returns (c, one_minus_mass, rmax) with one_minus_mass[b, i] = 1 - s_{b,i,a_bi} (no cancellation) and
+    rmax[b] the scaling exponent (0 when not scaled), so the true gradient is e^{rmax} times the scaled one.
     Any model whose logits are linear in its parameter reuses this; only the contraction with the
     feature differences depends on the model."""
     zero = torch.zeros_like(r)
@@ -67,6 +68,7 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
     s = e / z[..., None]
     gap = -torch.where(mask, s * dgamma, zero).sum(dim=2)
     u = gamma_a - gap
+    rmax = torch.zeros(r.shape[0], dtype=r.dtype, device=r.device)
     if scaled:
         neg_inf = torch.full_like(r, -torch.inf)
         rmax = torch.where(mask, r, neg_inf).amax(dim=(1, 2))             # (B,)
@@ -74,12 +76,13 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
         base = torch.exp(torch.where(mask, r - rmax[:, None, None], neg_inf)) / z[..., None]
     else:
         base = torch.where(mask, s, zero)
-    return base * (dgamma + gap[..., None]) * dloss(u)[..., None], tail / z
+    return base * (dgamma + gap[..., None]) * dloss(u)[..., None], tail / z, rmax
 
 
 def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor, dloss, scaled: bool = False):
-    """(grad, dominant, one_minus_mass) for every batch element, generic features Phi (B, n, T, D);
-    ``scaled`` multiplies each grad_b by e^{-max r_b} (same direction, no underflow)."""
+    """(grad, dominant, one_minus_mass, rmax) for every batch element, generic features Phi (B, n, T, D);
+    ``scaled`` multiplies each grad_b by e^{-max r_b} (same direction, no underflow; the true gradient is
+    e^{rmax_b} grad_b)."""
     B, n, T, D = phi.shape
     q = torch.einsum("bntd,bd->bnt", phi, theta)
     dominant = q.argmax(dim=2)                                             # (B, n)
@@ -89,55 +92,102 @@ def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor
     mask = torch.ones_like(gamma, dtype=torch.bool)
     mask.scatter_(2, dominant[..., None], False)
     r = torch.einsum("bntd,bd->bnt", dphi, theta)
-    c, omm = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
+    c, omm, rmax = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
     grad = torch.einsum("bnt,bntd->bd", c, dphi) / n
-    return grad, dominant, omm
+    return grad, dominant, omm, rmax
 
 
 @dataclass
 class BatchedTrajectory:
     """Checkpoints of a batched run: iterations (K,), theta (K, B, D), selected (K, B, n),
-    one_minus_mass (K, B) = max_i (1 - s_{b,i,a_bi}); seconds of wall time."""
+    one_minus_mass (K, B) = max_i (1 - s_{b,i,a_bi}), grad_log10 (K, B) = log10 ||grad L_b|| (finite even
+    where the gradient underflows float64; -inf at an exact zero), step (K, B) = the normalised step used
+    next; ``state``: what :func:`batched_gd` needs to continue the run exactly; seconds of wall time."""
 
     iterations: np.ndarray
     theta: np.ndarray
     selected: np.ndarray
     one_minus_mass: np.ndarray
     seconds: float
+    grad_log10: np.ndarray | None = None
+    step: np.ndarray | None = None
+    state: dict | None = None
+
+    def select(self, rows) -> "BatchedTrajectory":
+        """The same trajectory restricted to the batch elements ``rows``."""
+        rows = np.asarray(rows, dtype=int)
+        state = None if self.state is None else {k: (v[rows] if isinstance(v, np.ndarray) and v.ndim else v)
+                                                  for k, v in self.state.items()}
+        return BatchedTrajectory(self.iterations, self.theta[:, rows], self.selected[:, rows],
+                                 self.one_minus_mass[:, rows], self.seconds,
+                                 None if self.grad_log10 is None else self.grad_log10[:, rows],
+                                 None if self.step is None else self.step[:, rows], state)
+
+
+# The step rule of normalised GD (every float64 backend uses it, numeric.gd too): the step eta_k halves when
+# the new gradient points against the previous step's direction (<g_k, g_{k-1}> < 0: the last step overshot a
+# valley, GD zigzags) and otherwise grows by GROWTH, capped at the nominal step. It keeps normalised GD in its
+# monotone regime at every scale without knowing the curvature, and reduces to the constant nominal step once
+# consecutive gradients agree (the directional regime).
+SHRINK, GROWTH = 0.5, 1.1
 
 
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
-               iterations: int = 10_000, per_decade: int = 10, device: str | None = None) -> BatchedTrajectory:
-    """GD on every batch element at once: theta <- theta - step g (fixed) or - step g/||g|| (normalised,
-    per element). Inputs are arrays (B, D), (B, n, T, D), (B, n, T); float64 throughout."""
+               iterations: int = 10_000, per_decade: int = 10, device: str | None = None,
+               adaptive: bool = False, state: dict | None = None, start: int = 0) -> BatchedTrajectory:
+    """GD on every batch element at once: theta <- theta - step g (fixed) or - eta_b g/||g|| (normalised,
+    per element; eta_b = ``step``, or with ``adaptive`` the step rule above). Inputs are arrays (B, D),
+    (B, n, T, D), (B, n, T); float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
+    run exactly, with iteration numbers counted from ``start`` (checkpoints on the same log-spaced
+    schedule as an uninterrupted run)."""
     import time
 
     device = device or default_device()
     f64 = dict(dtype=torch.float64, device=device)
     theta = torch.as_tensor(np.asarray(theta0, dtype=float), **f64).clone()
+    B = theta.shape[0]
     phi_t = torch.as_tensor(np.asarray(phi, dtype=float), **f64)
     gamma_t = torch.as_tensor(np.asarray(gamma, dtype=float), **f64)
     dloss = loss_derivative(loss)
-    schedule = set(checkpoint_schedule(iterations, per_decade))
-    its, thetas, sels, omms = [], [], [], []
-    start = time.perf_counter()
+    end = start + iterations
+    schedule = {k for k in checkpoint_schedule(end, per_decade) if k >= start}
+    its, thetas, sels, omms, glogs, etas = [], [], [], [], [], []
+    t0 = time.perf_counter()
     normalized = method == "normalized"
     if method not in ("normalized", "fixed"):
         raise ValueError(f"unknown GD method {method!r}")
+    eta = torch.full((B,), float(step), **f64)
+    prev = None
+    if state is not None:
+        eta = torch.as_tensor(state["eta"], **f64).clone()
+        prev = None if state.get("direction") is None else torch.as_tensor(state["direction"], **f64)
+    ln10 = float(np.log(10.0))
     with torch.no_grad():
-        for k in range(iterations + 1):
-            g, dominant, omm = batched_gradient(theta, phi_t, gamma_t, dloss, scaled=normalized)
-            if k in schedule:
+        for k in range(start, end + 1):
+            g, dominant, omm, rmax = batched_gradient(theta, phi_t, gamma_t, dloss, scaled=normalized)
+            gn = g.norm(dim=1)
+            unit = torch.where(gn[:, None] > 0, g / gn.clamp_min(1e-300)[:, None], torch.zeros_like(g))
+            last = k == end
+            if normalized and adaptive and prev is not None and not last:
+                turned = (unit * prev).sum(dim=1) < 0
+                eta = torch.where(turned, eta * SHRINK, torch.clamp(eta * GROWTH, max=float(step)))
+            if k in schedule and not (state is not None and k == start):
                 its.append(k)
                 thetas.append(theta.cpu().numpy().copy())
                 sels.append(dominant.cpu().numpy().copy())
                 omms.append(omm.amax(dim=1).cpu().numpy().copy())
-            if k == iterations:
+                with np.errstate(divide="ignore"):
+                    glogs.append((np.log10(gn.cpu().numpy()) + rmax.cpu().numpy() / ln10).copy())
+                etas.append(eta.cpu().numpy().copy() if normalized else np.full(B, float(step)))
+            if last:
                 break
             if normalized:
-                gn = g.norm(dim=1, keepdim=True)
-                theta = theta - step * torch.where(gn > 0, g / gn.clamp_min(1e-300), torch.zeros_like(g))
+                theta = theta - eta[:, None] * unit
+                prev = unit
             else:
                 theta = theta - step * g
+    state = {"eta": eta.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
+             "theta": theta.cpu().numpy(), "iteration": end}
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),
-                             one_minus_mass=np.stack(omms), seconds=time.perf_counter() - start)
+                             one_minus_mass=np.stack(omms), seconds=time.perf_counter() - t0,
+                             grad_log10=np.stack(glogs), step=np.stack(etas), state=state)

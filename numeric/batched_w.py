@@ -39,7 +39,7 @@ def batched_w_gradient(W: torch.Tensor, X: torch.Tensor, Z: torch.Tensor, gamma:
     gamma_a = torch.gather(gamma, 2, idx)[..., 0]
     mask = torch.arange(T, device=X.device) != idx
     r = q - torch.gather(q, 2, idx)                                        # (x_bit - x_{b,i,a})^T W z_bi
-    c, omm = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
+    c, omm, _ = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
     # sum_t c_bit (x_bit - x_{b,i,a}) = sum_t c_bit x_bit - (sum_t c_bit) x_{b,i,a}
     y = (c[..., None] * X).sum(dim=2) - c.sum(dim=2)[..., None] * X_a
     grad = torch.bmm(y.transpose(1, 2), Z) / n

@@ -1,12 +1,15 @@
 """Gradient descent on an attention parameter, float64, with log-spaced checkpoints.
 
 * fixed step:       theta_{k+1} = theta_k - eta grad L(theta_k)
-* normalised step:  theta_{k+1} = theta_k - eta grad L(theta_k) / ||grad L(theta_k)||
+* normalised step:  theta_{k+1} = theta_k - eta_k grad L(theta_k) / ||grad L(theta_k)||, with eta_k = eta, or
+  (``adaptive=True``) the step rule of :mod:`numeric.batched`: eta_k halves when the new gradient points
+  against the previous step (<g_k, g_{k-1}> < 0, a zigzag) and otherwise grows by 10%, capped at eta.
 
 The gradient is the stable one of :mod:`numeric.attention`; the normalised step uses the scaled
 gradient, whose direction survives at any norm. The loop records a :class:`Checkpoint` at
 iterations spaced geometrically (``per_decade`` per factor of ten); an optional ``observer`` sees
-every checkpoint and can stop the run.
+every checkpoint and can stop the run. Budgets are iteration counts; a wall-clock budget is an option
+(``time_budget``, default none), and when it cuts a run the trajectory says so (stop reason "time").
 """
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ class Checkpoint:
 
     norm = ||theta_k||, loss = L(theta_k), selected = the dominant tokens a_i,
     one_minus_mass = max_i (1 - s_{i,a_i}) (computed without cancellation),
-    grad_norm = ||grad L(theta_k)|| (0 when it underflows), extra: what an observer added.
+    grad_norm = ||grad L(theta_k)|| (0 when it underflows), grad_log10 = log10 ||grad L(theta_k)|| (finite
+    where grad_norm underflows; -inf at an exact zero), step = the normalised step eta_k taken next (the
+    fixed step for fixed-step GD), extra: what an observer added.
     """
 
     iteration: int
@@ -39,6 +44,8 @@ class Checkpoint:
     one_minus_mass: float
     grad_norm: float
     extra: dict = field(default_factory=dict)
+    grad_log10: float | None = None
+    step: float | None = None
 
 
 @dataclass
@@ -82,9 +89,9 @@ class CheckpointSchedule:
     ``record(cp, stationary)``, which returns the stop reason when the run ends there (else None).
     """
 
-    def __init__(self, max_iter: int, per_decade: int, time_budget: float, observer=None):
+    def __init__(self, max_iter: int, per_decade: int, time_budget: float | None = None, observer=None):
         self.iterations = checkpoint_schedule(max_iter, per_decade)
-        self.time_budget = time_budget
+        self.time_budget = float("inf") if time_budget is None else time_budget
         self.observer = observer
         self.checkpoints: list = []
         self._next = 0
@@ -116,36 +123,51 @@ class CheckpointSchedule:
 
 def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *,
            method: str = "normalized", step: float = 1.0, max_iter: int = 300_000,
-           time_budget: float = 20.0, per_decade: int = 10,
-           observer: Callable[[Checkpoint], bool] | None = None) -> Trajectory:
+           time_budget: float | None = None, per_decade: int = 10,
+           observer: Callable[[Checkpoint], bool] | None = None, adaptive: bool = False) -> Trajectory:
     """Run GD from theta0 and return its trajectory (see module docstring).
 
     ``observer(checkpoint) -> bool`` may add entries to ``checkpoint.extra``; returning True stops.
     """
     if method not in METHODS:
         raise ValueError(f"unknown GD method {method!r}; expected one of {METHODS}")
+    from .batched import GROWTH, SHRINK
+
     theta = np.array(theta0, dtype=float).ravel().copy()
     book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     kernel = StableAttention(phi, gamma)
     normalized = method == "normalized"
+    eta = float(step)
+    prev = None
     k = 0
     while True:
         tails = kernel.tails(theta)
         g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
         gn = float(np.sqrt(g @ g))
+        unit = g / gn if gn > 0 else g
+        if normalized and adaptive and prev is not None:
+            eta = eta * SHRINK if float(unit @ prev) < 0 else min(float(step), eta * GROWTH)
         if book.due(k, gn == 0.0):
             st = kernel.state(theta)
             true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g
+            if normalized:
+                rmax = float(np.max(tails[0]))
+                glog = float(np.log10(gn)) + rmax / np.log(10.0) if gn > 0 and np.isfinite(rmax) else \
+                    (float(np.log10(gn)) if gn > 0 else float("-inf"))
+            else:
+                glog = float(np.log10(gn)) if gn > 0 else float("-inf")
             cp = Checkpoint(iteration=k, theta=theta.copy(), norm=float(np.linalg.norm(theta)),
                             loss=float(np.mean(loss.value(st.u))),
                             selected=tuple(int(a) for a in st.dominant),
                             one_minus_mass=float(np.max(st.one_minus_mass)),
-                            grad_norm=float(np.linalg.norm(true_g)))
+                            grad_norm=float(np.linalg.norm(true_g)), grad_log10=glog,
+                            step=eta if normalized else float(step))
             stop_reason = book.record(cp, gn == 0.0)
             if stop_reason:
                 break
         if normalized:
-            theta -= step * g / gn
+            theta -= eta * unit
+            prev = unit
         else:
             theta -= step * g
         k += 1

@@ -7,7 +7,7 @@ from .builtins import load
 from .checks import CHECK_IDS, REGISTRY
 from .context import Context
 from .errors import InputError
-from .result import FAILS, NOT_APPLICABLE, Result
+from .result import Result
 
 
 def check(dataset, only=None, *, progress=None, **options) -> Result:
@@ -27,7 +27,7 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
     >>> r.ok, [c.id for c in r]
     (True, ['optimal-tokens'])
     >>> import json; json.loads(r.to_json())["schema"]
-    'attnsvm.check/1'
+    'attnsvm.check/2'
     >>> check("single-input-global", only=["no-such-check"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -45,36 +45,11 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
         if only is None or m.ID in only:
             if progress is not None:
                 progress(m.ID)
-            results.append(m.run(ctx))
-    results = _apply_assumption_a(ctx, results)
+            results.append(ctx.run_check(m.ID))
     summary = ds.summary()
     summary["loss"] = ds.loss_spec.name if ds.loss_spec.expr is None else ds.loss_spec.expr
     summary["source"] = ds.source
     return Result(dataset=summary, checks=results, options=ctx.options, seconds=time.perf_counter() - start)
-
-
-def _apply_assumption_a(ctx, results: list) -> list:
-    """The GD conclusions rest on Assumption A: where it fails, every check whose module declares
-    ``NEEDS_ASSUMPTION_A = True`` becomes `not-applicable` (its evidence kept, the original verdict and
-    summary recorded in it). Assumption A is evaluated even when it was not among the checks asked for."""
-    from .checks import assumption_a
-
-    needs = {m.ID for m in REGISTRY if getattr(m, "NEEDS_ASSUMPTION_A", False)}
-    if not any(r.id in needs for r in results):
-        return results
-    a = next((r for r in results if r.id == assumption_a.ID), None) or assumption_a.run(ctx)
-    if a.verdict != FAILS:
-        return results
-    out = []
-    for r in results:
-        if r.id in needs:
-            evidence = dict(r.evidence)
-            evidence.update(verdict_without_assumption_a=r.verdict, summary_without_assumption_a=r.summary,
-                            assumption_a="fails")
-            r = type(r)(r.id, NOT_APPLICABLE, f"Assumption A fails ({a.summary}); GD was run, no claim: {r.summary}",
-                        r.claim, evidence)
-        out.append(r)
-    return out
 
 
 def _check_in_worker(dataset, options):

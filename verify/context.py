@@ -170,6 +170,21 @@ class Context:
     _fixed_run: Trajectory | None = None
     _precision: dict = field(default_factory=dict)
     _w: dict = field(default_factory=dict)   # caches of the self/cross-attention checks (verify/w_runs.py)
+    _checks: dict = field(default_factory=dict)   # check id -> CheckResult, each check run once
+
+    def run_check(self, check_id: str):
+        """The result of one check, computed once (premises are shared by every claim that rests on them).
+
+        The check runs isolated: an unexpected error becomes that check's `inconclusive` with the error's
+        message (the other checks go on), and floating-point warnings are not printed but recorded in its
+        evidence (``numerical_warnings``)."""
+        if check_id not in self._checks:
+            self._checks[check_id] = _run_isolated(self, check_id)
+        return self._checks[check_id]
+
+    def premise(self, premise_id: str):
+        """The result of the premise-role check ``premise_id`` (computed once)."""
+        return self.run_check(premise_id)
 
     @classmethod
     def create(cls, dataset: Dataset, **options) -> "Context":
@@ -275,3 +290,38 @@ class Context:
                                         tol=self.options["naive_tol"])
                 for traj in self.gd_runs()]
         return self._precision["naive"]
+
+
+def _run_isolated(ctx, check_id: str):
+    import traceback
+    import warnings
+
+    from .checks import MODULES
+    from .result import INCONCLUSIVE, CheckResult
+
+    module = MODULES[check_id]
+    role = getattr(module, "ROLE", "claim")
+    statement = getattr(module, "STATEMENT", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = module.run(ctx)
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one check's defect must not take the others down
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+            result = CheckResult(check_id, INCONCLUSIVE, f"internal error: {type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:300]} (at {where})",
+                                 getattr(statement, "text", ""), {"error": {"type": type(exc).__name__,
+                                                                            "message": str(exc)[:2000],
+                                                                            "where": where}},
+                                 role=role, statement=statement.to_dict() if statement is not None else None)
+    if caught:
+        seen = []
+        for w in caught:
+            text = f"{w.category.__name__}: {w.message}"
+            if text not in seen:
+                seen.append(text)
+        result.evidence = {**result.evidence, "numerical_warnings": seen[:20]}
+    return result

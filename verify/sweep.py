@@ -27,8 +27,8 @@ from collections import Counter
 
 import numpy as np
 
-from attnsvm.numeric.batched import batched_gd, default_device
-from attnsvm.numeric.convergence import CONVERGED, continue_and_judge, judge_batched
+from attnsvm.numeric.batched import default_device
+from attnsvm.numeric.convergence import CONVERGED, RULE as CONVERGENCE_RULE, decide_runs
 from attnsvm.numeric.selections import all_selections, analyse_selection, feasible_many
 from attnsvm.numeric.threads import torch_threads
 
@@ -36,12 +36,14 @@ from .errors import InputError
 
 SCHEMA = "attnsvm.sweep/1"
 CLASSES = ("optimal", "local", "not_local", "stalled", "mixed", "undecided")
-JUDGE = {"tol": 1e-3, "min_drop": 4.0, "mixed_mass": 1e-3, "min_speed": 0.05}
-RULE = ("converged to S: the dominant tokens equal S at every checkpoint of the last decade of iterations, "
-        "||p|| advanced by at least {min_speed:g} per iteration over that decade, the p-SVM of S is feasible, and 1 - corr(p_K, p_mm(S)) <= {tol:g} having fallen at least {min_drop:g}-fold "
-        "over that decade; stalled: ||p|| advanced by less than {min_speed:g} per iteration (GD settles at a "
-        "finite point); mixed: neither, and max_i (1 - s_i,a_i) >= {mixed_mass:g} having fallen less than "
-        "twofold over that decade; undecided: neither").format(**JUDGE)
+JUDGE = dict(CONVERGENCE_RULE)
+BUDGET_FACTORS = (1, 4, 16)   # rounds of decide_runs: iterations, 4 x, 16 x for the runs still undecided
+RULE = ("the rule of numeric.convergence: converged to S: the dominant tokens equal S over the last decade of "
+        "iterations, ||p|| grew >= {min_growth:g}x over that decade, the p-SVM of S is feasible and 1 - corr(p_K, "
+        "p_mm(S)) <= {tol:g} having fallen >= {min_drop:g}-fold; stalled: a certified finite stationary point "
+        "(not attempted in sweeps: such runs stay undecided); mixed: ||p|| diverges while max_i (1 - s_i,a_i) >= "
+        "{mixed_mass:g} stays; undecided: neither after the last round. Normalised GD with the zigzag step rule "
+        "(the step halves when consecutive gradients disagree), in rounds of growing budgets").format(**JUDGE)
 
 
 def random_dataset(n: int, T: int, d: int, seed: int, base_seed: int = 0):
@@ -83,9 +85,6 @@ def _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, devi
     alpha = gamma.argmax(axis=2)                                      # (S, n); ties have probability 0
     theta0 = np.concatenate([random_inits(n, T, d, s, inits, init_radius, base_seed) for s in range(seeds)])
     owner = np.repeat(np.arange(seeds), inits)
-    traj = batched_gd(theta0, X[owner], gamma[owner], "logistic", method="normalized", step=1.0,
-                      iterations=iterations, device=device)
-    gd_seconds = traj.seconds
     cache: dict = {}
 
     def analysis(s: int, sel: tuple):
@@ -94,17 +93,24 @@ def _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, devi
             cache[key] = analyse_selection(X[s], gamma[s], sel)
         return cache[key]
 
-    judged = judge_batched(traj, lambda b, sel: analysis(int(owner[b]), sel).p_mm, **JUDGE)
-    # a run that seems to converge to a selection that is not locally optimal is continued 10x longer
-    suspect = [b for b, j in enumerate(judged) if j.status == CONVERGED
-               and j.selection != tuple(int(a) for a in alpha[owner[b]])
-               and not analysis(int(owner[b]), j.selection).locally_optimal]
-    if suspect:
-        again = continue_and_judge(traj.theta[-1, suspect], X[owner[suspect]], gamma[owner[suspect]], "logistic",
-                                   lambda k, sel: analysis(int(owner[suspect[k]]), sel).p_mm,
-                                   iterations=10 * iterations, device=device, **JUDGE)
-        for b, j in zip(suspect, again):
+    def suspicious(b, j):
+        # an apparent convergence to a selection that is not locally optimal is run to the last budget
+        return (j.status == CONVERGED and j.selection != tuple(int(a) for a in alpha[owner[b]])
+                and not analysis(int(owner[b]), j.selection).locally_optimal)
+
+    budgets = tuple(f * iterations for f in BUDGET_FACTORS)
+    t0 = time.perf_counter()
+    decided = decide_runs(theta0, X[owner], gamma[owner], "logistic",
+                          lambda b, sel: analysis(int(owner[b]), sel).p_mm, step=1.0, budgets=budgets, device=device)
+    judged = decided.judgements
+    suspect = [b for b, j in enumerate(judged) if suspicious(b, j)]
+    if suspect:   # continue the suspicious runs alone to the last budget, judged on their whole history
+        again = decide_runs(theta0[suspect], X[owner[suspect]], gamma[owner[suspect]], "logistic",
+                            lambda k, sel: analysis(int(owner[suspect[k]]), sel).p_mm, step=1.0,
+                            budgets=(budgets[-1],), device=device)
+        for b, j in zip(suspect, again.judgements):
             judged[b] = j
+    gd_seconds = time.perf_counter() - t0
     counts, zero_counts = Counter(), Counter()
     for b, j in enumerate(judged):
         s = int(owner[b])

@@ -16,5 +16,6 @@ REGISTRY = [
     assumption_b, v_svm, relaxed_p_svm, regularization_path, joint_directional_limit,  # joint (v, p)
 ]
 CHECK_IDS = [m.ID for m in REGISTRY]
+MODULES = {m.ID: m for m in REGISTRY}
 
-__all__ = ["REGISTRY", "CHECK_IDS", "compute_optimal_tokens"]
+__all__ = ["REGISTRY", "CHECK_IDS", "MODULES", "compute_optimal_tokens"]

@@ -14,9 +14,12 @@ from fractions import Fraction
 from attnsvm import symbolic
 
 from ..context import loss_expression
-from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult
+from ..claims import STATEMENTS, premise_result
+from ..result import FAILS, HOLDS, INCONCLUSIVE
 
 ID = "assumption-A"
+ROLE = "premise"
+STATEMENT = STATEMENTS["P1-A"]
 CLAIM = ("Assumption A on [-U, U], U = max |gamma_it|: l is strictly decreasing, l' is M0-Lipschitz and "
          "|l'| <= M1 (proven symbolically or with interval arithmetic).")
 
@@ -26,7 +29,7 @@ def output_bound(dataset) -> Fraction:
     return max(abs(g) for g in dataset.gamma_exact.ravel())
 
 
-def run(ctx) -> CheckResult:
+def run(ctx):
     U = output_bound(ctx.dataset)
     expr = loss_expression(ctx.dataset)
     res = symbolic.assumption_a(expr, U)
@@ -34,9 +37,9 @@ def run(ctx) -> CheckResult:
                 "witness": res.witness, "method": res.method, "details": res.details}
     if res.holds:
         sup = res.details.get("sup_l_prime", res.details.get("sup_l_prime_upper"))
-        return CheckResult(ID, HOLDS, f"l strictly decreasing on [-{float(U):.4g}, {float(U):.4g}] (sup l' <= {sup}), "
-                           f"M0 <= {res.M0:.4g}, M1 <= {res.M1:.4g} ({res.method})", CLAIM, evidence)
+        return premise_result(ID, STATEMENT, HOLDS, f"l strictly decreasing on [-{float(U):.4g}, {float(U):.4g}] (sup l' <= {sup}), "
+                           f"M0 <= {res.M0:.4g}, M1 <= {res.M1:.4g} ({res.method})", evidence)
     if res.holds is False:
         why = res.details.get("reason", f"l'({res.witness}) >= 0")
-        return CheckResult(ID, FAILS, f"witness u = {res.witness}: {why} ({res.method})", CLAIM, evidence)
-    return CheckResult(ID, INCONCLUSIVE, res.details.get("reason", "undecided"), CLAIM, evidence)
+        return premise_result(ID, STATEMENT, FAILS, f"witness u = {res.witness}: {why} ({res.method})", evidence)
+    return premise_result(ID, STATEMENT, INCONCLUSIVE, res.details.get("reason", "undecided"), evidence)

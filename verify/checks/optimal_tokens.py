@@ -1,16 +1,20 @@
-"""Check `optimal-tokens`: alpha_i in argmax_t gamma_it, with ties reported.
+"""Premise `optimal-tokens`: every sequence has a unique optimal token alpha_i = argmax_t gamma_it.
 
-Claim: every sequence has a unique optimal token alpha_i = argmax_t gamma_it, gamma_it = Y_i v^T x_it.
-The scores are compared in exact rational arithmetic, so a tie is a tie, never a rounding artefact.
+gamma_it = Y_i v^T x_it. The scores are compared in exact rational arithmetic, so a tie is a tie, never a
+rounding artefact. The theorems need a unique optimal token per sequence: a tie makes every GD conclusion
+that rests on this premise `not-applicable` (outside the theory), never `fails`; the tied indices are the
+witness.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..result import HOLDS, INCONCLUSIVE, CheckResult
+from ..claims import STATEMENTS, premise_result
+from ..result import FAILS, HOLDS
 
 ID = "optimal-tokens"
-CLAIM = "Each sequence has a unique optimal token alpha_i = argmax_t gamma_it (exact comparison)."
+ROLE = "premise"
+STATEMENT = STATEMENTS["P1-D1"]
 
 
 def optimal_tokens(dataset) -> tuple[list, list]:
@@ -23,14 +27,13 @@ def optimal_tokens(dataset) -> tuple[list, list]:
     return alpha, argmax_sets
 
 
-def run(ctx) -> CheckResult:
+def run(ctx):
     alpha, sets = optimal_tokens(ctx.dataset)
     ties = [{"sequence": i, "tokens": s} for i, s in enumerate(sets) if len(s) > 1]
-    unique = not ties
-    evidence = {"alpha": alpha, "unique": unique, "ties": ties,
+    evidence = {"alpha": alpha, "unique": not ties, "ties": ties,
                 "gamma": ctx.dataset.gamma, "arithmetic": "exact rationals"}
-    if unique:
-        return CheckResult(ID, HOLDS, f"alpha = {alpha}, unique in every sequence", CLAIM, evidence)
+    if not ties:
+        return premise_result(ID, STATEMENT, HOLDS, f"alpha = {alpha}, unique in every sequence", evidence)
     where = "; ".join(f"sequence {t['sequence']}: tokens {t['tokens']}" for t in ties)
-    return CheckResult(ID, INCONCLUSIVE, f"tied optimal tokens ({where}); alpha uses the first of each", CLAIM,
-                       evidence)
+    evidence["witness"] = ties
+    return premise_result(ID, STATEMENT, FAILS, f"tied optimal tokens ({where})", evidence)

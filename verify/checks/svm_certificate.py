@@ -1,48 +1,50 @@
-"""Check `svm-certificate`: the p-SVM solutions are certified in exact rational arithmetic.
+"""Instrument `svm-certificate`: every reference SVM solution is certified in exact rational arithmetic.
 
-For the p-SVM of the optimal tokens and of every selection GD reached, :func:`symbolic.certify_svm`
+For every SVM that served as a reference direction in this run of the checks (the optimal tokens' p-SVM
+or Frobenius W-SVM, the SVM of every selection a GD run reached, the relaxed p-SVM), :func:`symbolic.certify_svm`
 takes the active set of the polished solution, solves the KKT system
 
-    p = sum_j lambda_j A_j,  lambda >= 0,  A p >= 1,  lambda_j (A_j p - 1) = 0
+    theta = sum_j lambda_j A_j,  lambda >= 0,  A theta >= b,  lambda_j (A_j theta - b_j) = 0
 
-over the exact rationals of the dataset (the strings of the file, or the exact binary value of each
-float) and checks every condition exactly. `holds` when every certificate is exact; `inconclusive`
-when one is only an mpmath residual or none; `not-applicable` when the optimal tokens' p-SVM is
-infeasible (with an exact Farkas certificate when one was found).
+over the exact rationals of the dataset (the strings of the file, or the exact binary value of each float)
+and checks every condition exactly; an infeasible SVM gets an exact Farkas certificate. `holds` when every
+certificate is exact; `inconclusive` when one is only an mpmath residual or none. It runs after the claims,
+so that it sees every SVM they used.
 """
 from __future__ import annotations
 
-from ..result import HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
+from ..claims import STATEMENTS, instrument_result
+from ..result import HOLDS, INCONCLUSIVE, NOT_APPLICABLE
 from .optimal_tokens import optimal_tokens
 
 ID = "svm-certificate"
-CLAIM = ("p_mm of the optimal tokens (and of every selection GD reached) is an exact KKT point: "
-         "all conditions hold in exact rational arithmetic.")
+ROLE = "instrument"
+STATEMENT = STATEMENTS["certificate"]
 
 
-def run(ctx) -> CheckResult:
-    x = "p" if ctx.dataset.model == "prompt" else "W"  # the trained parameter (Frobenius W-SVM for self/cross)
+def run(ctx):
     alpha, _ = optimal_tokens(ctx.dataset)
-    rec = ctx.svm(alpha)
-    selections = [tuple(alpha)] + [sel for sel in (traj.final.selected for traj in ctx.gd_runs())
-                                    if list(sel) != alpha]
-    selections = list(dict.fromkeys(selections))
-    certs = {sel: ctx.svm(sel).certificate() for sel in selections}
-    evidence = {"certificates": [{"selection": list(sel), **c.evidence()} for sel, c in certs.items()]}
-    main = certs[tuple(alpha)]
-    if not rec.feasible and main.status == "exact":
-        return CheckResult(ID, HOLDS, f"the solver reported {rec.solution.status}, but an exact KKT point exists: "
-                           f"{x}_mm = [{', '.join(main.theta_strings())}]", CLAIM, evidence)
-    if not rec.feasible:
-        proof = "proven by an exact Farkas certificate" if main.infeasible else "per the solver (no exact proof)"
-        return CheckResult(ID, NOT_APPLICABLE, f"the {x}-SVM of the optimal tokens is infeasible ({proof})", CLAIM,
-                           evidence)
-    not_exact = [(sel, c) for sel, c in certs.items() if c.status != "exact"]
+    ctx.svm(alpha)          # the optimal tokens' SVM is always among those certified
+    records = ctx.svms()
+    certs = [(rec, rec.certificate()) for rec in records]
+    evidence = {"certificates": [{"selection": list(rec.selection),
+                                  "margins": None if rec.margins is None else list(rec.margins), **c.evidence()}
+                                 for rec, c in certs]}
+    if not certs:
+        return instrument_result(ID, STATEMENT, NOT_APPLICABLE, "no SVM was used", evidence)
+    x = "p" if ctx.dataset.model == "prompt" else "W"
+    not_exact = [(rec, c) for rec, c in certs if c.status != "exact" and not c.infeasible]
     if not_exact:
-        sel, c = not_exact[0]
-        return CheckResult(ID, INCONCLUSIVE, f"selection {list(sel)}: certificate {c.status} ({c.reason})", CLAIM,
-                           evidence)
-    sizes = max(len(x) for c in certs.values() for x in c.theta_strings())
-    return CheckResult(ID, HOLDS, f"{len(certs)} {x}-SVM(s) certified exactly; {x}_mm = "
-                       f"[{', '.join(main.theta_strings()) if sizes <= 12 else '... (long fractions)'}]",
-                       CLAIM, evidence)
+        rec, c = not_exact[0]
+        return instrument_result(ID, STATEMENT, INCONCLUSIVE, f"{len(not_exact)} of {len(certs)} SVM(s) not certified "
+                                 f"exactly; selection {list(rec.selection)}: {c.status} ({c.reason})", evidence)
+    n_inf = sum(c.infeasible for _, c in certs)
+    main = next((c for rec, c in certs if list(rec.selection) == alpha and rec.margins is None), None)
+    shown = ""
+    if main is not None and main.status == "exact":
+        strings = main.theta_strings()
+        shown = f"; {x}_mm = [{', '.join(strings)}]" if max(len(s) for s in strings) <= 12 else \
+            f"; {x}_mm exact (long fractions)"
+    inf = f", {n_inf} proven infeasible (Farkas)" if n_inf else ""
+    return instrument_result(ID, STATEMENT, HOLDS, f"{len(certs) - n_inf} {x}-SVM(s) certified exactly{inf}{shown}",
+                             evidence)
