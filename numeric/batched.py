@@ -132,6 +132,39 @@ class BatchedTrajectory:
 SHRINK, GROWTH = 0.5, 1.1
 
 
+@dataclass
+class BatchedStep:
+    """One step of :func:`batched_gd` for every batch element: the (scaled, for normalised GD) gradient g (B, D),
+    dominant tokens, 1 - s_a, the scaling exponent rmax, ||g||, the unit direction, the step sizes eta (B,)
+    and the update delta (theta_{k+1} = theta - delta)."""
+
+    g: torch.Tensor
+    dominant: torch.Tensor
+    one_minus_mass: torch.Tensor
+    rmax: torch.Tensor
+    grad_norm: torch.Tensor
+    unit: torch.Tensor
+    eta: torch.Tensor
+    delta: torch.Tensor
+
+
+def batched_step(theta, phi, gamma, dloss, eta, prev, *, method: str = "normalized", step: float = 1.0,
+                 adaptive: bool = False) -> BatchedStep:
+    """The step :func:`batched_gd` takes from theta (B, D) (its code path): g = the stable gradient (scaled by
+    e^{-max r} for normalised GD), unit = g/||g|| (0 where g = 0); normalised: eta_b = the previous step sizes
+    ``eta`` (B,), or with ``adaptive`` and a previous direction ``prev`` (B, D) the step rule above
+    (eta SHRINK where <unit, prev> < 0, else min(step, eta GROWTH)), delta = eta_b unit_b; fixed: delta = step g."""
+    normalized = method == "normalized"
+    g, dominant, omm, rmax = batched_gradient(theta, phi, gamma, dloss, scaled=normalized)
+    gn = g.norm(dim=1)
+    unit = torch.where(gn[:, None] > 0, g / gn.clamp_min(1e-300)[:, None], torch.zeros_like(g))
+    if normalized and adaptive and prev is not None:
+        turned = (unit * prev).sum(dim=1) < 0
+        eta = torch.where(turned, eta * SHRINK, torch.clamp(eta * GROWTH, max=float(step)))
+    delta = eta[:, None] * unit if normalized else step * g
+    return BatchedStep(g, dominant, omm, rmax, gn, unit, eta, delta)
+
+
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
                iterations: int = 10_000, per_decade: int = 10, device: str | None = None,
                adaptive: bool = False, state: dict | None = None, start: int = 0) -> BatchedTrajectory:
@@ -164,13 +197,10 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
     ln10 = float(np.log(10.0))
     with torch.no_grad():
         for k in range(start, end + 1):
-            g, dominant, omm, rmax = batched_gradient(theta, phi_t, gamma_t, dloss, scaled=normalized)
-            gn = g.norm(dim=1)
-            unit = torch.where(gn[:, None] > 0, g / gn.clamp_min(1e-300)[:, None], torch.zeros_like(g))
             last = k == end
-            if normalized and adaptive and prev is not None and not last:
-                turned = (unit * prev).sum(dim=1) < 0
-                eta = torch.where(turned, eta * SHRINK, torch.clamp(eta * GROWTH, max=float(step)))
+            bs = batched_step(theta, phi_t, gamma_t, dloss, eta, prev, method=method, step=step,
+                              adaptive=adaptive and not last)
+            dominant, omm, rmax, gn, unit, eta = bs.dominant, bs.one_minus_mass, bs.rmax, bs.grad_norm, bs.unit, bs.eta
             if k in schedule and not (state is not None and k == start):
                 its.append(k)
                 thetas.append(theta.cpu().numpy().copy())
@@ -181,11 +211,9 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
                 etas.append(eta.cpu().numpy().copy() if normalized else np.full(B, float(step)))
             if last:
                 break
+            theta = theta - bs.delta
             if normalized:
-                theta = theta - eta[:, None] * unit
                 prev = unit
-            else:
-                theta = theta - step * g
     state = {"eta": eta.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
              "theta": theta.cpu().numpy(), "iteration": end}
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),

@@ -24,11 +24,12 @@ DEFAULT_OPTIONS = {
     "fixed_step": None,          # default: the dataset's step when its method is fixed, else 1
     "method": None,              # default: the dataset's gd.method, else normalized
     "step": None,                # default: the dataset's gd.step, else 1
-    "cross_check_iterations": 3000,  # steps of the float64 and mpmath runs of precision-cross-check
-    "cross_check_dps": 30,       # mpmath digits of the precision-cross-check runs
-    "cross_check_time_budget": 20.0,  # seconds per mpmath cross-check run (then float64 matches its length)
-    "cross_check_tol": 1e-10,    # direction distance above which float64 and mpmath count as parted
-    "certify_dps": 50,           # mpmath digits of the certified checkpoints
+    "cross_check_iterations": 3000,  # steps of the precision-cross-check's float64 runs (at most, of its mpmath runs)
+    "cross_check_dps": 30,       # mpmath digits of the precision-cross-check's mpmath GD runs (at least 30)
+    "cross_check_time_budget": None,  # optional seconds per mpmath cross-check run (default none: deterministic)
+    "cross_check_tol": 1e-13,    # least tolerance of the one-step consistency (relative; the rounding bound may
+                                 # be larger)
+    "certify_dps": 50,           # mpmath digits of the one-step consistency and SVM certificates (at least 30)
     "naive_tol": 1e-8,           # direction distance at which the naive float64 gradient counts as departed
 }
 
@@ -56,6 +57,8 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
     for key in ("time_budget", "fixed_time_budget", "tol", "stop_tol", "step", "fixed_step",
                 "cross_check_time_budget", "cross_check_tol", "naive_tol"):
+        if key == "cross_check_time_budget" and opts[key] is None:
+            continue
         try:
             value = float(opts[key])
         except (TypeError, ValueError):
@@ -63,6 +66,9 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         if not value > 0 or not np.isfinite(value):
             raise InputError(f"{key}: expected a positive number, got {opts[key]!r}")
         opts[key] = value
+    for key in ("cross_check_dps", "certify_dps"):
+        if opts[key] < 30:
+            raise InputError(f"{key}: {opts[key]} digits cannot judge float64 (at least 30 needed)")
     return opts
 
 
@@ -168,7 +174,7 @@ class Context:
     _svms: dict = field(default_factory=dict)
     _runs: list | None = None
     _fixed_run: Trajectory | None = None
-    _precision: dict = field(default_factory=dict)
+    _precision: dict = field(default_factory=dict)  # cache of verify/precision_runs.py
     _w: dict = field(default_factory=dict)   # caches of the self/cross-attention checks (verify/w_runs.py)
     _checks: dict = field(default_factory=dict)   # check id -> CheckResult, each check run once
 
@@ -250,46 +256,6 @@ class Context:
                                              step=o["fixed_step"], max_iter=o["fixed_iterations"],
                                              time_budget=o["fixed_time_budget"], per_decade=10)
         return self._fixed_run
-
-    # -- float64 against mpmath (precision-cross-check) --------------------------------------------
-    def precision_runs(self) -> list:
-        """Per init: (float64 trajectory, mpmath trajectory) of the same GD (method and step of the options,
-        the mpmath one at ``cross_check_dps`` digits on the exact data), computed once. The mpmath run goes
-        first, for ``cross_check_iterations`` steps or ``cross_check_time_budget`` seconds; the float64 run
-        then takes exactly as many steps, so both have the same checkpoints."""
-        if "runs" not in self._precision:
-            o = self.options
-            runs = []
-            for init in self.dataset.inits:
-                tmp = numeric.run_gd_mp(init, self.dataset.features_exact(), self.dataset.gamma_exact, self.loss,
-                                        dps=o["cross_check_dps"], method=o["method"], step=o["step"],
-                                        max_iter=o["cross_check_iterations"],
-                                        time_budget=o["cross_check_time_budget"])
-                t64 = numeric.run_gd(init, self.phi, self.gamma, self.loss, method=o["method"], step=o["step"],
-                                     max_iter=tmp.final.iteration, time_budget=float("inf"))
-                runs.append((t64, tmp))
-            self._precision["runs"] = runs
-        return self._precision["runs"]
-
-    def certified_checkpoints(self) -> list:
-        """Per directional-limit run: its checkpoints' float64 gradient directions against mpmath at
-        ``certify_dps`` digits (numeric.certify_checkpoints), computed once."""
-        if "certified" not in self._precision:
-            self._precision["certified"] = [
-                numeric.certify_checkpoints(traj, self.phi, self.gamma, self.dataset.features_exact(),
-                                            self.dataset.gamma_exact, self.loss, dps=self.options["certify_dps"])
-                for traj in self.gd_runs()]
-        return self._precision["certified"]
-
-    def naive_walks(self) -> list:
-        """Per directional-limit run: where the naive float64 gradient departs from the stable one and where
-        it stalls, walking along the run and on along its final ray (numeric.naive_breakdown), computed once."""
-        if "naive" not in self._precision:
-            self._precision["naive"] = [
-                numeric.naive_breakdown([c.theta for c in traj.checkpoints], self.phi, self.gamma, self.loss,
-                                        tol=self.options["naive_tol"])
-                for traj in self.gd_runs()]
-        return self._precision["naive"]
 
 
 def _run_isolated(ctx, check_id: str):
