@@ -63,29 +63,39 @@ class MPData:
             self.gamma = mp_array(gamma_exact)
 
 
+def _exact(x):
+    """A float (or numpy float) as the mpf of its exact binary value; an mpf as it is (not rounded)."""
+    return x if isinstance(x, mpmath.mpf) else mpmath.mpf(float(x))
+
+
+def _values(a) -> list:
+    return [_exact(x) for x in np.asarray(a, dtype=object).reshape(-1)]
+
+
 def mp_step(theta, state, data: MPData, loss: Loss, *, method: str, step: float, adaptive: bool,
             turned: bool | None = None) -> MPStep:
-    """The GD step from the float64 iterate ``theta`` (its exact binary value) with the step rule's ``state``
-    (:class:`numeric.gd.StepState`), in mpmath at ``data.dps`` digits (module docstring). ``turned``, when
-    given, forces the zigzag test's branch (to compare a step at a tie with float64's branch)."""
+    """The GD step from the iterate ``theta`` (floats: their exact binary values; or mpf numbers, e.g. an mpmath
+    run's iterate) with the step rule's ``state`` (:class:`numeric.gd.StepState`), in mpmath at ``data.dps``
+    digits (module docstring). ``turned``, when given, forces the zigzag test's branch (to compare a step at a
+    tie with float64's branch)."""
     normalized = method == "normalized"
     dps = data.dps
     with mpmath.workdps(dps):
-        th = [mpmath.mpf(float(x)) for x in np.asarray(theta, dtype=float).reshape(-1)]  # exact
+        th = _values(theta)
         g = mp_gradient(th, data.phi, data.gamma, loss, dps, scaled=normalized)
         gn = mp_norm(g)
         if not normalized:
-            s = mpmath.mpf(float(step))
+            s = _exact(step)
             return MPStep([s * x for x in g], s, None, gn, dps)
         unit = [x / gn for x in g] if gn else [mpmath.mpf(0)] * len(g)
-        eta_prev = mpmath.mpf(float(state.eta))
+        eta_prev = _exact(state.eta)
         inner = None
         eta = eta_prev
         if adaptive and state.direction is not None:
-            prev = [mpmath.mpf(float(x)) for x in np.asarray(state.direction, dtype=float).reshape(-1)]
+            prev = _values(state.direction)
             inner = mpmath.fsum(a * b for a, b in zip(unit, prev))
             back = inner < 0 if turned is None else turned
-            eta = eta_prev * mpmath.mpf(SHRINK) if back else min(mpmath.mpf(float(step)), eta_prev * mpmath.mpf(GROWTH))
+            eta = eta_prev * mpmath.mpf(SHRINK) if back else min(_exact(step), eta_prev * mpmath.mpf(GROWTH))
         return MPStep([eta * x for x in unit], eta, inner, gn, dps)
 
 

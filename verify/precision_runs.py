@@ -28,7 +28,8 @@ import numpy as np
 from attnsvm import numeric
 from attnsvm.numeric.gd import StepState, float64_step
 from attnsvm.numeric.lyapunov import tangent_growth
-from attnsvm.numeric.step_check import REFERENCE_EXTRA_DPS, MPData, StepReference, check_step, rounding_bound
+from attnsvm.numeric.step_check import (REFERENCE_EXTRA_DPS, MPData, StepReference, check_step, mp_step,
+                                        rounding_bound)
 
 FIRST_MP_BUDGET = 1000   # first round of an mpmath run when the float64 run does not tell
 MIN_MP_BUDGET = 100
@@ -170,6 +171,28 @@ def mp_run(ctx, index: int, budget: int):
                                   seconds=have.seconds + more.seconds)
     runs[index] = traj
     return traj
+
+
+def mp_run_digits(ctx, traj, pairs: int = 6) -> dict:
+    """How many digits the mpmath run really carries: for its first ``pairs`` consecutive checkpoints k, k + 1,
+    the step it took, theta_k - theta_{k+1}, against the step the reference (numeric.step_check.mp_step,
+    ``certify_dps + 20`` digits) computes from theta_k and the checkpoint's step state. Returns the worst
+    relative difference (a run at d digits shows about 10^-d) and the number of steps compared."""
+    s = settings(ctx)
+    data = mp_data(ctx, int(ctx.options["certify_dps"]) + REFERENCE_EXTRA_DPS)
+    by_k = {c.iteration: c for c in traj.checkpoints}
+    ks = [k for k in sorted(by_k) if k + 1 in by_k][:pairs]
+    worst = 0.0
+    with mpmath.workdps(data.dps):
+        for k in ks:
+            a, b = by_k[k], by_k[k + 1]
+            ref = mp_step(a.theta, a.step_state, data, ctx.loss, method=s["method"], step=s["step"],
+                          adaptive=s["adaptive"])
+            taken = [x - y for x, y in zip(a.theta, b.theta)]
+            den = numeric.mp_norm(ref.delta)
+            if den:
+                worst = max(worst, float(numeric.mp_norm([x - y for x, y in zip(taken, ref.delta)]) / den))
+    return {"steps_compared": len(ks), "worst_rel_difference": worst}
 
 
 def mp_budgets(ctx, index: int, judge) -> tuple:

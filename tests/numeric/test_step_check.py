@@ -47,7 +47,7 @@ def test_float64_steps_are_within_the_rounding_bound_and_the_bound_is_not_vacuou
         assert row["eta_mp"] == pytest.approx(row["eta_float64"], rel=1e-15)
         ratios.append(row["rel_error"] / bound)
         assert bound < 1e-10          # a few ulps times the condition, at these norms (<= 300)
-    assert max(ratios) > 1e-4         # the bound is not absurdly loose: some step comes within 10^4 of it
+    assert max(ratios) > 5e-3         # the bound is not loose: some step comes within a factor 200 of it
 
 
 def test_a_perturbed_step_and_a_wrong_branch_are_inconsistent():

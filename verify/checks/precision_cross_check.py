@@ -29,6 +29,11 @@ by a perturbation at rounding scale amplified by the dynamics (a basin boundary 
 of the run): float64 is not wrong, and the instrument holds with that finding in its summary. If one is not,
 that step is the counterexample.
 
+Both references are checked for their digits: every mpmath step of (a) must carry a mantissa of at least 30
+digits and agree with itself 20 digits higher, and the first steps of every mpmath run of (b) must match the
+reference step from the same iterate to 1e-25; otherwise the verdict is `inconclusive` (an instrument that
+cannot tell 3 digits from 30 proves nothing).
+
 Verdict: `holds` when (a) holds at every checkpoint and (b) holds for every run (or the basin-boundary finding
 above); `fails` only when a float64 step is wrong beyond its tolerance (``evidence["counterexample"]``: run,
 iteration, backend, the iterate as exact floats and hex, the step state, both updates, the digits);
@@ -64,6 +69,7 @@ MIN_DPS = 30                 # fewer digits cannot judge float64 (its steps agre
 TOGETHER_REL = 1e-8          # final relative distance under which two runs have not parted
 PART_REL = 1e-10             # relative distance at which the profile marks the runs as parted (diagnostic)
 REFERENCE_MAX_ERROR = 1e-20  # the mpmath reference must agree with itself 20 digits higher to this
+MP_RUN_MAX_DIFFERENCE = 1e-25  # an mpmath run's first steps must match the reference this well (>= 30 digits)
 SEGMENT_CAP = 2000           # longest float64 segment replayed step by step when the runs' selections differ
 
 
@@ -386,9 +392,16 @@ def _run(ctx, base: dict):
     comps = []
     for index in range(len(ctx.dataset.inits)):
         comp = _compare_runs(ctx, index)
+        comp["mp_digits"] = pr.mp_run_digits(ctx, pr.mp_run(ctx, index, comp["iterations"]))
         comp["lyapunov"] = _lyapunov_evidence(ctx, index, comp)
         comps.append(comp)
     evidence["runs"] = comps
+    weak = [(i, c) for i, c in enumerate(comps) if c["mp_digits"]["worst_rel_difference"] > MP_RUN_MAX_DIFFERENCE]
+    if weak:
+        i, c = weak[0]
+        return instrument_result(ID, STATEMENT, INCONCLUSIVE,
+                                 f"run {i}: the mpmath run does not carry its digits (its steps differ from the "
+                                 f"reference by {c['mp_digits']['worst_rel_difference']:.1e} relative)" + warn, evidence)
     err = [(i, c) for i, c in enumerate(comps) if c["outcome"] == "float64 error"]
     if err:
         i, c = err[0]
