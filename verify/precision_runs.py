@@ -129,18 +129,31 @@ def check_point(ctx, theta, state: StepState, backend: str = "numpy", ref=None) 
 
 
 def one_step_rows(ctx) -> list:
-    """Per float64 run, per checkpoint, the one-step rows of both backends (computed once)."""
+    """Per float64 run, per checkpoint, the one-step rows of both backends (computed once). The reference's own
+    error (the mpmath step 20 digits higher) is measured at the first and last checkpoints of each run and where
+    the step came closest to its tolerance (``reference_error``; None elsewhere)."""
     c = cache(ctx)
     if "one_step" not in c:
         out = []
         for traj in float64_runs(ctx):
-            rows = []
+            rows, refs = [], []
             for cp in traj.checkpoints:
                 ref = reference(ctx, cp.theta, cp.step_state)
+                high, ref.high = ref.high, None
+                refs.append((ref, high))
                 for backend in ("numpy", "torch"):
                     row = check_point(ctx, cp.theta, cp.step_state, backend, ref)
                     row["iteration"] = cp.iteration
                     rows.append(row)
+            ratios = [max(rows[2 * j].get("ratio", 0.0), rows[2 * j + 1].get("ratio", 0.0)) for j in range(len(refs))]
+            for j in sorted({0, len(refs) - 1, int(np.argmax(ratios))}):
+                ref, high = refs[j]
+                ref.high = high
+                cp = traj.checkpoints[j]
+                for b, backend in enumerate(("numpy", "torch")):
+                    if "rel_error" in rows[2 * j + b] and np.isfinite(rows[2 * j + b]["rel_error"]):
+                        again = check_point(ctx, cp.theta, cp.step_state, backend, ref)
+                        rows[2 * j + b]["reference_error"] = again.get("reference_error")
             out.append(rows)
         c["one_step"] = out
     return c["one_step"]

@@ -121,9 +121,11 @@ def test_parting_trajectories_with_the_same_limit_hold():
     assert nw["departure_norm"] < nw["stall_norm"] < 1e4
 
 
-def test_different_selections_at_a_basin_boundary_are_not_a_float64_error():
-    r = run(BOUNDARY, cross_check_iterations=631)
+def test_different_selections_at_a_basin_boundary_hold_and_with_a_wrong_step_there_fail(monkeypatch):
+    ctx = Context.create(Dataset(**BOUNDARY), cross_check_iterations=631)
+    r = ctx.run_check(ID)
     assert r.verdict == "holds", r.summary
+    assert "numerical_warnings" not in r.evidence
     (comp,) = r.evidence["runs"]
     assert comp["outcome"] == "basin boundary"
     assert comp["float64"]["selection"] == [1, 0, 1] and comp["mp"]["selection"] == [1, 0, 2]
@@ -134,6 +136,23 @@ def test_different_selections_at_a_basin_boundary_are_not_a_float64_error():
     restarts = {t["from_iteration"]: t for t in sep["restarts"].values()}
     assert restarts[a]["selection"] == [1, 0, 2] and restarts[b]["selection"] == [1, 0, 1]
     assert "basin boundary" in r.summary
+    # had the replay of the flip segment found a float64 step beyond its tolerance, that step would be the
+    # counterexample (the runs and restarts are cached on the Context: only the replay is planted)
+    real = precision_runs.replay_segment
+
+    def planted(c, checkpoint, until):
+        rep = real(c, checkpoint, until)
+        row = precision_runs.check_point(c, checkpoint.theta, checkpoint.step_state, "numpy")
+        row.update(consistent=False, rel_error=1e-6, iteration=checkpoint.iteration, theta=checkpoint.theta.copy(),
+                   step_state={"eta": checkpoint.step_state.eta, "direction": checkpoint.step_state.direction})
+        return dict(rep, inconsistent=[row])
+
+    monkeypatch.setattr(precision_runs, "replay_segment", planted)
+    del ctx._checks[ID]
+    r = ctx.run_check(ID)
+    assert r.verdict == "fails" and "reach different selections" in r.summary, r.summary
+    ce = r.evidence["counterexample"]
+    assert ce["rel_error"] == 1e-6 and "replaying" in ce["note"] and len(ce["theta_hex"]) == 3
 
 
 def _perturb_numpy(monkeypatch, rel=1e-7, beyond=5.0):

@@ -10,8 +10,9 @@ trajectories point by point; it checks (the runs are those of :mod:`verify.preci
     step equals the update computed in mpmath (``certify_dps`` digits, at least 30, default 50) from the exact
     value of the same iterate on the exact data, to within max(``cross_check_tol``, B) relative, B the first-order
     bound on float64's rounding in that step (a few ulps times the step's condition, :mod:`numeric.step_check`:
-    about 1e-13 at ||p|| ~ 100, growing like ||p||); the mpmath step is recomputed 20 digits higher to show
-    its own error is negligible;
+    about 1e-13 at ||p|| ~ 100, growing like ||p||); the mpmath step is recomputed 20 digits higher (at the
+    first and last checkpoints of each run and where a step came closest to its tolerance) to show its own
+    error is negligible;
 (b) the float64 run and an mpmath run (``cross_check_dps`` digits) of the same GD from the same init reach the
     same limit: both converge (the one convergence rule, numeric.convergence) to the same selection, whose
     p_mm is certified exactly (ctx.svm(S).certificate()), with 1 - corr of each final iterate against it
@@ -30,7 +31,7 @@ of the run): float64 is not wrong, and the instrument holds with that finding in
 that step is the counterexample.
 
 Both references are checked for their digits: every mpmath step of (a) must carry a mantissa of at least 30
-digits and agree with itself 20 digits higher, and the first steps of every mpmath run of (b) must match the
+digits and agree with itself 20 digits higher (where measured), and the first steps of every mpmath run of (b) must match the
 reference step from the same iterate to 1e-25; otherwise the verdict is `inconclusive` (an instrument that
 cannot tell 3 digits from 30 proves nothing).
 
