@@ -64,10 +64,14 @@ MUTANTS = [
 ]
 
 
-def run_tests(tests) -> bool:
-    """True when the tests pass (the mutant survives)."""
+def run_tests(tests) -> str | None:
+    """None when the tests pass (the mutant survives), else the first failing test."""
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=900).returncode == 0
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if res.returncode == 0:
+        return None
+    failed = [line.split()[1] for line in res.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    return failed[0] if failed else f"pytest exit {res.returncode}"
 
 
 def main() -> None:
@@ -89,12 +93,13 @@ def main() -> None:
         try:
             with open(full, "w") as fh:
                 fh.write(text.replace(old, new))
-            survived = run_tests(tests)
+            by = run_tests(tests)
         finally:
             with open(full, "w") as fh:
                 fh.write(text)
-        killed += not survived
-        print(f"{'SURVIVED' if survived else 'killed  '}  {name}  ({time.perf_counter() - t:.0f} s)", flush=True)
+        killed += by is not None
+        print(f"{'killed  ' if by else 'SURVIVED'}  {name}  ({time.perf_counter() - t:.0f} s){'  by ' + by if by else ''}",
+              flush=True)
     print(f"score: {killed}/{total} killed")
 
 
