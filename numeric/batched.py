@@ -80,17 +80,32 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
 
 
 def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor, dloss, scaled: bool = False):
-    """(grad, dominant, one_minus_mass, rmax) for every batch element, generic features Phi (B, n, T, D);
+    """(grad, dominant, one_minus_mass, rmax) for every batch element; features Phi (B, n, T, D), or (n, T, D)
+    with scores (n, T) shared by every element (nothing of size B n T D is formed then);
     ``scaled`` multiplies each grad_b by e^{-max r_b} (same direction, no underflow; the true gradient is
     e^{rmax_b} grad_b)."""
-    B, n, T, D = phi.shape
-    q = torch.einsum("bntd,bd->bnt", phi, theta)
+    shared = phi.dim() == 3
+    if shared:
+        n, T, D = phi.shape
+        B = theta.shape[0]
+        q = torch.einsum("ntd,bd->bnt", phi, theta)
+        gamma = gamma.expand(B, n, T)
+    else:
+        B, n, T, D = phi.shape
+        q = torch.einsum("bntd,bd->bnt", phi, theta)
     dominant = q.argmax(dim=2)                                             # (B, n)
-    phi_a = torch.gather(phi, 2, dominant[..., None, None].expand(B, n, 1, D))
+    idx = dominant[..., None]
+    gamma_a = torch.gather(gamma, 2, idx)[..., 0]                          # (B, n)
+    mask = torch.arange(T, device=phi.device) != idx
+    if shared:
+        r = q - torch.gather(q, 2, idx)                                    # q_bit - q_{b,i,a_bi}
+        c, omm, rmax = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
+        rows = torch.arange(n, device=phi.device)
+        phi_a = phi[rows[None, :], dominant]                               # (B, n, D)
+        grad = (torch.einsum("bnt,ntd->bd", c, phi) - torch.einsum("bn,bnd->bd", c.sum(dim=2), phi_a)) / n
+        return grad, dominant, omm, rmax
+    phi_a = torch.gather(phi, 2, idx[..., None].expand(B, n, 1, D))
     dphi = phi - phi_a
-    gamma_a = torch.gather(gamma, 2, dominant[..., None])[..., 0]          # (B, n)
-    mask = torch.ones_like(gamma, dtype=torch.bool)
-    mask.scatter_(2, dominant[..., None], False)
     r = torch.einsum("bntd,bd->bnt", dphi, theta)
     c, omm, rmax = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
     grad = torch.einsum("bnt,bntd->bd", c, dphi) / n
@@ -137,7 +152,7 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
                adaptive: bool = False, state: dict | None = None, start: int = 0) -> BatchedTrajectory:
     """GD on every batch element at once: theta <- theta - step g (fixed) or - eta_b g/||g|| (normalised,
     per element; eta_b = ``step``, or with ``adaptive`` the step rule above). Inputs are arrays (B, D),
-    (B, n, T, D), (B, n, T); float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
+    (B, n, T, D), (B, n, T), or (n, T, D), (n, T) for data shared by every element; float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
     run exactly, with iteration numbers counted from ``start`` (checkpoints on the same log-spaced
     schedule as an uninterrupted run)."""
     import time

@@ -156,6 +156,7 @@ class DecidedRuns:
     budgets: tuple
     rounds: int
     iterations: list = field(default_factory=list)
+    cut_by_time: bool = False
 
     def counts(self) -> dict:
         return {s: sum(j.status == s for j in self.judgements) for s in STATUSES}
@@ -163,18 +164,25 @@ class DecidedRuns:
 
 def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, budgets=BUDGETS,
                 certify: Callable | None = None, keep_going: Callable | None = None, device: str | None = None,
-                **rule) -> DecidedRuns:
+                time_budget: float | None = None, **rule) -> DecidedRuns:
     """Normalised GD (step rule of :mod:`numeric.batched`) from every row of ``theta0`` (B, D) on the data
-    ``phi`` (B, n, T, D) and ``gamma`` (B, n, T), in rounds: the first runs ``budgets[0]`` iterations, each
-    later round continues the runs still undecided (or for which ``keep_going(judgement)`` is True, e.g. an
-    apparent convergence the theory forbids) up to the next budget. ``p_mm(b, selection)`` gives p_mm of
-    ``selection`` for run b (or None); ``certify(b, theta)`` a stationary-point certificate (or None)."""
+    ``phi`` (B, n, T, D) and ``gamma`` (B, n, T) (or (n, T, D) and (n, T) shared by all runs), in rounds: the
+    first runs ``budgets[0]`` iterations, each later round continues the runs still undecided (or for which
+    ``keep_going(judgement)`` is True, e.g. an apparent convergence the theory forbids) up to the next budget.
+    ``p_mm(b, selection)`` gives p_mm of ``selection`` for run b (or None); ``certify(b, theta)`` a
+    stationary-point certificate (or None). ``time_budget`` (seconds, optional) stops starting new rounds
+    once exceeded; ``cut_by_time`` then says so."""
+    import time
+
     from .batched import batched_gd
 
     theta0 = np.asarray(theta0, dtype=float)
     phi = np.asarray(phi, dtype=float)
     gamma = np.asarray(gamma, dtype=float)
+    shared = phi.ndim == 3
     B = theta0.shape[0]
+    t_start = time.perf_counter()
+    cut = False
     hist = [{"iterations": [], "theta": [], "selected": [], "one_minus_mass": [], "grad_log10": [], "step": []}
             for _ in range(B)]
     judged: list = [None] * B
@@ -185,8 +193,12 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
     for budget in budgets:
         if len(active) == 0:
             break
+        if time_budget is not None and rounds > 0 and time.perf_counter() - t_start > time_budget:
+            cut = True
+            break
         rounds += 1
-        traj = batched_gd(theta0[active] if state is None else state["theta"], phi[active], gamma[active], loss,
+        traj = batched_gd(theta0[active] if state is None else state["theta"], phi if shared else phi[active],
+                          gamma if shared else gamma[active], loss,
                           method="normalized", step=step, iterations=budget - done_iterations, adaptive=True,
                           state=state, start=done_iterations, device=device)
         for j, b in enumerate(active):
@@ -210,4 +222,4 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
                   "selected": [list(map(int, s)) for s in h["selected"]], "one_minus_mass": h["one_minus_mass"],
                   "grad_log10": h["grad_log10"], "step": h["step"], "theta_final": h["theta"][-1]} for h in hist]
     return DecidedRuns(judgements=judged, histories=histories, budgets=tuple(budgets), rounds=rounds,
-                       iterations=[h["iterations"][-1] for h in hist])
+                       iterations=[h["iterations"][-1] for h in hist], cut_by_time=cut)

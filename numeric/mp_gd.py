@@ -265,7 +265,7 @@ def _checkpoint(k, theta_fixed, P, phi, gamma, loss, dps) -> MPCheckpoint:
 
 
 def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "normalized", step: float = 1.0,
-              max_iter: int = 300_000, time_budget: float = 20.0, per_decade: int = 10,
+              max_iter: int = 300_000, time_budget: float | None = None, per_decade: int = 10,
               observer: Callable[[Checkpoint], bool] | None = None, kernel: str = "fixed") -> Trajectory:
     """Run GD from theta0 at ``dps`` digits and return its trajectory of :class:`MPCheckpoint` (module docstring).
 

@@ -141,6 +141,11 @@ _LIST = [
               "Under Assumption A with unique optimal tokens and a feasible p-SVM, p_R = argmin_{||p|| <= R} L(p) "
               "satisfies p_R/R -> p_mm/||p_mm||.",
               premises=("assumption-A", "optimal-tokens", "p-svm"), conclusion="p_R/R -> p_mm/||p_mm||"),
+    Statement("P2-RP-W", "P2", "regularisation path of W (Frobenius W-SVM)", "abstract", "theorem",
+              "Under Assumption A with unique optimal tokens and a feasible W-SVM, W_R = argmin_{||W||_F <= R} L(W) "
+              "satisfies W_R/R -> W_mm/||W_mm||_F (the paper's statement also has a local, cone-restricted "
+              "version; the premises' exact wording is unconfirmed).",
+              premises=("assumption-A", "optimal-tokens", "w-svm"), conclusion="W_R/R -> W_mm/||W_mm||_F"),
     Statement("P1-T5", "P1", "joint regularisation path (Theorem II of the slides)", "slides", "theorem",
               "Under Assumptions A and B, (v_r, p_R) = argmin_{||v|| <= r, ||p|| <= R} L(v, p) satisfies "
               "v_r/r -> v(alpha)/||v(alpha)|| and p_R/R -> p_relax/||p_relax||.",
@@ -153,8 +158,7 @@ _LIST = [
     Statement("P2-KQ", "P2", "GD on (K, Q) follows the nuclear-norm SVM (observation)", "code", "observation",
               "The paper proves the nuclear-norm limit for the regularisation path of (K, Q); that GD on (K, Q) "
               "converges to the nuclear-norm W-SVM is the authors' empirical observation, not a theorem.",
-              premises=("assumption-A", "optimal-tokens", "w-svm"),
-              conclusion="K_k Q_k^T approaches the nuclear-norm W-SVM direction"),
+              premises=("assumption-A",), conclusion="K_k Q_k^T approaches the nuclear-norm W-SVM direction"),
     Statement("P1-E3", "P1", "joint GD on (v, p) (observation)", "code", "observation",
               "The authors' joint-training experiment: normalised GD on (v, p) aligns v with the v-SVM and p with the "
               "relaxed p-SVM. No GD theorem covers joint training.",

@@ -27,12 +27,19 @@ import numpy as np
 from attnsvm.numeric import assumption_b as nb
 from attnsvm.numeric import joint as nj
 
+from ..claims import STATEMENTS
 from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
 from . import joint_common as jc
 
+ROLE = "premise"
 ID = "assumption-B"
+STATEMENT = STATEMENTS["P1-B"]
 CLAIM = ("There is nu > 0 such that for every p the v-SVM margin on the mixed features X_i^T s_i(p) is at most "
          "Gamma - nu max_i (1 - s_{i,alpha_i}(p)).")
+
+
+def _result(*args):
+    return CheckResult(*args, role=ROLE, statement=STATEMENT.to_dict())
 
 
 def verify_counterexample(ctx, p) -> dict:
@@ -62,10 +69,10 @@ def verify_counterexample(ctx, p) -> dict:
 def run(ctx) -> CheckResult:
     why = jc.applicability(ctx)
     if why:
-        return CheckResult(ID, NOT_APPLICABLE, why, CLAIM, {"train": ctx.dataset.train})
+        return _result(ID, NOT_APPLICABLE, why, CLAIM, {"train": ctx.dataset.train})
     vrec = jc.v_svm(ctx)
     if not vrec.feasible or vrec.polished is None or not vrec.polished.ok:
-        return CheckResult(ID, NOT_APPLICABLE, "no certified v-SVM: Gamma is undefined", CLAIM, {})
+        return _result(ID, NOT_APPLICABLE, "no certified v-SVM: Gamma is undefined", CLAIM, {})
     est = jc.assumption_b(ctx)
     ev = dict(est)
     at = dict(ev.pop("at_worst") or {})
@@ -79,7 +86,7 @@ def run(ctx) -> CheckResult:
     proved = bool(cert.get("proved"))
     nu = est["nu_hat"]
     if nu is None and not proved:
-        return CheckResult(ID, INCONCLUSIVE, "no sample gave a finite ratio", CLAIM, ev)
+        return _result(ID, INCONCLUSIVE, "no sample gave a finite ratio", CLAIM, ev)
     unproven = ""
     nu_cert = float(cert["nu_cert"]) if proved else None
     if nu is not None and (nu <= 0 or (proved and nu < nu_cert * (1 - 1e-9) - 1e-12)):
@@ -87,7 +94,7 @@ def run(ctx) -> CheckResult:
         check = verify_counterexample(ctx, est["p_worst"])
         ev["counterexample"] = check
         if check["proof"] and not proved:
-            return CheckResult(ID, FAILS, f"ratio(p) = {check['ratio']:.3g} <= 0 at p = "
+            return _result(ID, FAILS, f"ratio(p) = {check['ratio']:.3g} <= 0 at p = "
                                f"{np.round(est['p_worst'], 6).tolist()} (margin recomputed in mpmath, v-SVM "
                                "certified): no nu > 0 works", CLAIM, ev)
         if nu <= 0:
@@ -98,9 +105,9 @@ def run(ctx) -> CheckResult:
             nu = check["ratio"]
     if proved:
         if nu is not None and nu < nu_cert * (1 - 1e-9) - 1e-12:
-            return CheckResult(ID, INCONCLUSIVE, f"the convexity certificate gives nu >= {nu_cert:.6g} but a sampled "
+            return _result(ID, INCONCLUSIVE, f"the convexity certificate gives nu >= {nu_cert:.6g} but a sampled "
                                f"ratio is {nu:.6g} (re-evaluated in mpmath): the two disagree", CLAIM, ev)
-        return CheckResult(ID, HOLDS, f"proved with nu = {nu_cert:.6g}: convexity certificate over the {cert['vertices']} "
+        return _result(ID, HOLDS, f"proved with nu = {nu_cert:.6g}: convexity certificate over the {cert['vertices']} "
                            f"token choices tau != alpha, exact rational arithmetic (lambda on the v-SVM dual face); "
                            + (f"sampling agrees: nu_hat = {nu:.6g} >= nu_cert" if nu is not None else
                               "no finite sampled ratio to compare"), CLAIM, ev)
@@ -112,6 +119,6 @@ def run(ctx) -> CheckResult:
     elif nu_s is not None:
         note += f"; over S alone nu_hat_S = {nu_s:.3g}"
     sign = "> 0" if nu > 0 else "(0 within the evaluation's precision, not a proof)"
-    return CheckResult(ID, INCONCLUSIVE, f"nu_hat = {nu:.3g} {sign} at p = {np.round(est['p_worst'], 4).tolist()} "
+    return _result(ID, INCONCLUSIVE, f"nu_hat = {nu:.3g} {sign} at p = {np.round(est['p_worst'], 4).tolist()} "
                        f"from {est['samples']} samples and {len(est['local_searches'])} local searches "
                        f"({est['mp_evaluations']} in mpmath): sampling cannot prove nu > 0" + note, CLAIM, ev)

@@ -24,12 +24,19 @@ import numpy as np
 
 from attnsvm import numeric
 
+from ..claims import STATEMENTS
 from ..result import FAILS, HOLDS, INCONCLUSIVE, CheckResult
 
+ROLE = "instrument"
 ID = "precision-cross-check"
 MIN_ITERATIONS = 100  # fewest steps a time-cut cross-check may be judged on
+STATEMENT = STATEMENTS["precision"]
 CLAIM = ("float64 GD with the stable gradient and mpmath GD from the same init agree to at least 10 significant "
          "digits in direction at every checkpoint.")
+
+
+def _result(*args):
+    return CheckResult(*args, role=ROLE, statement=STATEMENT.to_dict())
 
 
 def _reference(ctx):
@@ -129,7 +136,7 @@ def run(ctx) -> CheckResult:
         p = runs[bad[0]]["first_parting"]
         what = (f"selection {p['selected_float64']} vs {p['selected_mp']}" if p["selected_float64"] != p["selected_mp"]
                 else f"direction distance {p['direction']:.2e} > {tol:g}")
-        return CheckResult(ID, FAILS, f"run(s) {bad}: float64 and mpmath ({o['cross_check_dps']} digits) part at "
+        return _result(ID, FAILS, f"run(s) {bad}: float64 and mpmath ({o['cross_check_dps']} digits) part at "
                                       f"iteration {p['iteration']} (||p|| = {p['norm']:.4g}; {what})" + warn,
                            CLAIM, evidence)
     if all(v == HOLDS for v in verdicts):
@@ -137,10 +144,10 @@ def run(ctx) -> CheckResult:
         n_cp = sum(len(r["checkpoints"]) for r in runs)
         cuts = [r["iterations_mp"] for r in runs if r["cut_by_time_budget"]]
         cut = f" (time budget: {min(cuts)} of {o['cross_check_iterations']} steps)" if cuts else ""
-        return CheckResult(ID, HOLDS, f"float64 and mpmath ({o['cross_check_dps']} digits) agree to >= {digits:.1f} "
+        return _result(ID, HOLDS, f"float64 and mpmath ({o['cross_check_dps']} digits) agree to >= {digits:.1f} "
                                       f"digits in direction at all {n_cp} checkpoints of {len(runs)} run(s)" + cut
                            + warn,
                            CLAIM, evidence)
     bad = [i for i, v in enumerate(verdicts) if v != HOLDS]
-    return CheckResult(ID, INCONCLUSIVE, f"run(s) {bad} inconclusive ({runs[bad[0]]['reason']})" + warn, CLAIM,
+    return _result(ID, INCONCLUSIVE, f"run(s) {bad} inconclusive ({runs[bad[0]]['reason']})" + warn, CLAIM,
                        evidence)
