@@ -15,7 +15,6 @@ import numpy as np
 
 from attnsvm import numeric
 
-LITERAL_ITERATIONS = 50_000      # literal fixed-step GD when no simulator is available
 TARGET_FACTOR = 1e4              # run to ||theta|| >= TARGET_FACTOR ||p_mm|| (when p_mm exists)
 
 
@@ -110,14 +109,14 @@ class TheoremRun:
 
 def _literal(ctx, init, step, target) -> TheoremRun:
     stop = (lambda cp: cp.norm >= target) if target is not None else None
-    traj = numeric.run_gd(init, ctx.phi, ctx.gamma, ctx.loss, method="fixed", step=step, max_iter=LITERAL_ITERATIONS,
+    traj = numeric.run_gd(init, ctx.phi, ctx.gamma, ctx.loss, method="fixed", step=step, max_iter=ctx.options["fixed_iterations"],
                           observer=stop)
     cps = [{"log10_iteration": math.log10(c.iteration) if c.iteration > 0 else None, "iteration": c.iteration,
             "theta": c.theta, "norm": c.norm, "selected": list(c.selected), "one_minus_mass": c.one_minus_mass,
             "grad_log10": c.grad_log10, "loss": c.loss} for c in traj.checkpoints]
     reason = {"observer": "target norm"}.get(traj.stop_reason, traj.stop_reason)
     return TheoremRun(init=np.asarray(init, dtype=float), step=step, checkpoints=cps, stop_reason=reason,
-                      engine=f"literal fixed-step GD (numeric.run_gd, at most {LITERAL_ITERATIONS} steps)")
+                      engine=f"literal fixed-step GD (numeric.run_gd, at most {ctx.options['fixed_iterations']} steps)")
 
 
 def theorem_runs(ctx) -> list:
