@@ -19,7 +19,8 @@ run that approaches a finite stationary point stops moving while its gradient va
 * ``undecided`` otherwise (still moving: more iterations could decide it).
 
 :func:`decide_runs` runs batched normalised GD with the step rule of :mod:`numeric.batched` (the step halves
-on a zigzag, so GD stays in its monotone regime) in rounds of growing iteration budgets, continuing only the
+on a zigzag, so GD stays in its monotone regime, and its base grows like 1% of ||theta||, so that runs started
+far out still cross decades of ||theta||) in rounds of growing iteration budgets, continuing only the
 undecided runs, until every run is decided or the last budget is spent. 1 - corr is computed stably
 (:func:`numeric.directions.one_minus_corr`).
 """
@@ -36,6 +37,7 @@ CONVERGED, STALLED, MIXED, UNDECIDED = "converged", "stalled", "mixed", "undecid
 STATUSES = (CONVERGED, STALLED, MIXED, UNDECIDED)
 ROUNDING_FLOOR = 1e-20
 BUDGETS = (2000, 8000, 32000)
+RELATIVE_STEP = 0.0       # no growth of the base step with ||theta|| by default (see numeric.batched)
 RULE = {"tol": 1e-3, "min_drop": 4.0, "mixed_mass": 1e-3, "min_growth": 3.0, "stall_growth": 1.01,
         "stall_grad_drop_log10": 1.0}
 
@@ -164,7 +166,7 @@ class DecidedRuns:
 
 def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, budgets=BUDGETS,
                 certify: Callable | None = None, keep_going: Callable | None = None, device: str | None = None,
-                time_budget: float | None = None, **rule) -> DecidedRuns:
+                time_budget: float | None = None, relative: float = RELATIVE_STEP, **rule) -> DecidedRuns:
     """Normalised GD (step rule of :mod:`numeric.batched`) from every row of ``theta0`` (B, D) on the data
     ``phi`` (B, n, T, D) and ``gamma`` (B, n, T) (or (n, T, D) and (n, T) shared by all runs), in rounds: the
     first runs ``budgets[0]`` iterations, each later round continues the runs still undecided (or for which
@@ -200,6 +202,7 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
         traj = batched_gd(theta0[active] if state is None else state["theta"], phi if shared else phi[active],
                           gamma if shared else gamma[active], loss,
                           method="normalized", step=step, iterations=budget - done_iterations, adaptive=True,
+                          relative=relative,
                           state=state, start=done_iterations, device=device)
         for j, b in enumerate(active):
             h = hist[b]

@@ -30,8 +30,8 @@ from .checks.optimal_tokens import optimal_tokens
 RANDOM_INITS = 64
 RANDOM_SEED = 2023
 RANDOM_LOGIT_SPREAD = 5.0
-CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)   # R in units of ||p_mm||
-CONE_PERTURBATIONS = 4
+CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # R in units of ||p_mm||
+CONE_PERTURBATIONS = 3
 CONE_PERTURBATION = 0.05
 MAX_CONE_SELECTIONS = 16
 MAX_ENUMERATION = 4096
