@@ -7,8 +7,9 @@ run that approaches a finite stationary point stops moving while its gradient va
 
 * ``converged`` to the selection S when the dominant tokens equal S at every checkpoint in [K0, K],
   ||theta|| grew at least ``min_growth``-fold from K0 to K (the norm diverges), the p-SVM of S is feasible,
-  1 - corr(theta_K, p_mm(S)) <= ``tol`` and 1 - corr fell at least ``min_drop``-fold from K0 to K (or sits
-  below 1e-20 at both): the direction approaches p_mm(S);
+  1 - corr(theta_K, p_mm(S)) <= ``tol`` and 1 - corr fell at least ``min_drop``-fold and at least as much as
+  ||theta|| grew from K0 to K (or sits below 1e-20 at both): the direction approaches p_mm(S) at least like
+  1/||theta|| (the theory's rate is 1/||theta||^2; a direction that settles elsewhere stops falling);
 * ``stalled`` only with evidence of a finite stationary point: ||theta|| changed by less than 1% over
   [K0, K], the gradient norm fell at least tenfold, and ``certify(theta_K)`` (e.g. Krawczyk's test in
   interval arithmetic, :mod:`numeric.stationary`) proves a zero of grad L nearby; the certificate is kept.
@@ -38,7 +39,7 @@ STATUSES = (CONVERGED, STALLED, MIXED, UNDECIDED)
 ROUNDING_FLOOR = 1e-20
 BUDGETS = (2000, 8000, 32000)
 RELATIVE_STEP = 0.0       # no growth of the base step with ||theta|| by default (see numeric.batched)
-RULE = {"tol": 1e-3, "min_drop": 4.0, "mixed_mass": 1e-3, "min_growth": 3.0, "stall_growth": 1.01,
+RULE = {"tol": 1e-3, "min_drop": 2.0, "mixed_mass": 1e-3, "min_growth": 2.0, "stall_growth": 1.01,
         "stall_grad_drop_log10": 1.0}
 
 
@@ -104,7 +105,7 @@ def judge_run(iterations, thetas, selected, one_minus_mass, p_mm: Callable, *, g
     if its[-1] == its[k0]:
         return RunJudgement(UNDECIDED, reason="no decade of iterations to judge", **base)
     if stable and omc1 is not None and omc1 <= tol and growth >= min_growth:
-        if (omc0 <= ROUNDING_FLOOR and omc1 <= ROUNDING_FLOOR) or omc1 == 0 or omc0 / omc1 >= min_drop:
+        if (omc0 <= ROUNDING_FLOOR and omc1 <= ROUNDING_FLOOR) or omc1 == 0 or omc0 / omc1 >= max(min_drop, growth):
             return RunJudgement(CONVERGED, reason=f"selection stable over the last decade, ||theta|| grew {growth:.3g}x, "
                                 f"1 - corr {omc1:.1e} <= {tol:g} and falling", **base)
     if growth < stall_growth:
