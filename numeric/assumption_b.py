@@ -39,7 +39,7 @@ from attnsvm.symbolic import assumption_b as sab
 from . import assumption_b_search as search
 from .attention import attention_state
 from .joint import mixed_features
-from .svm import active_set_guess, polish, solve_svm, to_mpf
+from .svm import polish, to_mpf
 
 
 class MarginSolver:
@@ -63,6 +63,9 @@ def one_minus_s_alpha(st, alpha) -> np.ndarray:
     alpha = np.asarray(alpha)
     rows = np.arange(len(alpha))
     return np.where(st.dominant == alpha, st.one_minus_mass, 1.0 - st.s[rows, alpha])
+
+
+_MARGIN_SOLVERS: dict = {}
 
 
 def mp_margin(p, X_exact, Y_exact, W_exact, dps: int):
@@ -108,10 +111,15 @@ def mp_margin_of_rows(rows: list, dps: int):
     set, then polished at ``dps`` digits; margin = 1/||v||. Returns (margin, polished) or (None, reason)."""
     n, d = len(rows), len(rows[0])
     A_float = np.array([[float(x) for x in row] for row in rows])
-    sol = solve_svm(A_float, np.ones(n))
-    if not sol.feasible:
-        return None, f"v-SVM on the mixed features infeasible ({sol.status})"
-    guess = active_set_guess(sol, A_float, np.ones(n))
+    # the active set from the float margin SOCP (compiled once per shape): rows with <a_i, w> = t
+    if (n, d) not in _MARGIN_SOLVERS:
+        _MARGIN_SOLVERS[(n, d)] = MarginSolver(n, d)
+    t, w = _MARGIN_SOLVERS[(n, d)](A_float, np.ones(n))
+    if not t > 0:
+        return None, f"v-SVM on the mixed features infeasible (margin {t:.3g} <= 0)"
+    slack = A_float @ w - t
+    near = np.nonzero(slack <= 1e-5 * max(1.0, abs(t)))[0]
+    guess = [int(j) for j in near[np.argsort(slack[near])]]
     A_mp, b_mp = np.array(rows, dtype=object), np.ones(n, dtype=object)
     pol = polish(A_mp, b_mp, guess, dps=dps)
     if not pol.ok:
@@ -362,16 +370,15 @@ def _ray_text(cert: sab.RayCertificate) -> str:
     p0 = "" if not any(cert.p0) else " + (" + ", ".join(str(x) for x in cert.p0) + ")"
     if cert.rate_numerator is None:
         return (f"ray p = a {u}{p0}: Gamma - margin is eventually <= 0 while max_(i in I) (1 - s_i,alpha_i) "
-                f"decays at rate {cert.rate_denominator}")
-    return (f"ray p = a {u}{p0}: Gamma - margin <= K e^(-{cert.rate_numerator} a), max_(i in I) (1 - s_i,alpha_i) "
-            f">= k e^(-{cert.rate_denominator} a), so the ratio -> 0 at rate {cert.rate} (exact rates)")
+                f">= c e^(-{cert.rate_denominator} a) (exact logit gaps)")
+    return (f"ray p = a {u}{p0}: Gamma - margin <= C e^(-{cert.rate_numerator} a), max_(i in I) (1 - s_i,alpha_i) "
+            f">= c e^(-{cert.rate_denominator} a), ratio -> 0 at rate {cert.rate} (exact logit gaps)")
 
 
 class _Decider:
     """Shared state of one decision: exact data, the exact v-SVM, the evaluator and the samples."""
 
-    def __init__(self, X_exact, Y_exact, W_exact, alpha, keys_exact, v_active_guess, directions, budget, sample,
-                 seed):
+    def __init__(self, X_exact, Y_exact, W_exact, alpha, keys_exact, v_active_guess, directions, budget, seed):
         self.X_exact = sab.fraction_array(X_exact)
         self.Y_exact = np.array([sab.as_fraction(y) for y in np.asarray(Y_exact, dtype=object)], dtype=object)
         self.W_exact = sab.fraction_array(W_exact)
@@ -382,6 +389,9 @@ class _Decider:
         self.vs = sab.exact_v_svm(self.X_exact, self.Y_exact, self.alpha, v_active_guess)
         self.estimate = None
         self.evaluator = None
+        self.directions, self.seed = directions, seed
+        self._points = None
+        self._cache: dict = {}
         if self.vs is None:
             return
         to_f = np.vectorize(float, otypes=[float])
@@ -389,14 +399,25 @@ class _Decider:
         gamma = math.sqrt(float(self.vs.gamma_sq))
         self.evaluator = RatioEvaluator(X, Y, phi, self.alpha, gamma, X_exact=self.X_exact, Y_exact=self.Y_exact,
                                         W_exact=self.W_exact, support=self.vs.support, gamma_sq=self.vs.gamma_sq)
-        if sample:
-            self.estimate = estimate_nu(self.evaluator, phi.shape[2], directions=directions, seed=seed,
-                                        n_random=budget.n_random, local_starts=budget.local_starts,
-                                        local_evals=budget.local_evals)
+
+    def sample(self, local: bool) -> None:
+        """The sampled estimate (numeric.assumption_b.estimate_nu); with ``local`` also its local searches."""
+        b = self.budget
+        self.estimate = estimate_nu(self.evaluator, self.keys.shape[2], directions=self.directions, seed=self.seed,
+                                    n_random=b.n_random, local_starts=b.local_starts if local else 0,
+                                    local_evals=b.local_evals)
         self._points = None
+
+    def cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     # -- certificates --------------------------------------------------------------------------------
     def convexity(self, I) -> sab.ConvexityCertificate | None:
+        return self.cached(("convexity", tuple(I)), lambda: self._convexity(I))
+
+    def _convexity(self, I) -> sab.ConvexityCertificate | None:
         best = None
         for lam in search.dual_point_candidates(self.X_exact, self.Y_exact, self.vs, I, self.budget.max_vertices):
             cert = sab.convexity_certificate(self.X_exact, self.Y_exact, self.vs, I, lam, self.budget.max_vertices)
@@ -405,8 +426,14 @@ class _Decider:
         return best
 
     def rays(self, I) -> search.RaySearch:
+        return self.cached(("rays", tuple(I)), lambda: self._rays(I))
+
+    def _rays(self, I) -> search.RaySearch:
         b = self.budget
-        return search.find_rays(self.keys, self.vs, I, max_lps=b.ray_lps, roundings=b.roundings, offsets=b.offsets)
+        rows = np.array([[self.Y_exact[i] * x for x in self.X_exact[i, self.alpha[i]]] for i in range(self.n)],
+                        dtype=object)
+        return search.find_rays(self.keys, self.vs, I, max_lps=b.ray_lps, roundings=b.roundings, offsets=b.offsets,
+                                rows_exact=rows)
 
     def points(self) -> tuple:
         if self._points is None:
@@ -463,30 +490,31 @@ class _Decider:
             if base["nu_hat"] is not None:
                 agree = f"; sampled nu_hat = {_fmt(base['nu_hat'])} >= nu"
             return ReadingResult(verdict=HOLDS, certificate=holds, nu=nu,
-                                 summary=f"holds with nu = {_fmt(nu)} ({holds_text}){agree}", **base)
+                                 summary=f"nu = {_fmt(nu)} ({holds_text}){agree}", **base)
         if fails is not None:
             if isinstance(fails, sab.RayCertificate):
                 def ratio_at(p, dps):
                     return mp_ratio(p, self.X_exact, self.Y_exact, self.keys, self.alpha, self.vs.gamma_sq, I, dps)
 
-                cross = search.ray_cross_check(ratio_at, self.keys, fails, self.budget.cross_check_points)
+                cross = self.cached(("cross", name, tuple(fails.u), tuple(fails.p0)), lambda: search.ray_cross_check(
+                    ratio_at, self.keys, fails, self.budget.cross_check_points))
                 last = cross["points"][-1]
                 seen = (f"mpmath: ratio {last['ratio']:.3g} at a = {last['a']:.4g}" +
-                        (f", log-slope {cross['observed_log_slope']:.3g}" if cross["observed_log_slope"] is not None
+                        (f" (log-slope {cross['observed_log_slope']:.3g})" if cross["observed_log_slope"] is not None
                          else ""))
                 if not cross["consistent"]:
                     return ReadingResult(verdict=INCONCLUSIVE, certificate=fails.evidence(), cross_check=cross,
                                          summary=f"{_ray_text(fails)}; but the mpmath evaluation along the ray does "
                                                  f"not show it ({seen}): a defect", **base)
                 return ReadingResult(verdict=FAILS, certificate=fails.evidence(), cross_check=cross,
-                                     summary=f"fails: {_ray_text(fails)}; {seen}", **base)
+                                     summary=f"{_ray_text(fails)}; {seen}", **base)
             ratio = self.recheck([float(x) for x in fails.p], name)
             cross = {"ratio_mpmath": ratio, "consistent": ratio is not None and ratio < 0}
             if not cross["consistent"]:
                 return ReadingResult(verdict=INCONCLUSIVE, certificate=fails.evidence(), cross_check=cross,
                                      summary="a point certificate is not confirmed by mpmath: a defect", **base)
             return ReadingResult(verdict=FAILS, certificate=fails.evidence(), cross_check=cross,
-                                 summary=f"fails: margin(p) > Gamma at p = {[_fmt(x) for x in fails.p]} (interval "
+                                 summary=f"margin(p) > Gamma at p = {[_fmt(x) for x in fails.p]} (interval "
                                          f"arithmetic), ratio {ratio:.3g} < 0", **base)
         sampled = (f"sampled nu_hat = {nu_hat:.3g} at p = {np.round(p_worst, 4).tolist()} from "
                    f"{self.estimate['samples']} samples and {len(self.estimate['local_searches'])} local searches"
@@ -551,9 +579,10 @@ def decide_assumption_b(X_exact, Y_exact, W_exact, alpha, *, keys_exact=None, v_
     against the sampled nu_hat (re-evaluated in mpmath when lower), a ray against the ratio evaluated in
     mpmath along it; a disagreement, or a proof and a disproof together, give `inconclusive` (a defect).
     ``directions``: extra sampling directions (e.g. the p-SVM solutions); ``sample=False`` skips sampling
-    (the certificates do not need it; the cross-check against nu_hat and the inconclusive nu_hat do)."""
+    (the certificates do not need it; the cross-check against nu_hat and the inconclusive nu_hat do). The
+    local searches of the sampling run only when a reading is left inconclusive by the certificates."""
     budget = budget or Budget()
-    dec = _Decider(X_exact, Y_exact, W_exact, alpha, keys_exact, v_active_guess, directions, budget, sample, seed)
+    dec = _Decider(X_exact, Y_exact, W_exact, alpha, keys_exact, v_active_guess, directions, budget, seed)
     if dec.vs is None:
         why = "the v-SVM of the optimal tokens could not be certified in exact arithmetic"
         n = dec.n
@@ -561,7 +590,13 @@ def decide_assumption_b(X_exact, Y_exact, W_exact, alpha, *, keys_exact=None, v_
                for name in ("B[n]", "B[S]")}
         res["B[n]"].reading = list(range(n))
         return AssumptionBDecision(vsvm=None, readings=res, estimate=None, budget=budget)
+    if sample:
+        dec.sample(local=False)
     b_s = dec.decide_s()
     b_n = dec.decide_n(b_s)
+    if sample and budget.local_starts > 0 and INCONCLUSIVE in (b_s.verdict, b_n.verdict):
+        dec.sample(local=True)              # the local searches only serve an undecided reading's nu_hat
+        b_s = dec.decide_s()
+        b_n = dec.decide_n(b_s)
     return AssumptionBDecision(vsvm=dec.vs, readings={"B[n]": b_n, "B[S]": b_s}, estimate=dec.estimate,
                                budget=budget)

@@ -174,8 +174,51 @@ def _ray_lp(gaps: dict, classes: dict, slow, mode: str):
     return res.x[:D], delta
 
 
+def tilt_direction(vsvm: sab.ExactVSVM, rows_exact, k: int, roundings: int = 6) -> list | None:
+    """A rational g with <v, g> = 0, <g, a_i> >= 0 for every i in S and <g, a_k> > 0 (checked exactly), or None.
+
+    Such a g exists exactly when no dual point of the v-SVM puts weight on a_k (the multiplier of k vanishes on
+    the whole dual face; Farkas). g is searched in the coordinates of a rational basis of v's orthogonal
+    complement (so <v, g> = 0 survives rounding): an LP with <g, a_k> >= 1 and minimal ||g||_1."""
+    a = sab.fraction_array(rows_exact)
+    v = list(vsvm.v)
+    d = len(v)
+    j = max(range(d), key=lambda c: abs(v[c]))
+    if v[j] == 0 or d < 2:
+        return None
+    basis = []
+    for c in range(d):
+        if c != j:
+            b = [Fraction(0)] * d
+            b[c] = Fraction(1)
+            b[j] = -v[c] / v[j]
+            basis.append(b)
+    S = list(vsvm.support)
+    B = np.array([[float(x) for x in b] for b in basis])                  # (d - 1, d)
+    A = np.array([[float(x) for x in a[i]] for i in S]) @ B.T               # <g, a_i> in basis coordinates
+    ak = np.array([float(x) for x in a[k]]) @ B.T
+    m = len(basis)
+    # variables (y, t): g = B^T y, |y| <= t; minimise sum t
+    A_ub = [np.r_[-A[r], np.zeros(m)] for r in range(len(S))] + [np.r_[-ak, np.zeros(m)]]
+    b_ub = [0.0] * len(S) + [-1.0]
+    eye = np.eye(m)
+    A_ub += list(np.c_[eye, -eye]) + list(np.c_[-eye, -eye])
+    b_ub += [0.0] * (2 * m)
+    res = linprog(np.r_[np.zeros(m), np.ones(m)], A_ub=np.array(A_ub), b_ub=b_ub,
+                  bounds=[(-U_BOUND, U_BOUND)] * m + [(0, None)] * m, method="highs")
+    if res.status != 0:
+        return None
+    for den in DENOMINATORS[:roundings]:
+        y = rationalise(res.x[:m], den)
+        g = [sum((y[r] * basis[r][c] for r in range(m)), Fraction(0)) for c in range(d)]
+        ga = [sum((g[c] * a[i][c] for c in range(d)), Fraction(0)) for i in range(len(a))]
+        if all(ga[i] >= 0 for i in S) and ga[k] > 0:
+            return g
+    return None
+
+
 def find_rays(keys_exact, vsvm: sab.ExactVSVM, reading, max_lps: int = 200, roundings: int = 6, offsets: int = 4,
-              stop_after: int = 1) -> RaySearch:
+              stop_after: int = 1, rows_exact=None) -> RaySearch:
     """Search rays p(a) = a u + p0 that disprove B[I] (I = ``reading``), each checked by
     symbolic.assumption_b.ray_certificate.
 
@@ -186,7 +229,9 @@ def find_rays(keys_exact, vsvm: sab.ExactVSVM, reading, max_lps: int = 200, roun
     alpha, which scores above Gamma) and then "tie" (rate 0: the relaxed p-SVM's constraint active with
     equality, j keeps a fixed share off alpha; offsets p0 = b w, b = 1, 2, 4, ..., shift that share towards
     alpha when the share at p0 = 0 is too large); pairs with c_jt >= 1 (any j in I) are tried "free" (token t
-    may even overtake alpha, since it scores >= Gamma). Support pairs with c_jt < 1 cannot be slow.
+    may even overtake alpha, since it scores >= Gamma). A support pair (k, t) with c_kt < 1 can be slow only with a
+    tilt (``rows_exact`` a_i = Y_i x_{i,alpha_i} given, and :func:`tilt_direction` finds g for k: k's multiplier
+    vanishes on the whole dual face), tried "strict" with the margin bounded by v + eta g.
     Each LP solution is rounded to rationals with growing denominators (``roundings``) until the exact check
     accepts one. Stops after ``stop_after`` accepted rays or ``max_lps`` LPs."""
     K = sab.fraction_array(keys_exact)
@@ -208,6 +253,15 @@ def find_rays(keys_exact, vsvm: sab.ExactVSVM, reading, max_lps: int = 200, roun
             if not zero:
                 plan.append(((j, t), "strict"))
             ties.append(((j, t), "tie"))
+    tilts = {}
+    if rows_exact is not None:
+        for (j, t) in sorted(gaps):
+            if j in I and j in S and c[j, t] < 1 and any(x != 0 for x in gaps[(j, t)]):
+                if j not in tilts:
+                    out_lp = tilt_direction(vsvm, rows_exact, j, roundings)
+                    tilts[j] = out_lp
+                if tilts[j] is not None:
+                    ties.append(((j, t), "tilt"))
     plan += ties
     out = RaySearch()
     for pair, mode in plan:
@@ -217,7 +271,7 @@ def find_rays(keys_exact, vsvm: sab.ExactVSVM, reading, max_lps: int = 200, roun
             out.exhausted = True
             break
         out.lps += 2
-        sol = _ray_lp(gaps, classes, pair, mode)
+        sol = _ray_lp(gaps, classes, pair, "strict" if mode == "tilt" else mode)
         if sol is None or (mode != "tie" and sol[1] <= 1e-9):
             continue
         u_f = sol[0]
@@ -228,7 +282,10 @@ def find_rays(keys_exact, vsvm: sab.ExactVSVM, reading, max_lps: int = 200, roun
                 if sum(a * b for a, b in zip(u, gaps[pair])) != 0:
                     continue
             out.candidates += 1
-            cert = sab.ray_certificate(K, c, alpha, I, u)
+            if mode == "tilt":
+                cert = sab.ray_certificate(K, c, alpha, I, u, tilt=tilts[pair[0]], rows=rows_exact, v=vsvm.v)
+            else:
+                cert = sab.ray_certificate(K, c, alpha, I, u)
             if cert.accepted:
                 break
         if cert is not None and not cert.accepted and mode == "tie":

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import mpmath
 import numpy as np
-from flint import fmpq_mat
 from mpmath import iv
 
 from .kkt import certify_svm, independent_rows, to_fmpq_mat
@@ -71,6 +71,12 @@ def _iv_dps(dps: int):
         iv.dps = old
 
 
+def _endpoint_str(e) -> str:
+    """An interval endpoint (a degenerate mpmath.iv interval) as a 25-digit decimal string."""
+    with mpmath.workprec(iv.prec):
+        return mpmath.nstr(mpmath.mpf(e._mpi_[0]), 25)
+
+
 def sqrt_bounds(q: Fraction, bits: int = 80) -> tuple[Fraction, Fraction]:
     """Rationals lo <= sqrt(q) <= hi with hi - lo <= 2^(1 - bits), checked exactly (lo^2 <= q <= hi^2)."""
     q = as_fraction(q)
@@ -83,6 +89,18 @@ def sqrt_bounds(q: Fraction, bits: int = 80) -> tuple[Fraction, Fraction]:
     hi = Fraction(lo_int + 1, scale)
     assert lo * lo <= q <= hi * hi
     return lo, hi
+
+
+def round_down(x: Fraction, digits: int = 6) -> Fraction:
+    """The largest decimal with ``digits`` significant digits that is <= x (x itself when x <= 0)."""
+    x = as_fraction(x)
+    if x <= 0:
+        return x
+    k = digits - 1 - math.floor(math.log10(x))
+    scale = Fraction(10) ** k
+    out = Fraction(math.floor(x * scale)) / scale
+    assert out <= x
+    return out
 
 
 # -- the v-SVM, exactly -------------------------------------------------------------------------------
@@ -153,7 +171,7 @@ class ConvexityCertificate:
                 "worst_vertex_norm_squared": None if self.worst_norm_sq is None else str(self.worst_norm_sq),
                 "Gamma_squared": str(self.gamma_sq), "checks": dict(self.checks), "reason": self.reason,
                 "arithmetic": "exact rationals; nu = (rational lower bound of Gamma) - (rational upper bound "
-                              "of the worst vertex norm)"}
+                              "of the worst vertex norm), rounded down to 6 significant digits"}
 
 
 def convexity_certificate(X_exact, Y_exact, vsvm: ExactVSVM, reading, lam, max_vertices: int = 4096,
@@ -232,13 +250,16 @@ def convexity_certificate(X_exact, Y_exact, vsvm: ExactVSVM, reading, lam, max_v
         worst[i] = int(tau_U[pos])
     g_lo, _ = sqrt_bounds(gamma_sq, bits)
     _, w_hi = sqrt_bounds(worst_sq, bits)
-    nu = g_lo - w_hi
+    nu = round_down(g_lo - w_hi)        # any smaller positive nu keeps ||w_tau|| + nu <= Gamma
     checks["outer_vertices_nu_positive"] = nu > 0
     proved = all(checks.values())
-    reason = "" if proved else ("every token choice tau with tau_I != alpha_I must have ||w_tau|| < Gamma; the worst "
-                                f"has ||w_tau||^2 = {worst_sq} >= Gamma^2 - margin" if not checks[
-                                    "outer_vertices_nu_positive"] else
-                                "a token choice with tau_I = alpha_I has ||w_tau|| > Gamma: lambda is off the dual face")
+    if proved:
+        reason = ""
+    elif not checks["outer_vertices_nu_positive"]:
+        reason = (f"the token choice {worst} (tau_I != alpha_I) has ||w_tau||^2 = {worst_sq}, not below Gamma^2 = "
+                  f"{gamma_sq}: no nu > 0 passes")
+    else:
+        reason = "a token choice with tau_I = alpha_I has ||w_tau|| > Gamma: lambda is off the dual face"
     return ConvexityCertificate(proved=proved, nu=nu if proved else None, vertices=len(sq), worst_vertex=worst,
                                 worst_norm_sq=worst_sq, checks=checks, reason=reason, **base)
 
@@ -387,6 +408,7 @@ class RayCertificate:
     sequences: list
     checks: dict = field(default_factory=dict)
     reason: str = ""
+    tilt: dict | None = None
 
     @property
     def rate(self) -> Fraction | None:
@@ -401,7 +423,7 @@ class RayCertificate:
                 "rate_numerator": s(self.rate_numerator) if self.rate_numerator is not None else "infinity",
                 "rate_denominator": s(self.rate_denominator), "rate": s(self.rate) if self.rate is not None else
                 "infinity", "slow_sequence": self.slow_sequence, "sequences": self.sequences,
-                "checks": dict(self.checks), "reason": self.reason}
+                "tilt": self.tilt, "checks": dict(self.checks), "reason": self.reason}
 
 
 def _limit_sign(weights_log: list, coeffs: list, dps: int) -> tuple[int | None, str]:
@@ -421,7 +443,8 @@ def _limit_sign(weights_log: list, coeffs: list, dps: int) -> tuple[int | None, 
     return None, str(acc)
 
 
-def ray_certificate(keys_exact, scores, alpha, reading, u, p0=None, dps: int = 30) -> RayCertificate:
+def ray_certificate(keys_exact, scores, alpha, reading, u, p0=None, dps: int = 30, tilt=None, rows=None,
+                    v=None) -> RayCertificate:
     """Decide whether the ray p(a) = a u + p0 (u, p0 rational) disproves B[I], I = ``reading``.
 
     Asymptotics along the ray. Logits q_it(a) = a sigma_it + o_it with slopes sigma_it = <u, k_it> and
@@ -431,7 +454,7 @@ def ray_certificate(keys_exact, scores, alpha, reading, u, p0=None, dps: int = 3
     Numerator: margin(p) >= min_i Y_i vhat^T z_i(p), so
     Gamma - margin(p) <= Gamma max_i sum_t s_it (1 - c_it). Per sequence the leading term is the limit
     L_i = sum_{t in M_i} e^{o_it} (1 - c_it) (up to a positive factor):
-      - if c_it = 1 for every t in M_i ("zero"), the sum is sum_{t not in M_i} s_it (1 - c_it)
+      - if c_it = 1 for every t in M_i ("zero"), the sum is e_i(a) = sum_{t not in M_i} s_it (1 - c_it)
         <= K e^{-a rho_i}, rho_i = min over t not in M_i with c_it < 1 of sigma_max - sigma_it (infinite if
         there is none);
       - if L_i < 0 ("negative", the sign checked exactly, or by interval arithmetic when the weights are
@@ -442,7 +465,19 @@ def ray_certificate(keys_exact, scores, alpha, reading, u, p0=None, dps: int = 3
     rho'_i = sigma_{i,alpha_i} - max_{t != alpha_i} sigma_it > 0 (leading coefficient e^{o}/T > 0); else it tends
     to a positive limit (rho'_i = 0). rho_den = min_{i in I} rho'_i.
     Accepted iff every sequence is "zero" or "negative" and rho_num > rho_den (or rho_num infinite): then
-    ratio(p(a)) <= K e^{-a (rho_num - rho_den)} -> 0 (or <= 0 for large a), so no nu > 0 satisfies B[I]."""
+    ratio(p(a)) <= K e^{-a (rho_num - rho_den)} -> 0 (or <= 0 for large a), so no nu > 0 satisfies B[I].
+
+    Tilt (a curve in the SVM direction, for support sequences whose multiplier vanishes): with ``tilt`` = g
+    (rational), ``rows`` a_i = Y_i x_{i,alpha_i} and ``v`` = v(alpha), bound the margin with
+    w(a) = v + eta(a) g, eta = e^{-a rho_eta}, instead of v. Conditions (exact): <v, g> = 0; <g, a_i> >= 0 for
+    every i in S; every "zero" sequence is in S with M_i = {alpha_i}; T = {i in S: <g, a_i> > 0} is not empty;
+    rho_eta = (3/4) min_{i in T} rho_i. Then ||w|| <= ||v|| (1 + O(eta^2)) and
+    Y_i w^T z_i = 1 - e_i + eta (<g, a_i> + O(leak_i)), leak_i = rate rho'_i of 1 - s_{i,alpha_i}, so per zero
+    sequence Gamma - Y_i w^T z_i/||w|| <= Gamma (e_i - eta <g, a_i> + eta C leak_i + C' eta^2): for i in T the
+    first terms are eventually negative (e_i, eta leak_i = o(eta)), leaving rate 2 rho_eta; for the others
+    the rate is min(rho_i, rho_eta + rho'_i, 2 rho_eta). "negative" sequences stay negative (an O(eta) change
+    of a negative limit). A zero-multiplier support sequence can so lose attention at rate rho while the
+    margin loses only ~eta^2: second order."""
     K = fraction_array(keys_exact)
     n, T, D = K.shape
     c = fraction_array(scores)
@@ -451,22 +486,23 @@ def ray_certificate(keys_exact, scores, alpha, reading, u, p0=None, dps: int = 3
     u = [as_fraction(x) for x in u]
     p0 = [Fraction(0)] * D if p0 is None else [as_fraction(x) for x in p0]
     seqs = []
-    rho_num = INF
+    classified = True
+    zero_rates, leaks, tops = {}, {}, {}
     rho_den = None
     slow = None
-    classified = True
     for i in range(n):
         sig = [_dot(u, K[i, t]) for t in range(T)]
         off = [_dot(p0, K[i, t]) for t in range(T)]
         top = max(sig)
         M = [t for t in range(T) if sig[t] == top]
+        tops[i] = M
+        others = [sig[t] for t in range(T) if t not in M]
+        leaks[i] = (top - max(others)) if others else INF
         info = {"sequence": i, "slopes": [str(x) for x in sig], "top_tokens": M}
         if all(c[i, t] == 1 for t in M):
             rel = [top - sig[t] for t in range(T) if t not in M and c[i, t] < 1]
-            rho_i = min(rel) if rel else INF
-            info.update(limit="zero", numerator_rate=str(rho_i) if rho_i is not None else "infinity")
-            if rho_i is not None and (rho_num is None or rho_i < rho_num):
-                rho_num = rho_i
+            zero_rates[i] = min(rel) if rel else INF
+            info.update(limit="zero", numerator_rate=str(zero_rates[i]) if zero_rates[i] is not None else "infinity")
         else:
             ref = off[M[0]]
             sign, value = _limit_sign([off[t] - ref for t in M], [1 - c[i, t] for t in M], dps)
@@ -477,20 +513,54 @@ def ray_certificate(keys_exact, scores, alpha, reading, u, p0=None, dps: int = 3
                 info.update(limit="positive" if sign is not None and sign > 0 else "undecided")
                 classified = False
         if i in I:
-            if M == [alpha[i]]:
-                r = sig[alpha[i]] - max(sig[t] for t in range(T) if t != alpha[i])
-            else:
-                r = Fraction(0)
+            r = sig[alpha[i]] - max(sig[t] for t in range(T) if t != alpha[i]) if M == [alpha[i]] else Fraction(0)
             info["denominator_rate"] = str(r)
             if rho_den is None or r < rho_den:
                 rho_den, slow = r, i
         seqs.append(info)
-    gap_ok = classified and rho_den is not None and (rho_num is None or rho_num > rho_den)
-    checks = {"limits_classified": classified, "rate_gap_positive": gap_ok}
-    reason = "" if gap_ok else ("a sequence's limit keeps Gamma - Y vhat^T z_i positive (or undecided)" if not classified
-                                else f"rate of the numerator {rho_num} does not exceed that of the denominator {rho_den}")
+    checks = {"limits_classified": classified}
+    rho_num = INF
+
+    def lower(x, y):                      # min with None = infinity
+        return y if x is None else (x if y is None else min(x, y))
+
+    tilt_info = None
+    if tilt is None:
+        for i, r in zero_rates.items():
+            rho_num = lower(rho_num, r)
+    else:
+        g = [as_fraction(x) for x in tilt]
+        a_rows = fraction_array(rows)
+        ga = [_dot(g, a_rows[i]) for i in range(n)]
+        S = [i for i in range(n) if c[i, alpha[i]] == 1]
+        tilted = [i for i in S if ga[i] > 0]
+        checks["tilt_orthogonal_to_v"] = _dot(g, [as_fraction(x) for x in v]) == 0
+        checks["tilt_nonnegative_on_support"] = all(ga[i] >= 0 for i in S)
+        checks["tilt_zero_limits_concentrate_in_S"] = all(i in S and tops[i] == [alpha[i]] for i in zero_rates)
+        finite = [zero_rates[i] for i in tilted if i in zero_rates and zero_rates[i] is not None]
+        checks["tilt_raises_a_slow_sequence"] = bool(finite)
+        if all(checks.values()):
+            rho_eta = Fraction(3, 4) * min(finite)
+            for i, r in zero_rates.items():
+                if i in tilted and (r is None or r > rho_eta):
+                    rho_num = lower(rho_num, 2 * rho_eta)
+                else:
+                    rho_num = lower(rho_num, lower(r, lower(rho_eta + leaks[i] if leaks[i] is not None else None,
+                                                            2 * rho_eta)))
+            rho_num = lower(rho_num, 2 * rho_eta)
+            tilt_info = {"g": [str(x) for x in g], "rho_eta": str(rho_eta), "tilted": tilted}
+    gap_ok = all(checks.values()) and rho_den is not None and (rho_num is None or rho_num > rho_den)
+    checks["rate_gap_positive"] = gap_ok
+    if gap_ok:
+        reason = ""
+    elif not classified:
+        reason = "a sequence's limit keeps Gamma - Y vhat^T z_i positive (or undecided)"
+    elif not all(v_ for k, v_ in checks.items() if k != "rate_gap_positive"):
+        reason = "tilt conditions fail: " + ", ".join(k for k, v_ in checks.items() if not v_ and k.startswith("tilt"))
+    else:
+        reason = f"rate of the numerator {rho_num} does not exceed that of the denominator {rho_den}"
     return RayCertificate(reading=I, u=u, p0=p0, accepted=gap_ok, rate_numerator=rho_num, rate_denominator=rho_den,
-                          slow_sequence=slow, sequences=seqs, checks=checks, reason=reason)
+                          slow_sequence=slow, sequences=seqs, checks=checks, reason=reason, tilt=tilt_info)
 
 
 # -- fails: a point where the margin exceeds Gamma ------------------------------------------------------
@@ -542,13 +612,17 @@ def point_certificate(keys_exact, X_exact, Y_exact, gamma_sq, p, w, dps: int = 4
             coef = [Y[i] * _dot(w, X[i, t]) for t in range(T)]
             score = sum((e[t] * (iv.mpf(coef[t].numerator) / coef[t].denominator) for t in range(T)), iv.mpf(0)) / z
             lows.append(score)
-        low = min(x.a for x in lows)
+        low = lows[0].a
+        for x in lows[1:]:
+            if x.a < low:                        # degenerate intervals (endpoints): exact comparisons
+                low = x.a
         upper = (iv.mpf(bound.numerator) / bound.denominator).b
-    proved = bool(low > upper)
-    return PointCertificate(p=p, w=w, proved=proved, min_lower=str(low), gamma_norm_upper=str(upper), dps=dps,
+        proved = bool(low > upper)
+        low_s, upper_s = _endpoint_str(low), _endpoint_str(upper)
+    return PointCertificate(p=p, w=w, proved=proved, min_lower=low_s, gamma_norm_upper=upper_s, dps=dps,
                             reason="" if proved else "min_i Y_i w^T z_i(p) does not exceed Gamma ||w|| provably")
 
 
 __all__ = ["ExactVSVM", "exact_v_svm", "ConvexityCertificate", "convexity_certificate", "project_to_dual_face",
            "DominationCertificate", "domination_certificate", "gap_vectors", "exact_conic_combination",
-           "RayCertificate", "ray_certificate", "PointCertificate", "point_certificate", "sqrt_bounds", "as_fraction", "fraction_array"]
+           "round_down", "RayCertificate", "ray_certificate", "PointCertificate", "point_certificate", "sqrt_bounds", "as_fraction", "fraction_array"]
