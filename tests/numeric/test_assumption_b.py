@@ -249,3 +249,20 @@ def test_a_proof_and_a_disproof_together_are_reported_as_a_defect(monkeypatch):
     monkeypatch.setattr(search, "find_rays", broken)
     d = decide(tokens((Fr(1, 2), Fr(3, 2))))
     assert d.b_s.verdict == "inconclusive" and "defect" in d.b_s.summary
+
+
+def test_cross_check_rejects_a_ray_whose_ratio_does_not_vanish():
+    """A forged certificate claiming rate 1/2 along p = a (1, 0) on joint-tight (where the rates tie and the ratio
+    tends to 2/3): the mpmath evaluation along the ray must not call it consistent."""
+    from attnsvm.numeric import assumption_b_search as search
+    from attnsvm.symbolic import assumption_b as sab
+
+    forged = sab.RayCertificate(reading=[0, 1, 2], u=[Fr(1), Fr(0)], p0=[Fr(0), Fr(0)], accepted=True,
+                                rate_numerator=Fr(1), rate_denominator=Fr(1, 2), slow_sequence=2, sequences=[])
+
+    def ratio_at(p, dps):
+        return nb.mp_ratio(p, X_TIGHT_EXACT, Y_EXACT, X_TIGHT_EXACT, [1, 1, 1], Fr(1), [0, 1, 2], dps)
+
+    cross = search.ray_cross_check(ratio_at, X_TIGHT, forged)
+    assert not cross["consistent"]
+    assert cross["points"][-1]["ratio"] == pytest.approx(2 / 3, rel=1e-6)

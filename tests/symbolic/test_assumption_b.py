@@ -235,6 +235,9 @@ def test_tilted_ray_for_a_zero_multiplier_support_sequence():
     cert = sab.ray_certificate(X, vs.scores, [1, 1, 1], [0, 1, 2], u, tilt=[0, 1, 0], rows=rows, v=vs.v)
     assert cert.accepted and (cert.rate_numerator, cert.rate_denominator) == (1, Fr(3, 4))
     assert cert.tilt["rho_eta"] == "9/16" and cert.tilt["tilted"] == [2]
+    # gaps 4, 4, 1 (u = (0, -3, 4)): rho_eta = 3/4 and the eta^2 term of the tilt, 2 rho_eta = 3/2, binds
+    fast = sab.ray_certificate(X, vs.scores, [1, 1, 1], [0, 1, 2], [0, -3, 4], tilt=[0, 1, 0], rows=rows, v=vs.v)
+    assert fast.accepted and (fast.rate_numerator, fast.rate_denominator) == (Fr(3, 2), 1)
     bad = {"tilt_orthogonal_to_v": [0, 1, Fr(1, 10)], "tilt_nonnegative_on_support": [Fr(1, 10), 1, 0]}
     for failed, g in bad.items():
         c = sab.ray_certificate(X, vs.scores, [1, 1, 1], [0, 1, 2], u, tilt=g, rows=rows, v=vs.v)
