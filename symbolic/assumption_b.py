@@ -541,13 +541,13 @@ def ray_certificate(keys_exact, scores, alpha, reading, u, p0=None, dps: int = 3
         checks["tilt_raises_a_slow_sequence"] = bool(finite)
         if all(checks.values()):
             rho_eta = Fraction(3, 4) * min(finite)
+            eta_sq = 2 * rho_eta                  # the eta^2 term (||w|| and the tilt's own cost)
             for i, r in zero_rates.items():
                 if i in tilted and (r is None or r > rho_eta):
-                    rho_num = lower(rho_num, 2 * rho_eta)
+                    rho_num = lower(rho_num, eta_sq)
                 else:
-                    rho_num = lower(rho_num, lower(r, lower(rho_eta + leaks[i] if leaks[i] is not None else None,
-                                                            2 * rho_eta)))
-            rho_num = lower(rho_num, 2 * rho_eta)
+                    cross = rho_eta + leaks[i] if leaks[i] is not None else None
+                    rho_num = lower(rho_num, lower(r, lower(cross, eta_sq)))
             tilt_info = {"g": [str(x) for x in g], "rho_eta": str(rho_eta), "tilted": tilted}
     gap_ok = all(checks.values()) and rho_den is not None and (rho_num is None or rho_num > rho_den)
     checks["rate_gap_positive"] = gap_ok
