@@ -338,7 +338,8 @@ class ReadingResult:
 
     def evidence(self) -> dict:
         return {"reading": self.name, "I": list(self.reading), "verdict": self.verdict, "summary": self.summary,
-                "nu": None if self.nu is None else str(self.nu), "nu_float": None if self.nu is None else float(self.nu),
+                "nu": None if self.nu is None else str(self.nu),
+                "nu_float": None if self.nu is None else float(self.nu),
                 "certificate": self.certificate, "cross_check": self.cross_check, "search": self.search,
                 "nu_hat": self.nu_hat, "p_worst": self.p_worst}
 
@@ -368,6 +369,9 @@ def _fmt(x) -> str:
 def _ray_text(cert: sab.RayCertificate) -> str:
     u = "(" + ", ".join(str(x) for x in cert.u) + ")"
     p0 = "" if not any(cert.p0) else " + (" + ", ".join(str(x) for x in cert.p0) + ")"
+    if cert.tilt is not None:
+        p0 += (f" (margin bounded with v + e^(-{cert.tilt['rho_eta']} a) g, g = (" + ", ".join(cert.tilt["g"]) +
+               "): a support sequence without dual weight)")
     if cert.rate_numerator is None:
         return (f"ray p = a {u}{p0}: Gamma - margin is eventually <= 0 while max_(i in I) (1 - s_i,alpha_i) "
                 f">= c e^(-{cert.rate_denominator} a) (exact logit gaps)")

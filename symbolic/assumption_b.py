@@ -624,5 +624,6 @@ def point_certificate(keys_exact, X_exact, Y_exact, gamma_sq, p, w, dps: int = 4
 
 
 __all__ = ["ExactVSVM", "exact_v_svm", "ConvexityCertificate", "convexity_certificate", "project_to_dual_face",
-           "DominationCertificate", "domination_certificate", "gap_vectors", "exact_conic_combination",
-           "round_down", "RayCertificate", "ray_certificate", "PointCertificate", "point_certificate", "sqrt_bounds", "as_fraction", "fraction_array"]
+           "DominationCertificate", "domination_certificate", "gap_vectors", "exact_conic_combination", "round_down",
+           "RayCertificate", "ray_certificate", "PointCertificate", "point_certificate", "sqrt_bounds", "as_fraction",
+           "fraction_array"]

@@ -1,7 +1,8 @@
 """symbolic.assumption_b: each certificate condition against hand-computed cases, and each one's rejection.
 
 Data used throughout (W = I, so keys = tokens, d_it = x_{i,1} - x_{i,0} = x_{i,1} since x_{i,0} = 0):
-joint-relaxed  x_{0,1} = (1, 1), Y_0 = +1;  x_{1,1} = (1, -1), Y_1 = -1;  x_{2,1} = (1/2, 3/2), Y_2 = +1;  alpha = (1, 1, 1).
+joint-relaxed  x_{0,1} = (1, 1), Y_0 = +1;  x_{1,1} = (1, -1), Y_1 = -1;  x_{2,1} = (1/2, 3/2), Y_2 = +1;
+  alpha = (1, 1, 1).
   v(alpha) = (0, 1), Gamma = 1, c_{i,1} = (1, 1, 3/2), c_{i,0} = 0, S = {0, 1}, multipliers (1/2, 1/2, 0).
 joint-tight    the same with x_{2,1} = (1/2, 1): c_{2,1} = 1, S = {0, 1, 2}.
 """
@@ -49,8 +50,8 @@ def test_exact_v_svm_of_joint_relaxed():
 # -- convexity ----------------------------------------------------------------------------------------------
 
 def test_convexity_b_s_on_joint_relaxed_hand_value():
-    """lambda = (1/2, 1/2, 0). Token choices on S = {0, 1}: (0, 0) -> w = 0; (0, 1) -> (-1/2, 1/2); (1, 0) -> (1/2, 1/2);
-    (1, 1) = alpha -> (0, 1), norm Gamma. So nu = 1 - 1/sqrt(2) (rounded down to 6 digits)."""
+    """lambda = (1/2, 1/2, 0). Token choices on S = {0, 1}: (0, 0) -> w = 0; (0, 1) -> (-1/2, 1/2);
+    (1, 0) -> (1/2, 1/2); (1, 1) = alpha -> (0, 1), norm Gamma. So nu = 1 - 1/sqrt(2) (rounded down to 6 digits)."""
     vs = vsvm(RELAXED)
     cert = sab.convexity_certificate(*RELAXED, vs, [0, 1], vs.dual_point())
     assert cert.proved and cert.vertices == 4 and cert.worst_norm_sq == Fr(1, 2)
@@ -110,7 +111,8 @@ def test_convexity_cannot_prove_b_n_when_s_is_not_every_sequence():
 def test_convexity_nu_is_sound_on_samples(ds, I):
     """margin(p) <= Gamma - nu max_{i in I} (1 - s_i,alpha_i(p)) at random p (float SOCP margin, tolerance 1e-7)."""
     vs = vsvm(ds)
-    cert = sab.convexity_certificate(*ds, vs, I, vs.dual_point() if ds is RELAXED else [Fr(1, 4), Fr(5, 12), Fr(1, 3)])
+    lam = vs.dual_point() if ds is RELAXED else [Fr(1, 4), Fr(5, 12), Fr(1, 3)]
+    cert = sab.convexity_certificate(*ds, vs, I, lam)
     X = np.array(ds[0], float)
     Y = np.array(ds[1], float)
     ms = MarginSolver(3, 2)
