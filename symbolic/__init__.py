@@ -1,5 +1,8 @@
 """Exact mathematics with sympy: the attention gradients derived and proven equal to their closed forms,
 losses as expressions and Assumption A, the SVMs' KKT systems and exact certificates."""
+from .assumption_b import (ConvexityCertificate, DominationCertificate, ExactVSVM, PointCertificate, RayCertificate,
+                           convexity_certificate, domination_certificate, exact_v_svm, point_certificate,
+                           ray_certificate)
 from .gradients import (CLOSED_FORMS_LATEX, GradientDerivation, LambdifiedGradient, Proof, SymbolicAttention,
                         attention_model, closed_form, derivation_latex, derive_gradient, is_zero_exact,
                         lambdify_gradient, loss_expr, normal_form, prove_equal, prove_gradient)
@@ -9,6 +12,8 @@ from .losses import (BUILTIN_LOSSES, AssumptionA, LossExpressionError, LossFunct
                      lambdify_loss, parse_loss)
 
 __all__ = [
+    "ConvexityCertificate", "DominationCertificate", "ExactVSVM", "PointCertificate", "RayCertificate",
+    "convexity_certificate", "domination_certificate", "exact_v_svm", "point_certificate", "ray_certificate",
     "CLOSED_FORMS_LATEX", "GradientDerivation", "LambdifiedGradient", "Proof", "SymbolicAttention",
     "attention_model", "closed_form", "derivation_latex", "derive_gradient", "is_zero_exact",
     "lambdify_gradient", "loss_expr", "normal_form", "prove_equal", "prove_gradient",
