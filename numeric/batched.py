@@ -60,23 +60,20 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
     rmax[b] the scaling exponent (0 when not scaled), so the true gradient is e^{rmax} times the scaled one.
     Any model whose logits are linear in its parameter reuses this; only the contraction with the
     feature differences depends on the model."""
-    zero = torch.zeros_like(r)
-    r = torch.where(mask, r.clamp(max=0.0), zero)
+    r = r.clamp(max=0.0).masked_fill(~mask, -torch.inf)                   # -inf at a_bi: out of every tail sum
     e = torch.exp(r)
-    tail = torch.where(mask, e, zero).sum(dim=2)                          # sum_{t != a} e^{r}
+    tail = e.sum(dim=2)                                                    # sum_{t != a} e^{r}
     z = 1.0 + tail
-    s = e / z[..., None]
-    gap = -torch.where(mask, s * dgamma, zero).sum(dim=2)
+    dg = dgamma.masked_fill(~mask, 0.0)
+    gap = -(e * dg).sum(dim=2) / z
     u = gamma_a - gap
-    rmax = torch.zeros(r.shape[0], dtype=r.dtype, device=r.device)
     if scaled:
-        neg_inf = torch.full_like(r, -torch.inf)
-        rmax = torch.where(mask, r, neg_inf).amax(dim=(1, 2))             # (B,)
-        rmax = torch.where(torch.isfinite(rmax), rmax, torch.zeros_like(rmax))
-        base = torch.exp(torch.where(mask, r - rmax[:, None, None], neg_inf)) / z[..., None]
+        rmax = r.amax(dim=(1, 2))                                          # (B,), finite: T >= 2
+        base = torch.exp(r - rmax[:, None, None])
     else:
-        base = torch.where(mask, s, zero)
-    return base * (dgamma + gap[..., None]) * dloss(u)[..., None], tail / z, rmax
+        rmax = torch.zeros(r.shape[0], dtype=r.dtype, device=r.device)
+        base = e
+    return base * (dg + gap[..., None]) * (dloss(u) / z)[..., None], tail / z, rmax
 
 
 def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor, dloss, scaled: bool = False):
