@@ -73,6 +73,5 @@ from .stationary import (DescentCertificate, NewtonResult, StationaryCertificate
 __all__ += [
     "IntervalAttention", "LossDerivatives", "loss_derivatives",
     "DescentCertificate", "NewtonResult", "StationaryCertificate", "certified_inertia", "certify_stationary_point",
-    "descent_certificate",
-    "exact_span", "find_stationary_point", "hessian", "loss_subspace",
+    "descent_certificate", "exact_span", "find_stationary_point", "hessian", "loss_subspace",
 ]

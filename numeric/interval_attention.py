@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import mpmath
 import numpy as np
@@ -37,6 +37,9 @@ from mpmath import iv
 from scipy.special import expit
 
 from .losses import BUILTIN_LOSSES, Loss
+
+if TYPE_CHECKING:                   # sympy is imported on first use (it is slow to import)
+    import sympy as sp
 
 CLOSED_FORMS = ("logistic", "exponential", "correlation")
 CHUNK_ROWS = 64          # token rows per block-diagonal chunk of the Hessian products
@@ -183,7 +186,7 @@ class LossDerivatives:
             iv.prec = saved
 
 
-def _lambdified(expr: "sp.Expr") -> Callable[[np.ndarray], np.ndarray]:
+def _lambdified(expr: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
     import sympy as sp
 
     from attnsvm.symbolic.losses import u

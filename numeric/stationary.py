@@ -577,7 +577,6 @@ def certify_stationary_point(theta_approx, phi_exact, gamma_exact, loss, dps: in
         ok = best is not None
         if ok:
             r, worst, b, HX = best
-            rq = to_fmpq(r)
             rec.radius, rec.krawczyk_margin, rec.krawczyk_margin_ratio, rec.contraction = r, r - worst, \
                 (r - worst) / r, b
         # centre and norms (reported whether or not certified)
