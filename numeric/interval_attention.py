@@ -136,11 +136,6 @@ def iv_to_arb(x) -> arb:
     return ends[0].union(ends[1])
 
 
-def arb_str(x: arb, digits: int = 17) -> str:
-    """A short decimal rendering of a ball (for reports)."""
-    return x.str(digits, radius=True)
-
-
 # -- the loss: l' and l'' for float64 and in interval arithmetic ------------------------------------------
 
 @dataclass(frozen=True)
