@@ -67,3 +67,13 @@ __all__ += [
     "candidate_selections", "feasible_many", "is_locally_optimal", "least_distance", "single_sequence_variations",
     "support_tokens", "torch_threads",
 ]
+from .interval_attention import IntervalAttention, LossDerivatives, loss_derivatives  # noqa: E402
+from .stationary import (DescentCertificate, NewtonResult, StationaryCertificate, certified_inertia,  # noqa: E402
+                         certify_stationary_point, descent_certificate, exact_span, find_stationary_point, hessian,
+                         loss_subspace)
+
+__all__ += [
+    "IntervalAttention", "LossDerivatives", "loss_derivatives",
+    "DescentCertificate", "NewtonResult", "StationaryCertificate", "certified_inertia", "certify_stationary_point",
+    "descent_certificate", "exact_span", "find_stationary_point", "hessian", "loss_subspace",
+]
