@@ -192,6 +192,7 @@ class Context:
     gamma: np.ndarray = None
     _svms: dict = field(default_factory=dict)
     _float_svms: dict = field(default_factory=dict)
+    _stationary: dict = field(default_factory=dict)
     _ngd: numeric.DecidedRuns | None = None
     _exploration: object = None                  # verify.exploration.Exploration, computed once
     _theorem: dict = field(default_factory=dict)  # verify.theorem_runs: the step choice and the fixed-step runs
@@ -250,14 +251,27 @@ class Context:
         """p_mm of ``selection`` in float64, or None when its p-SVM is infeasible."""
         return self.selection_svm(selection).p_mm
 
-    def certify_stationary(self, theta) -> dict | None:
-        """A certificate that a finite stationary point of L lies near ``theta`` (Newton, then Krawczyk's test
-        in interval arithmetic: :mod:`numeric.stationary`), or None when that module is not available."""
-        finder = getattr(numeric, "stationary_certificate", None)
-        if finder is None:
-            return None
-        return finder(np.asarray(theta, dtype=float), self.phi, self.gamma, self.dataset, self.loss,
-                      loss_expr=loss_expression(self.dataset))
+    def certify_stationary(self, theta) -> dict:
+        """Whether a finite stationary point of L lies near ``theta`` (where a run settles): Newton's method in
+        float64 from ``theta`` (:func:`numeric.find_stationary_point`), then Krawczyk's test in ball arithmetic
+        on the exact data (:func:`numeric.certify_stationary_point`). Returns the certificate as a dict with
+        ``certified`` (and the reason when not), cached per starting point."""
+        key = tuple(np.round(np.asarray(theta, dtype=float).ravel(), 12))
+        if key not in self._stationary:
+            newton = numeric.find_stationary_point(np.asarray(theta, dtype=float).ravel(), self.phi, self.gamma,
+                                                   self.loss)
+            out = {"newton": {"converged": bool(newton.converged), "iterations": int(newton.iterations),
+                              "grad_norm": float(newton.grad_norm), "theta_norm": float(newton.theta_norm),
+                              "reason": newton.reason}}
+            if newton.converged:
+                cert = numeric.certify_stationary_point(newton.theta, self.dataset.features_exact(),
+                                                        self.dataset.gamma_exact, self.loss)
+                out.update(cert.to_dict())
+                out["distance_from_start"] = float(np.linalg.norm(np.asarray(newton.theta) - np.asarray(theta)))
+            else:
+                out.update(certified=False, reason=f"Newton did not converge: {newton.reason}")
+            self._stationary[key] = out
+        return self._stationary[key]
 
     # -- normalised GD from the dataset's inits -------------------------------------------------------
     def ngd_runs(self) -> numeric.DecidedRuns:
