@@ -863,7 +863,7 @@ def _decide(expr, budget: int, proof: dict):
     return failures, undecided, pieces, used_interval
 
 
-def assumption_a(expr: sp.Expr, U=None, *, interval=None, budget: int = 4000, dps: int = 30) -> AssumptionA:
+def assumption_a(expr: sp.Expr, U=None, *, interval=None, budget: int = 2000, dps: int = 30) -> AssumptionA:
     """Decide Assumption A for the loss ``expr`` (a sympy expression in u) on all of R: l defined and real
     everywhere, strictly decreasing (l' <= 0 with zeros forming a set without interior), differentiable
     with l' Lipschitz and bounded on every bounded interval. See the module docstring for the argument.

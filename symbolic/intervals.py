@@ -41,8 +41,9 @@ EXP_MAX_ARG = 2 ** 22        # exp(x) for x beyond this is widened to +inf (or b
 MAX_MAGNITUDE_BITS = 2 ** 23  # end points beyond 2^(2^23) in magnitude are widened outward
 TRIG_MAX_ARG = 2 ** 50       # sin/cos beyond this magnitude: [-1, 1]
 TAIL_MAX = mpmath.mpf(2) ** 64  # unbounded tails are split up to this magnitude
-LIMIT_MAX_OPS = 80           # sympy limits only for expressions this small (count_ops)
+LIMIT_MAX_OPS = 50           # sympy limits only for expressions this small (count_ops)
 INF = mpmath.inf
+MAX_TAIL_DEPTH = 2          # derivatives used by the monotonicity arguments on tails: f' and f''
 
 
 class UndefinedError(ValueError):
@@ -376,10 +377,11 @@ def iv_eval(expr: sp.Expr, x, var: sp.Symbol, clip=frozenset()):
     return iv.make_mpf(r)
 
 
-def enclose(forms, x, var, clip=frozenset()):
+def enclose(forms, x, var, clip=frozenset(), enough=None):
     """The intersection of the enclosures of several equal ``forms`` on x (the first one is the expression
     as given); UndefinedError when that one is proven undefined on all of x, ValueError when no form
-    gives an enclosure."""
+    gives an enclosure. ``enough(interval) -> bool``: stop at the first partial intersection that satisfies it
+    (the remaining forms could only narrow it further)."""
     best = None
     why = "no form"
     for j, f in enumerate(forms):
@@ -399,6 +401,8 @@ def enclose(forms, x, var, clip=frozenset()):
             lo, hi = max(_lo(best), _lo(r)), min(_hi(best), _hi(r))
             if lo <= hi:
                 best = interval(lo, hi)
+        if enough is not None and enough(best):
+            break
     if best is None:
         raise ValueError(why)
     return best
@@ -453,6 +457,9 @@ def _violated(rel: str, x) -> bool:
     return {"<=0": lo > 0, "<0": lo >= 0, ">=0": hi < 0, ">0": hi <= 0}[rel]
 
 
+_NEGATION = {"<=0": ">0", "<0": ">=0", ">=0": "<0", ">0": "<=0"}     # a point enclosure proving it violates rel
+
+
 def _opposite(rel: str) -> str:
     return {"<=0": ">=0", "<0": ">=0", ">=0": "<=0", ">0": "<=0"}[rel]
 
@@ -491,13 +498,14 @@ class _Prover:
         self.evals = 0
         self._limits: dict = {}
 
-    def enc(self, k, x):
+    def enc(self, k, x, rel=None):
         self.evals += 1
-        return enclose(self.forms.forms(k), x, self.var, self.clip)
+        return enclose(self.forms.forms(k), x, self.var, self.clip,
+                       enough=None if rel is None else (lambda r: _holds(rel, r)))
 
-    def point(self, k, t):
+    def point(self, k, t, rel=None):
         try:
-            return self.enc(k, iv.mpf(t)), None
+            return self.enc(k, iv.mpf(t), rel), None
         except UndefinedError as exc:
             return None, str(exc)
         except ValueError as exc:
@@ -586,7 +594,7 @@ class _Prover:
     def _witness(self, k, rel, t, out) -> bool:
         if not self.inside(t):
             return False
-        r, why = self.point(k, t)
+        r, why = self.point(k, t, _NEGATION[rel])
         if r is None:
             if why is not None and not why.startswith("?"):
                 out.witness, out.undefined, out.value = t, True, (why,)
@@ -601,7 +609,7 @@ class _Prover:
     def _box(self, k, rel, a, b, out, queue):
         out.boxes += 1
         try:
-            r = self.enc(k, interval(a, b))
+            r = self.enc(k, interval(a, b), rel)
         except UndefinedError:
             r = None
         except ValueError:
@@ -613,9 +621,8 @@ class _Prover:
                     out.strict_point = (mid, r)
             return "ok"
         mid = (a + b) / 2
-        for t in (mid, a, b):
-            if self._witness(k, rel, t, out):
-                return "violated"
+        if self._witness(k, rel, mid, out):
+            return "violated"
         if b - a <= mpmath.mpf(2) ** -40 * max(1, abs(a), abs(b)):
             out.undecided.append((mpmath.nstr(a, 15), mpmath.nstr(b, 15),
                                   "the enclosure is not sharp enough" if r is not None else "no enclosure"))
@@ -629,7 +636,7 @@ class _Prover:
         out.boxes += 1
         where = "[%s, +inf)" % mpmath.nstr(B, 6) if side > 0 else "(-inf, %s]" % mpmath.nstr(B, 6)
         try:
-            r = self.enc(k, box)
+            r = self.enc(k, box, rel)
         except ValueError:
             r = None
         if r is not None and _holds(rel, r):
@@ -637,7 +644,7 @@ class _Prover:
             return "ok"
         if self._witness(k, rel, B, out):
             return "violated"
-        if self.depth < 3:
+        if self.depth < MAX_TAIL_DEPTH:
             how = self._tail_by_monotonicity(k, rel, side, B)
             if how:
                 out.tails.append(f"{where}: {how}")
@@ -656,7 +663,7 @@ class _Prover:
         return "split"
 
     def _sub(self, k, rel, side, B):
-        sub = _Prover(self.forms, self.var, self.clip, lambda t: True, self.budget // 4, self.depth + 1)
+        sub = _Prover(self.forms, self.var, self.clip, lambda t: True, self.budget // 8, self.depth + 1)
         lo, hi = (B, INF) if side > 0 else (-INF, B)
         res = sub.prove(k, rel, lo, hi, pieces=8)
         self.evals += sub.evals
@@ -664,7 +671,7 @@ class _Prover:
 
     def _tail_by_monotonicity(self, k, rel, side, B) -> str | None:
         # from the end point: f(B) satisfies rel and f moves the right way on the tail
-        r, _ = self.point(k, B)
+        r, _ = self.point(k, B, rel)
         if r is not None and _holds(rel, r):
             drel = _weak(rel) if side > 0 else _opposite(rel)
             res = self._sub(k + 1, drel, side, B)
@@ -744,7 +751,7 @@ _SETTLES = {"<=0": ("neg", "nonpos"), "<0": ("neg",), ">=0": ("pos", "nonneg"), 
 
 
 def prove_sign(expr: sp.Expr, var: sp.Symbol, relation: str, lo=-INF, hi=INF, *, forms: Forms | None = None,
-               clip=frozenset(), inside=None, budget: int = 4000, pieces: int = 16) -> SignProof:
+               clip=frozenset(), inside=None, budget: int = 2000, pieces: int = 16) -> SignProof:
     """Prove ``expr relation`` (relation one of "<=0", "<0", ">=0", ">0") for every real ``var`` in
     [lo, hi] (end points mpf, possibly infinite), or find a witness, by interval arithmetic: see the
     module docstring for the covering of bounded parts and the arguments for unbounded tails.
