@@ -235,6 +235,14 @@ def test_the_old_overflow_case_is_now_decided():
     assert r.holds is True and r.M1 == math.inf and r.witness is None
 
 
+def test_exact_bounds_find_interior_extrema():
+    # l' = u^2 - 2: on [-1, 1], sup |l'| = 2 at the interior point 0 (the ends give 1); sup |l''| = 2 at the ends
+    expr = loss("-2*u + u**3/3")
+    r = assumption_a(expr, interval=(-1, 1))
+    assert r.M1 == 2.0 and r.M0 == 2.0 and r.bounds_method == "exact"
+    assert r.holds is False and r.failure == "increasing" and sp.Rational(r.witness) ** 2 > 2
+
+
 def test_result_fields_and_interval_arguments():
     r = assumption_a(loss("-u**3 - u"), interval=("-1/2", 2))
     assert isinstance(r, AssumptionA) and r.interval == ("-1/2", "2") and r.U == 2.0

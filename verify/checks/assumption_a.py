@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import mpmath
+
 from attnsvm import symbolic
 
 from ..context import loss_expression
@@ -40,6 +42,14 @@ def output_interval(dataset) -> tuple[Fraction, Fraction]:
     return min(g), max(g)
 
 
+def _short_up(text: str) -> str:
+    """A 4-digit decimal >= the decimal ``text`` (for the one-line summary; the evidence keeps all digits)."""
+    x = mpmath.mpf(text)
+    if not mpmath.isfinite(x) or x == 0:
+        return text
+    return mpmath.nstr(x * (1 + mpmath.mpf("1e-3")) if x > 0 else x * (1 - mpmath.mpf("1e-3")), 4)
+
+
 def run(ctx) -> CheckResult:
     a, b = output_interval(ctx.dataset)
     expr = loss_expression(ctx.dataset)
@@ -53,8 +63,8 @@ def run(ctx) -> CheckResult:
                 "sup_l_prime": res.sup_l_prime, "l_prime_at_end": res.l_prime_at_end,
                 "vanishes_at_end": res.vanishes_at_end, "details": res.details}
     where = f"[{float(a):.4g}, {float(b):.4g}]"
-    bounds = (f"; on the outputs {where}: M0 <= {res.M0_text}, M1 <= {res.M1_text}" if res.M1_text is not None
-              else "")
+    bounds = (f"; on the outputs {where}: M0 <= {_short_up(res.M0_text)}, M1 <= {_short_up(res.M1_text)}"
+              if res.M1_text is not None else "")
     if res.vanishes_at_end:
         bounds += f", l'(u_max) = 0 (flagged: GD approaches u_max)"
     if res.holds:
