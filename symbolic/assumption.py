@@ -872,7 +872,8 @@ def assumption_a(expr: sp.Expr, U=None, *, interval=None, budget: int = 2000, dp
     M1 >= sup |l'|, sup l' and l'(u_max) are reported (extra evidence, not part of the premise).
     ``budget``: interval evaluations per sign proof; ``dps``: interval precision in decimal digits.
 
-    >>> r = assumption_a(sp.sympify("(1 - u)**2", locals={"u": u}), interval=(-1, 1))
+    >>> from attnsvm.symbolic import parse_loss
+    >>> r = assumption_a(parse_loss("(1 - u)**2"), interval=(-1, 1))
     >>> r.holds, r.failure, r.witness, r.vanishes_at_end
     (False, 'increasing', '3/2', True)
     """

@@ -410,7 +410,8 @@ def enclose(forms, x, var, clip=frozenset(), enough=None):
 
 class Forms:
     """Equal forms of f and of its derivatives (computed lazily): as given, ``together``, ``powsimp``
-    and, for small expressions, ``factor`` (sympy identities, valid wherever the given form is defined);
+    and, for small expressions, ``factor`` and (polynomials) ``horner`` (sympy identities, valid wherever
+    the given form is defined);
     the enclosure of each box is the intersection over the forms."""
 
     MAX_FACTOR_OPS = 150
@@ -429,8 +430,10 @@ class Forms:
         if k not in self._forms:
             e = self.expr(k)
             out = [e]
-            for make in (sp.together, sp.powsimp, sp.factor):
-                if make is sp.factor and sp.count_ops(e) > self.MAX_FACTOR_OPS:
+            for make in (sp.together, sp.powsimp, sp.factor, sp.horner):
+                if make in (sp.factor, sp.horner) and sp.count_ops(e) > self.MAX_FACTOR_OPS:
+                    continue
+                if make is sp.horner and not e.is_polynomial(self.var):
                     continue
                 try:
                     g = make(e)

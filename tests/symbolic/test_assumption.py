@@ -13,6 +13,8 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attnsvm.symbolic import BUILTIN_LOSSES, AssumptionA, assumption_a, parse_loss
 from attnsvm.symbolic.assumption import simplest_between
@@ -253,6 +255,37 @@ def test_result_fields_and_interval_arguments():
         assumption_a(loss("-u"), U=1, interval=(0, 1))
     with pytest.raises(ValueError):
         assumption_a(loss("-u"), interval=(2, 1))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.lists(st.integers(-3, 3), min_size=2, max_size=5))
+def test_exact_and_interval_decisions_agree_on_polynomials(coeffs):
+    """Two independent decisions of the same loss: exact root isolation and interval arithmetic (the exact
+    path switched off). Where both decide they agree, and every witness is checked with sympy."""
+    from unittest import mock
+
+    from attnsvm.symbolic import assumption as A
+
+    expr = sum(c * u ** (k + 1) for k, c in enumerate(coeffs))
+    if u not in expr.free_symbols:
+        return
+    exact = assumption_a(expr)
+    with mock.patch.object(A, "_rational_polys", lambda g: None), mock.patch.object(A, "_zeros_poles",
+                                                                                   lambda g: None):
+        by_intervals = assumption_a(expr)
+    assert exact.holds is not None and exact.method == "exact"
+    assert by_intervals.method == "interval"
+    d1 = sp.diff(expr, u)
+    for r in (exact, by_intervals):
+        if r.holds is False and r.failure == "increasing":
+            assert d1.subs(u, sp.Rational(r.witness)) > 0
+    if by_intervals.holds is not None:
+        assert by_intervals.holds == exact.holds, (expr, exact.reason, by_intervals.reason)
+    # the exact answer, independently: l' <= 0 on R iff the leading term and every sign change allow it
+    xs = np.linspace(-50, 50, 4001)
+    sampled_positive = np.any(sp.lambdify(u, d1, "numpy")(xs) > 0)
+    if sampled_positive:
+        assert exact.holds is False
 
 
 def test_simplest_between():
