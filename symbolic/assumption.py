@@ -766,7 +766,7 @@ def _restriction(expr, pieces: list | None, a: Fraction, b: Fraction, budget: in
     A, B = _q(a), _q(b)
     if pieces is None:
         pieces = [_Piece(lo=None, hi=None, lo_b=None, hi_b=None, q=Fraction(0), E=expr)]
-    m1 = m0 = sup = mpmath.mpf(0)
+    m1 = m0 = mpmath.mpf(0)
     sup = -ivl.INF
     method = "exact"
     end = None
