@@ -53,10 +53,27 @@ def test_assumption_a_is_applied_even_when_not_requested():
     assert [c.id for c in r] == ["norm-divergence"] and r["norm-divergence"].verdict == "not-applicable"
 
 
-def test_square_loss_on_a_small_interval_holds():
-    # U = 1: l' = 2(u - 1) <= 0 on [-1, 1], vanishing only at u = 1
-    r = check(square_loss_dataset("1"), only=["assumption-A"])
-    assert r["assumption-A"].verdict == "holds" and r["assumption-A"].evidence["method"] == "symbolic"
+def test_square_loss_fails_even_when_the_outputs_stay_below_1():
+    # scores in [-1, 1]: l' = 2(u - 1) <= 0 there, but Assumption A is about all of R (l increases for u > 1),
+    # and on the outputs l' vanishes at u_max = 1, the end GD approaches (flagged)
+    a = check(square_loss_dataset("1"), only=["assumption-A"])["assumption-A"]
+    assert a.verdict == "fails" and a.evidence["method"] == "exact" and a.evidence["failure"] == "increasing"
+    w = Fraction(a.evidence["witness"])
+    assert w > 1 and 2 * (w - 1) > 0
+    assert a.evidence["interval"] == ["-1", "1"] and a.evidence["vanishes_at_end"] is True
+    assert a.evidence["M1"] >= 4 and a.evidence["M0"] >= 2        # sup |2(u - 1)| = 4, |l''| = 2 on [-1, 1]
+    assert "l'(u_max) = 0" in a.summary
+
+
+def test_output_interval_is_min_and_max_score():
+    from attnsvm.verify.checks.assumption_a import output_interval
+
+    ds = Dataset(X=[[["1", "0"], ["0", "1"], ["-1", "0.5"]], [["2", "0"], ["0", "1"], ["0.5", "1"]]], Y=[1, -1],
+                 v=["1", "0"], loss="logistic")
+    assert output_interval(ds) == (Fraction(-2), Fraction(1))    # scores (1, 0, -1) and -(2, 0, 1/2)
+    a = check(ds, only=["assumption-A"])["assumption-A"]
+    assert a.verdict == "holds" and a.evidence["interval"] == ["-2", "1"]
+    assert a.evidence["M1"] >= 1 / (1 + 2.718281828459045 ** -2)   # sup 1/(1 + e^u) on [-2, 1], at u = -2
 
 
 def test_expression_loss_runs_gd():
