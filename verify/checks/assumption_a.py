@@ -29,10 +29,6 @@ from ..result import FAILS, HOLDS, INCONCLUSIVE
 ID = "assumption-A"
 ROLE = "premise"
 STATEMENT = STATEMENTS["P1-A"]
-CLAIM = ("Assumption A (first paper): over any bounded interval l is strictly decreasing, l' is M0-Lipschitz and "
-         "|l'| <= M1; decided on all of R (exactly or with interval arithmetic), with M0, M1 reported on the "
-         "dataset's output interval [min gamma_it, max gamma_it].")
-
 
 def output_bound(dataset) -> Fraction:
     """U = max_{i,t} |gamma_it| (exact): every output Y_i f(X_i) lies in [-U, U]."""
@@ -71,9 +67,10 @@ def run(ctx):
     if res.vanishes_at_end:
         bounds += f", l'(u_max) = 0 (flagged: GD approaches u_max)"
     if res.holds:
-        return premise_result(ID, STATEMENT, HOLDS, f"l strictly decreasing on R, l' locally Lipschitz and bounded ({res.method})"
-                           + bounds, evidence)
+        return premise_result(ID, STATEMENT, HOLDS, f"l strictly decreasing on R, l' locally Lipschitz and bounded "
+                              f"({res.method})" + bounds, evidence)
     if res.holds is False:
-        return premise_result(ID, STATEMENT, FAILS, f"witness u = {res.witness}: {res.reason} ({res.method})" + bounds, CLAIM,
-                           evidence)
+        evidence["witness_u"] = {"u": res.witness, "u_float": res.witness_float, "failure": res.failure}
+        return premise_result(ID, STATEMENT, FAILS, f"witness u = {res.witness}: {res.reason} ({res.method})" + bounds,
+                              evidence)
     return premise_result(ID, STATEMENT, INCONCLUSIVE, res.reason + bounds, evidence)
