@@ -20,6 +20,7 @@ DEFAULT_OPTIONS = {
     "step": None,                # nominal normalised step (default: the dataset's gd.step when its method is
                                  # normalized, else 1); the zigzag rule may shorten it
     "fixed_step": None,          # fixed step of the theorem algorithm (default: min(the dataset's fixed step, 1/L))
+    "random_inits": 64,          # random inits of the exploration behind locally-optimal (basins)
     "fixed_iterations": 50_000,  # literal fixed-step GD: the most steps before the simulation takes over
     "cross_check_iterations": 3000,  # steps of the float64 and mpmath runs of precision-cross-check
     "cross_check_dps": 30,       # mpmath digits of the precision-cross-check runs
@@ -63,7 +64,7 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         if value is not None:
             opts[key] = value
     opts["step"] = 1.0 if opts["step"] is None else opts["step"]
-    for key in ("max_iterations", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps", "certify_dps"):
+    for key in ("max_iterations", "random_inits", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps", "certify_dps"):
         if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
         opts[key] = int(opts[key])

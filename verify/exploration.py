@@ -4,7 +4,7 @@ Three families of runs of normalised GD (zigzag step rule, growing budgets; ever
 of :mod:`numeric.convergence`):
 
 * the dataset's own inits (:meth:`Context.ngd_runs`);
-* RANDOM_INITS random inits (fixed seed): directions uniform on the sphere, radii uniform up to the norm at
+* ``random_inits`` random inits (an option, default 64; fixed seed): directions uniform on the sphere, radii uniform up to the norm at
   which the largest logit difference within a sequence reaches RANDOM_LOGIT_SPREAD;
 * cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
   CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII,
@@ -28,7 +28,6 @@ from attnsvm.numeric.selections import candidate_selections, is_locally_optimal
 
 from .checks.optimal_tokens import optimal_tokens
 
-RANDOM_INITS = 64
 RANDOM_SEED = 2023
 RANDOM_LOGIT_SPREAD = 5.0
 CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # R in units of ||p_mm||
@@ -67,9 +66,10 @@ def _random_inits(ctx, rng) -> np.ndarray:
     diffs = phi[:, :, None, :] - phi[:, None, :, :]
     spread = float(np.max(np.linalg.norm(diffs, axis=-1)))
     rho_max = RANDOM_LOGIT_SPREAD / spread if spread > 0 else 1.0
-    u = rng.standard_normal((RANDOM_INITS, phi.shape[2]))
+    count = ctx.options["random_inits"]
+    u = rng.standard_normal((count, phi.shape[2]))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
-    return u * rng.uniform(0.0, rho_max, RANDOM_INITS)[:, None]
+    return u * rng.uniform(0.0, rho_max, count)[:, None]
 
 
 class Exploration:

@@ -9,7 +9,7 @@ import pytest
 from attnsvm.verify import Dataset, builtin_names, check
 from attnsvm.verify.checks.assumption_a import output_bound
 
-FAST = {"max_iterations": 300, "time_budget": 0.5, "fixed_iterations": 300, "fixed_time_budget": 0.5}
+FAST = {"max_iterations": 300, "fixed_iterations": 300}
 
 
 @pytest.mark.parametrize("name", builtin_names())
@@ -39,18 +39,28 @@ def test_square_loss_fails_and_gd_checks_become_not_applicable():
     r = check(square_loss_dataset("2"), **FAST)
     a = r["assumption-A"]
     assert a.verdict == "fails" and a.evidence["witness"] is not None
-    for cid in ("norm-divergence", "directional-limit"):
+    for cid in ("norm-divergence", "directional-limit", "locally-optimal", "regularization-path"):
         c = r[cid]
-        assert c.verdict == "not-applicable"
-        assert c.evidence["verdict_without_assumption_a"] in ("holds", "fails", "inconclusive")
-        assert "Assumption A fails" in c.summary
+        assert c.verdict == "not-applicable" and c.premises["assumption-A"] == "fails"
+        assert c.summary.startswith("outside the theory") and "assumption-A fails" in c.summary
+        assert c.evidence["observation"]["outcome"] in ("observed", "contradicted", "undecided")
     # the checks that do not rest on Assumption A keep their verdicts
     assert r["p-svm"].verdict == "holds" and r["svm-certificate"].verdict == "holds"
+    assert r.status == "outside the theory" and r.ok
 
 
 def test_assumption_a_is_applied_even_when_not_requested():
     r = check(square_loss_dataset("2"), only=["norm-divergence"], **FAST)
     assert [c.id for c in r] == ["norm-divergence"] and r["norm-divergence"].verdict == "not-applicable"
+    assert r["norm-divergence"].premises["assumption-A"] == "fails"
+
+
+def test_a_complex_valued_loss_is_reported_and_no_check_crashes():
+    ds = Dataset(X=[[["1", "0"], ["0", "1"], ["-1", "0.5"]]], Y=[1], v=["2", "0"], loss={"expr": "sqrt(-u)"})
+    r = check(ds, **FAST)
+    assert r["assumption-A"].verdict == "fails" and r["assumption-A"].evidence["failure"] == "undefined"
+    crashed = [c.id for c in r if "internal error" in c.summary]
+    assert not crashed, crashed
 
 
 def test_square_loss_fails_even_when_the_outputs_stay_below_1():
