@@ -60,37 +60,49 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
     rmax[b] the scaling exponent (0 when not scaled), so the true gradient is e^{rmax} times the scaled one.
     Any model whose logits are linear in its parameter reuses this; only the contraction with the
     feature differences depends on the model."""
-    zero = torch.zeros_like(r)
-    r = torch.where(mask, r.clamp(max=0.0), zero)
+    r = r.clamp(max=0.0).masked_fill(~mask, -torch.inf)                   # -inf at a_bi: out of every tail sum
     e = torch.exp(r)
-    tail = torch.where(mask, e, zero).sum(dim=2)                          # sum_{t != a} e^{r}
+    tail = e.sum(dim=2)                                                    # sum_{t != a} e^{r}
     z = 1.0 + tail
-    s = e / z[..., None]
-    gap = -torch.where(mask, s * dgamma, zero).sum(dim=2)
+    dg = dgamma.masked_fill(~mask, 0.0)
+    gap = -(e * dg).sum(dim=2) / z
     u = gamma_a - gap
-    rmax = torch.zeros(r.shape[0], dtype=r.dtype, device=r.device)
     if scaled:
-        neg_inf = torch.full_like(r, -torch.inf)
-        rmax = torch.where(mask, r, neg_inf).amax(dim=(1, 2))             # (B,)
-        rmax = torch.where(torch.isfinite(rmax), rmax, torch.zeros_like(rmax))
-        base = torch.exp(torch.where(mask, r - rmax[:, None, None], neg_inf)) / z[..., None]
+        rmax = r.amax(dim=(1, 2))                                          # (B,), finite: T >= 2
+        base = torch.exp(r - rmax[:, None, None])
     else:
-        base = torch.where(mask, s, zero)
-    return base * (dgamma + gap[..., None]) * dloss(u)[..., None], tail / z, rmax
+        rmax = torch.zeros(r.shape[0], dtype=r.dtype, device=r.device)
+        base = e
+    return base * (dg + gap[..., None]) * (dloss(u) / z)[..., None], tail / z, rmax
 
 
 def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor, dloss, scaled: bool = False):
-    """(grad, dominant, one_minus_mass, rmax) for every batch element, generic features Phi (B, n, T, D);
+    """(grad, dominant, one_minus_mass, rmax) for every batch element; features Phi (B, n, T, D), or (n, T, D)
+    with scores (n, T) shared by every element (nothing of size B n T D is formed then);
     ``scaled`` multiplies each grad_b by e^{-max r_b} (same direction, no underflow; the true gradient is
     e^{rmax_b} grad_b)."""
-    B, n, T, D = phi.shape
-    q = torch.einsum("bntd,bd->bnt", phi, theta)
+    shared = phi.dim() == 3
+    if shared:
+        n, T, D = phi.shape
+        B = theta.shape[0]
+        q = torch.einsum("ntd,bd->bnt", phi, theta)
+        gamma = gamma.expand(B, n, T)
+    else:
+        B, n, T, D = phi.shape
+        q = torch.einsum("bntd,bd->bnt", phi, theta)
     dominant = q.argmax(dim=2)                                             # (B, n)
-    phi_a = torch.gather(phi, 2, dominant[..., None, None].expand(B, n, 1, D))
+    idx = dominant[..., None]
+    gamma_a = torch.gather(gamma, 2, idx)[..., 0]                          # (B, n)
+    mask = torch.arange(T, device=phi.device) != idx
+    if shared:
+        r = q - torch.gather(q, 2, idx)                                    # q_bit - q_{b,i,a_bi}
+        c, omm, rmax = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
+        rows = torch.arange(n, device=phi.device)
+        phi_a = phi[rows[None, :], dominant]                               # (B, n, D)
+        grad = (torch.einsum("bnt,ntd->bd", c, phi) - torch.einsum("bn,bnd->bd", c.sum(dim=2), phi_a)) / n
+        return grad, dominant, omm, rmax
+    phi_a = torch.gather(phi, 2, idx[..., None].expand(B, n, 1, D))
     dphi = phi - phi_a
-    gamma_a = torch.gather(gamma, 2, dominant[..., None])[..., 0]          # (B, n)
-    mask = torch.ones_like(gamma, dtype=torch.bool)
-    mask.scatter_(2, dominant[..., None], False)
     r = torch.einsum("bntd,bd->bnt", dphi, theta)
     c, omm, rmax = batched_weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
     grad = torch.einsum("bnt,bntd->bd", c, dphi) / n
@@ -124,19 +136,22 @@ class BatchedTrajectory:
                                  None if self.step is None else self.step[:, rows], state)
 
 
-# The step rule of normalised GD (every float64 backend uses it, numeric.gd too): the step eta_k halves when
-# the new gradient points against the previous step's direction (<g_k, g_{k-1}> < 0: the last step overshot a
-# valley, GD zigzags) and otherwise grows by GROWTH, capped at the nominal step. It keeps normalised GD in its
-# monotone regime at every scale without knowing the curvature, and reduces to the constant nominal step once
-# consecutive gradients agree (the directional regime).
+# The step rule of normalised GD (every float64 backend uses it, numeric.gd too): the step is
+#     eta_k = f_k * max(eta, rho ||theta_k||),
+# where the factor f_k halves when the new gradient points against the previous step's direction
+# (<g_k, g_{k-1}> < 0: the last step overshot a valley, GD zigzags) and otherwise grows by GROWTH, capped at 1.
+# It keeps normalised GD in its monotone regime at every scale without knowing the curvature. The base grows
+# with the norm when ``relative`` = rho > 0: the direction of normalised GD changes on the time scale of
+# ||theta|| (a step of rho ||theta|| turns it by at most rho radians), so a run started far out, in a cone,
+# still moves through several decades of ||theta|| within its budget.
 SHRINK, GROWTH = 0.5, 1.1
 
 
 @dataclass
 class BatchedStep:
     """One step of :func:`batched_gd` for every batch element: the (scaled, for normalised GD) gradient g (B, D),
-    dominant tokens, 1 - s_a, the scaling exponent rmax, ||g||, the unit direction, the step sizes eta (B,)
-    and the update delta (theta_{k+1} = theta - delta)."""
+    dominant tokens, 1 - s_a, the scaling exponent rmax, ||g||, the unit direction, the step rule's factors
+    f (B,), the step sizes eta (B,) and the update delta (theta_{k+1} = theta - delta)."""
 
     g: torch.Tensor
     dominant: torch.Tensor
@@ -144,33 +159,41 @@ class BatchedStep:
     rmax: torch.Tensor
     grad_norm: torch.Tensor
     unit: torch.Tensor
+    factor: torch.Tensor
     eta: torch.Tensor
     delta: torch.Tensor
 
 
-def batched_step(theta, phi, gamma, dloss, eta, prev, *, method: str = "normalized", step: float = 1.0,
-                 adaptive: bool = False) -> BatchedStep:
+def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "normalized", step: float = 1.0,
+                 adaptive: bool = False, relative: float = 0.0, update: bool = True) -> BatchedStep:
     """The step :func:`batched_gd` takes from theta (B, D) (its code path): g = the stable gradient (scaled by
-    e^{-max r} for normalised GD), unit = g/||g|| (0 where g = 0); normalised: eta_b = the previous step sizes
-    ``eta`` (B,), or with ``adaptive`` and a previous direction ``prev`` (B, D) the step rule above
-    (eta SHRINK where <unit, prev> < 0, else min(step, eta GROWTH)), delta = eta_b unit_b; fixed: delta = step g."""
+    e^{-max r} for normalised GD), unit = g/||g|| (0 where g = 0); normalised: eta_b = ``step``, or with
+    ``adaptive`` the step rule above from the previous factors ``factor`` (B,) and directions ``prev`` (B, D)
+    (the factors are not updated when ``update`` is False or there is no previous direction),
+    delta = eta_b unit_b; fixed: delta = step g."""
     normalized = method == "normalized"
+    B = theta.shape[0]
     g, dominant, omm, rmax = batched_gradient(theta, phi, gamma, dloss, scaled=normalized)
     gn = g.norm(dim=1)
     unit = torch.where(gn[:, None] > 0, g / gn.clamp_min(1e-300)[:, None], torch.zeros_like(g))
-    if normalized and adaptive and prev is not None:
+    if normalized and adaptive and prev is not None and update:
         turned = (unit * prev).sum(dim=1) < 0
-        eta = torch.where(turned, eta * SHRINK, torch.clamp(eta * GROWTH, max=float(step)))
+        factor = torch.where(turned, factor * SHRINK, torch.clamp(factor * GROWTH, max=1.0))
+    if normalized and adaptive:
+        eta = factor * torch.clamp(relative * theta.norm(dim=1), min=float(step))
+    else:
+        eta = torch.full((B,), float(step), dtype=theta.dtype, device=theta.device)
     delta = eta[:, None] * unit if normalized else step * g
-    return BatchedStep(g, dominant, omm, rmax, gn, unit, eta, delta)
+    return BatchedStep(g, dominant, omm, rmax, gn, unit, factor, eta, delta)
 
 
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
                iterations: int = 10_000, per_decade: int = 10, device: str | None = None,
-               adaptive: bool = False, state: dict | None = None, start: int = 0) -> BatchedTrajectory:
+               adaptive: bool = False, relative: float = 0.0, state: dict | None = None,
+               start: int = 0) -> BatchedTrajectory:
     """GD on every batch element at once: theta <- theta - step g (fixed) or - eta_b g/||g|| (normalised,
-    per element; eta_b = ``step``, or with ``adaptive`` the step rule above). Inputs are arrays (B, D),
-    (B, n, T, D), (B, n, T); float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
+    per element; eta_b = ``step``, or with ``adaptive`` the step rule above with rho = ``relative``). Inputs are arrays (B, D),
+    (B, n, T, D), (B, n, T), or (n, T, D), (n, T) for data shared by every element; float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
     run exactly, with iteration numbers counted from ``start`` (checkpoints on the same log-spaced
     schedule as an uninterrupted run)."""
     import time
@@ -189,18 +212,19 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
     normalized = method == "normalized"
     if method not in ("normalized", "fixed"):
         raise ValueError(f"unknown GD method {method!r}")
-    eta = torch.full((B,), float(step), **f64)
+    factor = torch.ones(B, **f64)
     prev = None
     if state is not None:
-        eta = torch.as_tensor(state["eta"], **f64).clone()
+        factor = torch.as_tensor(state["factor"], **f64).clone()
         prev = None if state.get("direction") is None else torch.as_tensor(state["direction"], **f64)
     ln10 = float(np.log(10.0))
     with torch.no_grad():
         for k in range(start, end + 1):
             last = k == end
-            bs = batched_step(theta, phi_t, gamma_t, dloss, eta, prev, method=method, step=step,
-                              adaptive=adaptive and not last)
-            dominant, omm, rmax, gn, unit, eta = bs.dominant, bs.one_minus_mass, bs.rmax, bs.grad_norm, bs.unit, bs.eta
+            bs = batched_step(theta, phi_t, gamma_t, dloss, factor, prev, method=method, step=step,
+                              adaptive=adaptive, relative=relative, update=not last)
+            dominant, omm, rmax, gn, unit, factor, eta = bs.dominant, bs.one_minus_mass, bs.rmax, bs.grad_norm, \
+                bs.unit, bs.factor, bs.eta
             if k in schedule and not (state is not None and k == start):
                 its.append(k)
                 thetas.append(theta.cpu().numpy().copy())
@@ -214,7 +238,7 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
             theta = theta - bs.delta
             if normalized:
                 prev = unit
-    state = {"eta": eta.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
+    state = {"factor": factor.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
              "theta": theta.cpu().numpy(), "iteration": end}
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),
                              one_minus_mass=np.stack(omms), seconds=time.perf_counter() - t0,

@@ -2,8 +2,9 @@
 
 * fixed step:       theta_{k+1} = theta_k - eta grad L(theta_k)
 * normalised step:  theta_{k+1} = theta_k - eta_k grad L(theta_k) / ||grad L(theta_k)||, with eta_k = eta, or
-  (``adaptive=True``) the step rule of :mod:`numeric.batched`: eta_k halves when the new gradient points
-  against the previous step (<g_k, g_{k-1}> < 0, a zigzag) and otherwise grows by 10%, capped at eta.
+  (``adaptive=True``) the step rule of :mod:`numeric.batched`: eta_k = f_k max(eta, rho ||theta_k||), where
+  f_k halves when the new gradient points against the previous step (<g_k, g_{k-1}> < 0, a zigzag) and
+  otherwise grows by 10%, capped at 1 (rho = ``relative``, default 0).
 
 One step is :func:`float64_step` (the run's code path, also used to reproduce a step from a checkpoint: each
 checkpoint keeps the step rule's state entering its iteration).
@@ -37,7 +38,7 @@ class Checkpoint:
     grad_norm = ||grad L(theta_k)|| (0 when it underflows), grad_log10 = log10 ||grad L(theta_k)|| (finite
     where grad_norm underflows; -inf at an exact zero), step = the normalised step eta_k taken next (the
     fixed step for fixed-step GD), extra: what an observer added, step_state = the step rule's state entering
-    iteration k (eta_{k-1} and the previous unit direction), from which :func:`float64_step` reproduces the
+    iteration k (f_{k-1} and the previous unit direction), from which :func:`float64_step` reproduces the
     step taken at k exactly.
     """
 
@@ -56,43 +57,52 @@ class Checkpoint:
 
 @dataclass
 class StepState:
-    """The state of the step rule entering an iteration: ``eta`` = eta_{k-1} (the nominal step before the first
-    iteration) and ``direction`` = the previous unit step direction g_{k-1}/||g_{k-1}|| (None at the start)."""
+    """The state of the step rule entering an iteration: ``factor`` = f_{k-1} (1 before the first iteration)
+    and ``direction`` = the previous unit step direction g_{k-1}/||g_{k-1}|| (None at the start)."""
 
-    eta: float
+    factor: float = 1.0
     direction: np.ndarray | None = None
 
 
 @dataclass
 class FloatStep:
     """One step of :func:`run_gd` from theta: the (scaled, for normalised GD) gradient ``g`` and its norm,
-    the unit direction (normalised GD), the step size eta_k, the update ``delta`` (theta_{k+1} = theta - delta)
-    and the attention tails of the gradient computation."""
+    the unit direction (normalised GD), the step rule's factor f_k and whether the zigzag test turned it down
+    (None without a test), the step size eta_k, the update ``delta`` (theta_{k+1} = theta - delta) and the
+    attention tails of the gradient computation."""
 
     g: np.ndarray
     grad_norm: float
     unit: np.ndarray | None
+    factor: float
+    turned: bool | None
     eta: float
     delta: np.ndarray
     tails: tuple
 
 
-def step_size(eta_prev: float, unit: np.ndarray, prev: np.ndarray | None, step: float, adaptive: bool) -> float:
-    """eta_k of normalised GD: the nominal ``step``, or (``adaptive``) the zigzag rule of :mod:`numeric.batched`:
-    eta_{k-1} * SHRINK when <unit_k, unit_{k-1}> < 0, else min(step, eta_{k-1} * GROWTH)."""
+def step_size(state: StepState, unit: np.ndarray, theta: np.ndarray, step: float, adaptive: bool,
+              relative: float = 0.0) -> tuple:
+    """(f_k, turned, eta_k) of normalised GD: eta_k = ``step``, or (``adaptive``) the rule of
+    :mod:`numeric.batched`: f_k = f_{k-1} SHRINK when <unit_k, unit_{k-1}> < 0 (turned), else
+    min(1, f_{k-1} GROWTH) (f_k = f_{k-1} without a previous direction), eta_k = f_k max(step, rho ||theta_k||)."""
     from .batched import GROWTH, SHRINK
 
-    if not adaptive or prev is None:
-        return eta_prev
-    return eta_prev * SHRINK if float(unit @ prev) < 0 else min(float(step), eta_prev * GROWTH)
+    if not adaptive:
+        return state.factor, None, float(step)
+    factor, turned = state.factor, None
+    if state.direction is not None:
+        turned = float(unit @ state.direction) < 0
+        factor = factor * SHRINK if turned else min(1.0, factor * GROWTH)
+    return factor, turned, factor * max(float(step), relative * float(np.sqrt(theta @ theta)))
 
 
 def float64_step(kernel: StableAttention, theta: np.ndarray, loss: Loss, state: StepState, *, method: str,
-                 step: float, adaptive: bool = False) -> FloatStep:
+                 step: float, adaptive: bool = False, relative: float = 0.0) -> FloatStep:
     """The step :func:`run_gd` takes from theta with the step rule's ``state`` (the code path of the run):
 
     * normalised: g = e^{-max r} grad L(theta) (stable, scaled), unit = g/||g|| (0 when g = 0),
-      eta_k = :func:`step_size`, delta = eta_k unit;
+      (f_k, eta_k) = :func:`step_size`, delta = eta_k unit;
     * fixed: g = grad L(theta), delta = step g.
     """
     normalized = method == "normalized"
@@ -100,10 +110,12 @@ def float64_step(kernel: StableAttention, theta: np.ndarray, loss: Loss, state: 
     g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
     gn = float(np.sqrt(g @ g))
     if not normalized:
-        return FloatStep(g=g, grad_norm=gn, unit=None, eta=float(step), delta=step * g, tails=tails)
+        return FloatStep(g=g, grad_norm=gn, unit=None, factor=state.factor, turned=None, eta=float(step),
+                         delta=step * g, tails=tails)
     unit = g / gn if gn > 0 else g
-    eta = step_size(state.eta, unit, state.direction, step, adaptive)
-    return FloatStep(g=g, grad_norm=gn, unit=unit, eta=eta, delta=eta * unit, tails=tails)
+    factor, turned, eta = step_size(state, unit, theta, step, adaptive, relative)
+    return FloatStep(g=g, grad_norm=gn, unit=unit, factor=factor, turned=turned, eta=eta, delta=eta * unit,
+                     tails=tails)
 
 
 @dataclass
@@ -185,7 +197,8 @@ class CheckpointSchedule:
 def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *,
            method: str = "normalized", step: float = 1.0, max_iter: int = 300_000,
            time_budget: float | None = None, per_decade: int = 10,
-           observer: Callable[[Checkpoint], bool] | None = None, adaptive: bool = False) -> Trajectory:
+           observer: Callable[[Checkpoint], bool] | None = None, adaptive: bool = False,
+           relative: float = 0.0) -> Trajectory:
     """Run GD from theta0 and return its trajectory (see module docstring).
 
     ``observer(checkpoint) -> bool`` may add entries to ``checkpoint.extra``; returning True stops.
@@ -196,10 +209,10 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     kernel = StableAttention(phi, gamma)
     normalized = method == "normalized"
-    state = StepState(eta=float(step))
+    state = StepState()
     k = 0
     while True:
-        fs = float64_step(kernel, theta, loss, state, method=method, step=step, adaptive=adaptive)
+        fs = float64_step(kernel, theta, loss, state, method=method, step=step, adaptive=adaptive, relative=relative)
         tails, g, gn, eta = fs.tails, fs.g, fs.grad_norm, fs.eta
         if book.due(k, gn == 0.0):
             st = kernel.state(theta)
@@ -216,14 +229,14 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
                             one_minus_mass=float(np.max(st.one_minus_mass)),
                             grad_norm=float(np.linalg.norm(true_g)), grad_log10=glog,
                             step=eta if normalized else float(step),
-                            step_state=StepState(state.eta, None if state.direction is None
+                            step_state=StepState(state.factor, None if state.direction is None
                                                  else state.direction.copy()))
             stop_reason = book.record(cp, gn == 0.0)
             if stop_reason:
                 break
         theta -= fs.delta
         if normalized:
-            state = StepState(eta, fs.unit)
+            state = StepState(fs.factor, fs.unit)
         k += 1
     return Trajectory(method=method, step=step, checkpoints=book.checkpoints, stop_reason=stop_reason,
                       seconds=book.seconds)

@@ -183,7 +183,7 @@ JointTrajectory = Trajectory  # a joint run has the same fields; its checkpoints
 
 
 def run_joint_gd(v0, p0, X, Y, phi, loss: Loss, *, method: str = "normalized", step: float = 1.0,
-                 max_iter: int = 100_000, time_budget: float = 5.0, per_decade: int = 10,
+                 max_iter: int = 100_000, time_budget: float | None = None, per_decade: int = 10,
                  observer: Callable[[JointCheckpoint], bool] | None = None) -> JointTrajectory:
     """Joint GD on (v, p), float64, with the stable gradients.
 

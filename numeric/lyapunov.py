@@ -56,18 +56,18 @@ def step_jvp(kernel, theta, v, loss: Loss, eta: float, *, normalized: bool = Tru
 
 
 def tangent_growth(theta0, phi, gamma, loss: Loss, *, iterations: int, method: str = "normalized",
-                   step: float = 1.0, adaptive: bool = False, per_decade: int = 10, h: float = 1e-6,
-                   seed: int = 0) -> dict:
+                   step: float = 1.0, adaptive: bool = False, relative: float = 0.0, per_decade: int = 10,
+                   h: float = 1e-6, seed: int = 0) -> dict:
     """Replay GD from ``theta0`` (the steps of :func:`numeric.gd.run_gd`, bit for bit) for ``iterations``
     steps and propagate a tangent vector (module docstring). Returns, at the checkpoints of run_gd's schedule:
     iterations, theta (the replayed iterates, to confirm the replay), log10 G_k, the Lyapunov exponent
     ln G_k / k, and log10 R_k (the rounding drift estimate); plus the largest one-step growth and where."""
     with np.errstate(all="ignore"):
         return _tangent_growth(theta0, phi, gamma, loss, iterations=iterations, method=method, step=step,
-                               adaptive=adaptive, per_decade=per_decade, h=h, seed=seed)
+                               adaptive=adaptive, relative=relative, per_decade=per_decade, h=h, seed=seed)
 
 
-def _tangent_growth(theta0, phi, gamma, loss, *, iterations, method, step, adaptive, per_decade, h, seed):
+def _tangent_growth(theta0, phi, gamma, loss, *, iterations, method, step, adaptive, relative, per_decade, h, seed):
     phi = np.asarray(phi, dtype=float)
     theta = np.array(theta0, dtype=float).ravel().copy()
     D = theta.size
@@ -80,7 +80,7 @@ def _tangent_growth(theta0, phi, gamma, loss, *, iterations, method, step, adapt
     dmax = float(np.max(np.linalg.norm(phi - phi[:, :1, :], axis=2))) if phi.shape[1] > 1 else 0.0
     v = initial_tangent(D, seed)
     schedule = set(checkpoint_schedule(iterations, per_decade))
-    state = StepState(eta=float(step))
+    state = StepState()
     log_g = 0.0
     drift = 0.0
     out = {"iterations": [], "theta": [], "log10_growth": [], "lyapunov": [], "log10_drift": []}
@@ -94,7 +94,7 @@ def _tangent_growth(theta0, phi, gamma, loss, *, iterations, method, step, adapt
             out["log10_drift"].append(float(np.log10(drift)) if drift > 0 else float("-inf"))
         if k == iterations:
             break
-        fs = float64_step(kernel, theta, loss, state, method=method, step=step, adaptive=adaptive)
+        fs = float64_step(kernel, theta, loss, state, method=method, step=step, adaptive=adaptive, relative=relative)
         eta = fs.eta
         jv = step_jvp(fd_kernel, theta, v, loss, eta, normalized=normalized, h=hh)
         growth = float(np.linalg.norm(jv))
@@ -110,7 +110,7 @@ def _tangent_growth(theta0, phi, gamma, loss, *, iterations, method, step, adapt
         drift = drift * growth + U * (float(np.linalg.norm(theta_next)) + eta * (1.0 + rho))
         theta = theta_next
         if normalized:
-            state = StepState(eta, fs.unit)
+            state = StepState(fs.factor, fs.unit)
     out["max_step_log10_growth"] = worst[0] / np.log(10.0)
     out["max_step_growth_at"] = worst[1]
     out["h"] = hh

@@ -2,7 +2,7 @@
 
 * fixed step:       theta_{k+1} = theta_k - eta grad L(theta_k)
 * normalised step:  theta_{k+1} = theta_k - eta_k grad L(theta_k) / ||grad L(theta_k)||, eta_k = eta or (``adaptive``)
-  the zigzag step rule of :mod:`numeric.gd` (the sign of <g_k, g_{k-1}> exact, eta_k at the working precision)
+  the step rule of :mod:`numeric.gd` (the sign of <g_k, g_{k-1}> exact, eta_k at the working precision)
 
 with the stable gradient of DESIGN.md section 3 at ``dps`` decimal digits. Checkpoints (log-spaced, as in
 float64) are :class:`MPCheckpoint`: theta as mpmath numbers, and, besides the float fields of
@@ -280,12 +280,13 @@ def _checkpoint(k, theta_fixed, P, phi, gamma, loss, dps, step_fixed=None) -> MP
 def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "normalized", step: float = 1.0,
               max_iter: int = 300_000, time_budget: float | None = None, per_decade: int = 10,
               observer: Callable[[Checkpoint], bool] | None = None, kernel: str = "fixed", adaptive: bool = False,
-              state=None, start: int = 0) -> Trajectory:
+              relative: float = 0.0, state=None, start: int = 0) -> Trajectory:
     """Run GD from theta0 at ``dps`` digits and return its trajectory of :class:`MPCheckpoint` (module docstring).
 
     Same schedule, stop reasons, observer protocol and step rule as :func:`numeric.gd.run_gd` (``adaptive``:
-    eta_k = eta_{k-1} SHRINK when <g_k, g_{k-1}> < 0, else min(step, eta_{k-1} GROWTH), with the sign of the
-    inner product exact and eta_k rounded to the working precision). ``phi``/``gamma`` may be exact
+    eta_k = f_k max(step, rho ||theta_k||), f_k = f_{k-1} SHRINK when <g_k, g_{k-1}> < 0, else
+    min(1, f_{k-1} GROWTH), rho = ``relative``; the sign of the inner product is exact, f_k and eta_k are
+    rounded to the working precision). ``phi``/``gamma`` may be exact
     (Fractions, e.g. ``Dataset.features_exact()``) or floats; ``theta0`` and ``step`` are taken exactly.
     ``state`` (a :class:`numeric.gd.StepState`, e.g. a float64 checkpoint's) and ``start`` continue a run
     from iteration ``start`` with that step rule state (checkpoints as in the uninterrupted run).
@@ -302,11 +303,12 @@ def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "n
     theta = [to_fixed(x, P) for x in np.asarray(theta0, dtype=object).reshape(-1)]
     if len(theta) != ker.D:
         raise ValueError(f"theta0 has {len(theta)} entries, the features have {ker.D}")
-    S_nominal = to_fixed(step, P)
-    S = S_nominal if state is None else to_fixed(state.eta, P)
+    S_nominal = S = to_fixed(step, P)
+    one = 1 << P
+    F = one if state is None else to_fixed(state.factor, P)          # the step rule's factor f, fixed point
     prev = None if state is None or state.direction is None else \
         [to_fixed(x, P) for x in np.asarray(state.direction, dtype=object).reshape(-1)]
-    shrink, growth = _rational(SHRINK), _rational(GROWTH)
+    shrink, growth, rho = _rational(SHRINK), _rational(GROWTH), _rational(relative)
     book = CheckpointSchedule(max_iter, per_decade, time_budget, observer, start=start)
     normalized = method == "normalized"
     with mpmath.workdps(dps + 10):   # the data of the checkpoint quantities, rounded once
@@ -324,13 +326,16 @@ def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "n
                 # the direction (normalised) or the gradient times 2^P (fixed), in fixed point
                 G = [to_fixed(x / gn_mp if normalized else x * 2 ** P, P) for x in g] if gn_mp else [0] * ker.D
                 M, zero = None, not gn_mp
-        S_in = S
-        if normalized and adaptive and prev is not None:
-            # the step rule: the sign of <G_k, G_{k-1}> is exact in fixed point
-            S = _round(S * shrink) if sum(map(mul, G, prev)) < 0 else min(S_nominal, _round(S * growth))
+        F_in = F
+        if normalized and adaptive:
+            if prev is not None:
+                # the step rule: the sign of <G_k, G_{k-1}> is exact in fixed point
+                F = _round(F * shrink) if sum(map(mul, G, prev)) < 0 else min(one, _round(F * growth))
+            base = max(S_nominal, _round(rho * math.isqrt(sum(t * t for t in theta)))) if rho else S_nominal
+            S = (F * base + (one >> 1)) >> P
         if book.due(k, zero):
             cp = _checkpoint(k, theta, P, phi_c, gamma_c, loss, dps, S)
-            cp.step_state = StepState(eta=from_fixed(S_in, P), direction=None if prev is None else _direction(prev))
+            cp.step_state = StepState(factor=from_fixed(F_in, P), direction=None if prev is None else _direction(prev))
             stop_reason = book.record(cp, zero)
             if stop_reason:
                 break

@@ -1,10 +1,11 @@
 """One-step consistency: a float64 GD step from a float64 iterate against the same step in mpmath.
 
 A float64 GD run is trustworthy step by step when, at an iterate theta_k (a float64 vector, hence an exact
-rational) with the step rule's state (eta_{k-1}, the previous unit direction d_{k-1}), the update the float64
+rational) with the step rule's state (f_{k-1}, the previous unit direction d_{k-1}), the update the float64
 code computes,
 
-    normalised:  delta_k = eta_k g_k / ||g_k||,  eta_k = the step rule of :mod:`numeric.gd` (zigzag or constant)
+    normalised:  delta_k = eta_k g_k / ||g_k||,  eta_k = the step rule of :mod:`numeric.gd` (constant, or
+                 f_k max(eta, rho ||theta_k||) with the zigzag factor f_k)
     fixed:       delta_k = eta grad L(theta_k),
 
 equals the update computed by the independent mpmath implementation (:func:`numeric.mp_attention.mp_gradient`,
@@ -42,12 +43,13 @@ REFERENCE_EXTRA_DPS = 20   # the reference is recomputed this many digits higher
 
 @dataclass
 class MPStep:
-    """The mpmath step from an iterate: the update delta (theta_{k+1} = theta - delta), the step size eta_k,
-    the inner product <g_k/||g_k||, d_{k-1}> of the step rule's test (None when there is no test), ||g|| (of the
-    scaled gradient for normalised GD) and the precision."""
+    """The mpmath step from an iterate: the update delta (theta_{k+1} = theta - delta), the step size eta_k and
+    the factor f_k of the step rule, the inner product <g_k/||g_k||, d_{k-1}> of its test (None when there is
+    no test), ||g|| (of the scaled gradient for normalised GD) and the precision."""
 
     delta: list
     eta: mpmath.mpf
+    factor: mpmath.mpf
     inner: mpmath.mpf | None
     grad_norm: mpmath.mpf
     dps: int
@@ -73,7 +75,7 @@ def _values(a) -> list:
 
 
 def mp_step(theta, state, data: MPData, loss: Loss, *, method: str, step: float, adaptive: bool,
-            turned: bool | None = None) -> MPStep:
+            relative: float = 0.0, turned: bool | None = None) -> MPStep:
     """The GD step from the iterate ``theta`` (floats: their exact binary values; or mpf numbers, e.g. an mpmath
     run's iterate) with the step rule's ``state`` (:class:`numeric.gd.StepState`), in mpmath at ``data.dps``
     digits (module docstring). ``turned``, when given, forces the zigzag test's branch (to compare a step at a
@@ -84,19 +86,22 @@ def mp_step(theta, state, data: MPData, loss: Loss, *, method: str, step: float,
         th = _values(theta)
         g = mp_gradient(th, data.phi, data.gamma, loss, dps, scaled=normalized)
         gn = mp_norm(g)
+        factor = _exact(state.factor)
         if not normalized:
             s = _exact(step)
-            return MPStep([s * x for x in g], s, None, gn, dps)
+            return MPStep([s * x for x in g], s, factor, None, gn, dps)
         unit = [x / gn for x in g] if gn else [mpmath.mpf(0)] * len(g)
-        eta_prev = _exact(state.eta)
+        if not adaptive:
+            eta = _exact(step)
+            return MPStep([eta * x for x in unit], eta, factor, None, gn, dps)
         inner = None
-        eta = eta_prev
-        if adaptive and state.direction is not None:
+        if state.direction is not None:
             prev = _values(state.direction)
             inner = mpmath.fsum(a * b for a, b in zip(unit, prev))
             back = inner < 0 if turned is None else turned
-            eta = eta_prev * mpmath.mpf(SHRINK) if back else min(_exact(step), eta_prev * mpmath.mpf(GROWTH))
-        return MPStep([eta * x for x in unit], eta, inner, gn, dps)
+            factor = factor * mpmath.mpf(SHRINK) if back else min(mpmath.mpf(1), factor * mpmath.mpf(GROWTH))
+        eta = factor * max(_exact(step), _exact(relative) * mp_norm(th))
+        return MPStep([eta * x for x in unit], eta, factor, inner, gn, dps)
 
 
 def rounding_bound(kernel, theta, loss: Loss, normalized: bool = True) -> float:
@@ -174,24 +179,27 @@ class StepReference:
     test's own branch or a forced one."""
 
     def __init__(self, theta, state, data: MPData, loss: Loss, *, method: str, step: float, adaptive: bool,
-                 high: MPData | None = None):
+                 relative: float = 0.0, high: MPData | None = None):
         self.theta = np.asarray(theta, dtype=float).reshape(-1).copy()
         self.state, self.data, self.high, self.loss = state, data, high, loss
-        self.method, self.step, self.adaptive = method, step, adaptive
+        self.method, self.step, self.adaptive, self.relative = method, step, adaptive, relative
         self._steps: dict = {}
 
     def get(self, turned: bool | None = None, high: bool = False) -> MPStep:
         key = (turned, high)
         if key not in self._steps:
             self._steps[key] = mp_step(self.theta, self.state, self.high if high else self.data, self.loss,
-                                       method=self.method, step=self.step, adaptive=self.adaptive, turned=turned)
+                                       method=self.method, step=self.step, adaptive=self.adaptive,
+                                       relative=self.relative, turned=turned)
         return self._steps[key]
 
 
-def check_step(delta64, eta64, reference: StepReference, *, bound: float, floor: float) -> dict:
-    """Compare one float64 step (update ``delta64``, step size ``eta64``) from the iterate and state of
-    ``reference`` with the mpmath step (module docstring). ``bound`` is :func:`rounding_bound` at theta,
-    ``floor`` the least tolerance; when ``reference.high`` is set, the mpmath step's own error is measured.
+def check_step(delta64, eta64, reference: StepReference, *, bound: float, floor: float,
+               turned64: bool | None = None) -> dict:
+    """Compare one float64 step (update ``delta64``, step size ``eta64``, zigzag branch ``turned64``: whether
+    float64's test <g_k, d_{k-1}> < 0 held, None without a test) from the iterate and state of ``reference``
+    with the mpmath step (module docstring). ``bound`` is :func:`rounding_bound` at theta, ``floor`` the least
+    tolerance; when ``reference.high`` is set, the mpmath step's own error is measured.
 
     Returns a row: rel_error, tolerance = max(floor, bound), ratio = rel_error / tolerance, tie (the zigzag
     test within rounding of 0 with the branches differing), correctly_rounded, consistent, reference_error,
@@ -203,16 +211,17 @@ def check_step(delta64, eta64, reference: StepReference, *, bound: float, floor:
     ref = reference.get()
     tol = max(float(floor), float(bound))
     row = {"norm": float(np.linalg.norm(theta)), "eta_float64": float(eta64), "eta_mp": float(ref.eta),
+           "turned_float64": turned64,
            "inner_mp": None if ref.inner is None else float(ref.inner), "tie": False, "bound": float(bound),
            "tolerance": tol}
-    turned64 = forced = None
-    if normalized and reference.adaptive and state.direction is not None and ref.inner is not None:
-        # float64's branch, read off its step size (eta_{k-1} SHRINK < eta_{k-1} <= min(step, eta_{k-1} GROWTH))
-        turned64 = bool(float(eta64) == float(state.eta) * SHRINK)
-        if turned64 != bool(ref.inner < 0):
+    forced = None
+    if not (normalized and reference.adaptive and state.direction is not None and ref.inner is not None):
+        turned64 = None
+    elif turned64 is not None:
+        if bool(turned64) != bool(ref.inner < 0):
             # the branches differ: consistent only when the test is within rounding of 0 (a tie)
             row["tie"] = bool(abs(ref.inner) <= max(tol, 4 * (len(theta) + 2) * U))
-            forced = turned64
+            forced = bool(turned64)
             ref = reference.get(turned=forced)
     with mpmath.workdps(reference.data.dps):
         row["rel_error"] = float(_rel([float(x) for x in delta64], ref.delta))
@@ -223,7 +232,7 @@ def check_step(delta64, eta64, reference: StepReference, *, bound: float, floor:
         with mpmath.workdps(reference.high.dps):
             row["reference_error"] = float(_rel(ref.delta, hi.delta))
     row["ratio"] = row["rel_error"] / tol if tol > 0 else float("inf")
-    branch_ok = turned64 is None or turned64 == bool(ref.inner < 0) or row["tie"]
+    branch_ok = turned64 is None or bool(turned64) == bool(ref.inner < 0) or row["tie"]
     row["consistent"] = bool(branch_ok and (row["rel_error"] <= tol or row["correctly_rounded"]))
     row["delta_mp"] = [mpmath.nstr(x, 25) for x in ref.delta]
     return row

@@ -81,7 +81,7 @@ def balanced_init(d: int, m: int, scale: float) -> tuple[np.ndarray, np.ndarray]
 
 
 def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamma: np.ndarray, loss: Loss, *,
-              step: float = 0.1, max_iter: int = 20_000, time_budget: float = 20.0, per_decade: int = 10,
+              step: float = 0.1, max_iter: int = 20_000, time_budget: float | None = None, per_decade: int = 10,
               rule: str = "constant", decay: float | None = None, observer=None) -> Trajectory:
     """Normalised GD on the joint parameter (K, Q):
 

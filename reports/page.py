@@ -35,7 +35,7 @@ def environment() -> jinja2.Environment:
     >>> environment().from_string("{{ name }}").render(name="<b>")
     '&lt;b&gt;'
     """
-    env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("attnsvm.reports", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.globals["symbols"] = SYMBOLS
@@ -58,6 +58,19 @@ def overall_verdict(verdicts) -> str:
     if "holds" in verdicts:
         return "holds"
     return "not-applicable"
+
+
+STATUS_BADGES = {"consistent with the theory": "holds", "counterexample": "fails", "undecided": "inconclusive",
+                 "outside the theory": "not-applicable"}
+
+
+def status_badge(status: str) -> str:
+    """The badge (verdict colour) of a dataset's status.
+
+    >>> status_badge("counterexample"), status_badge("outside the theory")
+    ('fails', 'not-applicable')
+    """
+    return STATUS_BADGES.get(status, "inconclusive")
 
 
 def _overall_text(verdicts) -> str:
@@ -218,7 +231,8 @@ def check_views(result, dataset=None) -> list:
     out = []
     for c in result.checks:
         ev = c.to_dict()["evidence"]
-        out.append({"id": c.id, "verdict": c.verdict, "summary": c.summary, "claim": c.claim,
+        out.append({"id": c.id, "verdict": c.verdict, "summary": c.summary, "claim": c.claim, "role": c.role,
+                    "statement": c.statement, "premises": c.premises,
                     "facts": facts_for(c.id, ev, ctx), "figures": figures_for(c.id, ev, ctx),
                     "evidence_tables": evidence_tables(ev), "evidence_json": json.dumps(ev, indent=1)})
     return out
@@ -227,10 +241,11 @@ def check_views(result, dataset=None) -> list:
 def render_dataset_page(result, dataset=None, *, json_file: str = "result.json", prov: dict | None = None) -> str:
     """The HTML page of one dataset's :class:`verify.Result` (``dataset``: the Dataset, for the token
     table and the token-plane plot; optional). See the module docstring for an example."""
-    verdicts = [c.verdict for c in result.checks]
+    claims = [c.verdict for c in result.checks if c.role == "claim"]
     return environment().get_template("dataset.html").render(
         ds=_dataset_view(result, dataset), tokens=_token_view(result, dataset), checks=check_views(result, dataset),
-        overall=overall_verdict(verdicts), overall_text=_overall_text(verdicts), json_file=json_file,
+        overall=status_badge(result.status), overall_text=f"{result.status}; claims: {_overall_text(claims)}",
+        json_file=json_file,
         schema=result.to_dict()["schema"], seconds=f"{result.seconds:.1f}",
         prov=prov or provenance([result]), open=False, loss=result.dataset.get("loss", ""))
 
@@ -259,7 +274,7 @@ def render_index(entries: list, *, prov: dict | None = None) -> str:
         rows.append({"name": r.dataset.get("name", "unnamed"), "page": e["page"], "json": e["json"],
                      "n": r.dataset.get("n"), "T": r.dataset.get("T"), "d": r.dataset.get("d"),
                      "description": ds.description if ds is not None else "",
-                     "overall": overall_verdict(verdicts.values()), "verdicts": verdicts,
+                     "overall": status_badge(r.status), "status": r.status, "verdicts": verdicts,
                      "summaries": {c.id: c.summary for c in r.checks}})
     overall = overall_verdict(overall_verdict(r["verdicts"].values()) for r in rows)
     return environment().get_template("index.html").render(

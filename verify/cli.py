@@ -1,8 +1,9 @@
 """The command line: ``attnsvm list``, ``attnsvm check DATASET [--json FILE]`` and
 ``attnsvm report [DATASET ...] --out DIR``.
 
-Exit status: 0 when every applicable verdict holds, 1 when any fails or is inconclusive, 2 for bad
-input or usage (one line ``error: ...`` on stderr, no traceback).
+Exit status: 0 when nothing is contradicted or undecided (the dataset is consistent with the theory, or outside
+it), 1 when a claim fails (a counterexample) or a claim or instrument is undecided, 2 for bad input or usage
+(one line ``error: ...`` on stderr, no traceback).
 """
 from __future__ import annotations
 
@@ -29,24 +30,33 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run every check on a dataset")
     c.add_argument("dataset", help="a built-in name or a .json / .npz file")
     c.add_argument("--json", metavar="FILE", help="write the machine-readable result to FILE")
-    c.add_argument("--max-iterations", type=int, help="iteration budget of each GD run (default 300000)")
-    c.add_argument("--time-budget", type=float, help="seconds per GD run (default 20)")
-    c.add_argument("--tol", type=float, help="1 - corr tolerance for directional convergence (default 1e-6)")
-    c.add_argument("--method", choices=["normalized", "fixed"], help="GD method (default: the dataset's, else normalized)")
-    c.add_argument("--step", type=float, help="GD step (default: the dataset's, else 1)")
+    _add_check_options(c)
     r = sub.add_parser("report", help="HTML pages, plots and JSON results for datasets (default: all built-ins)")
     r.add_argument("datasets", nargs="*", metavar="DATASET", help="built-in names or .json / .npz files")
     r.add_argument("--out", metavar="DIR", required=True, help="folder for index.html, one page and JSON per dataset")
-    r.add_argument("--max-iterations", type=int, help="iteration budget of each GD run (default 300000)")
-    r.add_argument("--time-budget", type=float, help="seconds per GD run (default 20)")
-    r.add_argument("--tol", type=float, help="1 - corr tolerance for directional convergence (default 1e-6)")
-    r.add_argument("--method", choices=["normalized", "fixed"], help="GD method (default: the dataset's, else normalized)")
-    r.add_argument("--step", type=float, help="GD step (default: the dataset's, else 1)")
+    _add_check_options(r)
     r.add_argument("--jobs", type=int, metavar="N",
                    help="datasets checked in parallel processes (default: one per CPU core, at most one per dataset)")
     from .sweep_cli import add_parser as add_sweep_parser
     add_sweep_parser(sub)
     return p
+
+
+def _add_check_options(p) -> None:
+    p.add_argument("--max-iterations", type=int, metavar="N",
+                   help="normalised GD runs in rounds of 2000, 8000, ... iterations up to N (default 32000)")
+    p.add_argument("--time-budget", type=float, metavar="S",
+                   help="optional wall-clock cap in seconds per batch of GD runs (default: none, so results are "
+                        "deterministic); a cut is reported")
+    p.add_argument("--tol", type=float, help="1 - corr below which a direction counts as converged (default 1e-6)")
+    p.add_argument("--step", type=float, help="nominal step of normalised GD (default: the dataset's, else 1)")
+    p.add_argument("--fixed-step", type=float,
+                   help="step of the theorems' fixed-step GD (default: the dataset's; always capped at 1/L)")
+
+
+def _check_options(args) -> dict:
+    return {"max_iterations": args.max_iterations, "time_budget": args.time_budget, "tol": args.tol,
+            "step": args.step, "fixed_step": args.fixed_step}
 
 
 def _write_json_atomically(path: str, text: str) -> None:
@@ -63,24 +73,34 @@ def _write_json_atomically(path: str, text: str) -> None:
         raise InputError(f"--json {path}: cannot write: {exc.strerror}") from None
 
 
+ROLE_TITLES = (("premise", "premises (hypotheses of the theorems)"), ("claim", "claims (conclusions, given their premises)"),
+               ("instrument", "instruments (the toolkit's numerical self-checks)"))
+
+
 def _format_table(result) -> str:
     ds = result.dataset
     lines = [f"dataset {ds['name']}  (model {ds['model']}, n={ds['n']}, T={ds['T']}, d={ds['d']}, loss {ds['loss']})"]
     width = max(len(c.id) for c in result.checks) + 2
-    for c in result.checks:
-        lines.append(f"  {c.id:<{width}}{c.verdict:<16}{c.summary}")
-    lines.append(f"overall: {'ok' if result.ok else 'NOT OK'}  ({result.seconds:.1f} s)")
+    for role, title in ROLE_TITLES:
+        rows = result.by_role(role)
+        if not rows:
+            continue
+        lines.append(f" {title}")
+        for c in rows:
+            lines.append(f"  {c.id:<{width}}{c.verdict:<16}{c.summary}")
+    lines.append(f"verdict: {result.status}  ({result.seconds:.1f} s)")
     return "\n".join(lines)
 
 
 def _verdict_counts(result) -> str:
-    """'12 holds, 4 not-applicable' and the ids of the checks that do not hold."""
+    """'5 claims hold, 3 not-applicable' and the ids of the claims and instruments that fail or are undecided."""
     from .result import VERDICTS
 
-    counts = [f"{sum(c.verdict == v for c in result.checks)} {v}" for v in VERDICTS
-              if any(c.verdict == v for c in result.checks)]
-    odd = [f"{c.id} {c.verdict}" for c in result.checks if c.verdict in ("fails", "inconclusive")]
-    return ", ".join(counts) + (f"  ({'; '.join(odd)})" if odd else "")
+    claims = result.by_role("claim")
+    counts = [f"{sum(c.verdict == v for c in claims)} {v}" for v in VERDICTS if any(c.verdict == v for c in claims)]
+    odd = [f"{c.id} {c.verdict}" for c in result.checks
+           if c.role != "premise" and c.verdict in ("fails", "inconclusive")]
+    return "claims: " + ", ".join(counts) + (f"  ({'; '.join(odd)})" if odd else "")
 
 
 def cmd_list(args) -> int:
@@ -97,8 +117,7 @@ def cmd_check(args) -> int:
     from .api import check
 
     ds = load(args.dataset)
-    options = {"max_iterations": args.max_iterations, "time_budget": args.time_budget, "tol": args.tol,
-               "method": args.method, "step": args.step}
+    options = _check_options(args)
     if args.json:
         target = os.path.abspath(args.json)
         if os.path.isfile(ds.source) and os.path.exists(target) and os.path.samefile(ds.source, target):
@@ -143,8 +162,7 @@ def cmd_report(args) -> int:
     specs = args.datasets or builtin_names()
     datasets = [load(spec) for spec in specs]
     out = args.out
-    options = {"max_iterations": args.max_iterations, "time_budget": args.time_budget, "tol": args.tol,
-               "method": args.method, "step": args.step}
+    options = _check_options(args)
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs: expected a positive integer, got {args.jobs}")
     jobs = args.jobs if args.jobs is not None else min(len(datasets), os.cpu_count() or 1)
@@ -165,7 +183,7 @@ def cmd_report(args) -> int:
     except ReportError as exc:
         raise InputError(str(exc)) from None
     for result, _ in entries:
-        print(f"{result.dataset['name']:<24} {'ok' if result.ok else 'NOT OK':<7} {_verdict_counts(result)}")
+        print(f"{result.dataset['name']:<24} {result.status:<27} {_verdict_counts(result)}")
     print(f"wrote {paths[0]} and {len(paths) - 1} more file(s)")
     return EXIT_OK if all(r.ok for r, _ in entries) else EXIT_FAIL
 

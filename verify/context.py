@@ -8,22 +8,20 @@ import numpy as np
 
 from attnsvm import numeric
 from attnsvm import symbolic
-from attnsvm.numeric import Trajectory
 
 from .dataset import Dataset
 from .errors import InputError
 
 DEFAULT_OPTIONS = {
-    "max_iterations": 300_000,   # budget of each directional-limit run
-    "time_budget": 20.0,         # seconds per directional-limit run
-    "tol": 1e-6,                 # 1 - corr below which a direction counts as converged
-    "stop_tol": 1e-10,           # a run stops once 1 - corr <= stop_tol with a stable selection
+    "max_iterations": 32_000,    # normalised GD: the last of the growing budgets (2000, 8000, ... up to this)
+    "time_budget": None,         # optional wall-clock seconds per GD batch (default none: results are deterministic)
+    "tol": 1e-6,                 # 1 - corr below which the theorem algorithm's direction counts as converged
     "dps": 50,                   # mpmath digits for polishing SVM solutions
-    "fixed_iterations": 100_000, # budget of the fixed-step run of norm-divergence
-    "fixed_time_budget": 5.0,
-    "fixed_step": None,          # default: the dataset's step when its method is fixed, else 1
-    "method": None,              # default: the dataset's gd.method, else normalized
-    "step": None,                # default: the dataset's gd.step, else 1
+    "step": None,                # nominal normalised step (default: the dataset's gd.step when its method is
+                                 # normalized, else 1); the zigzag rule may shorten it
+    "fixed_step": None,          # fixed step of the theorem algorithm (default: min(the dataset's fixed step, 1/L))
+    "random_inits": 64,          # random inits of the exploration behind locally-optimal (basins)
+    "fixed_iterations": 50_000,  # literal fixed-step GD: the most steps before the simulation takes over
     "cross_check_iterations": 3000,  # steps of the precision-cross-check's float64 runs (at most, of its mpmath runs)
     "cross_check_dps": 30,       # mpmath digits of the precision-cross-check's mpmath GD runs (at least 30)
     "cross_check_time_budget": None,  # optional seconds per mpmath cross-check run (default none: deterministic)
@@ -32,32 +30,47 @@ DEFAULT_OPTIONS = {
     "certify_dps": 50,           # mpmath digits of the one-step consistency and SVM certificates (at least 30)
     "naive_tol": 1e-8,           # direction distance at which the naive float64 gradient counts as departed
 }
+FIRST_BUDGET, BUDGET_FACTOR = 2000, 4
+
+
+def budgets(max_iterations: int) -> tuple:
+    """The growing iteration budgets of normalised GD up to ``max_iterations``: 2000, 8000, 32000, ...
+
+    >>> budgets(32000), budgets(5000), budgets(300)
+    ((2000, 8000, 32000), (2000, 5000), (300,))
+    """
+    out = []
+    b = FIRST_BUDGET
+    while b < max_iterations:
+        out.append(b)
+        b *= BUDGET_FACTOR
+    out.append(int(max_iterations))
+    return tuple(out)
 
 
 def resolve_options(dataset: Dataset, options: dict) -> dict:
-    """Defaults, then the dataset's ``gd`` block, then explicit options; unknown names are errors."""
+    """Defaults, then the dataset's ``gd`` block, then explicit options; unknown names and values that would
+    make a verdict meaningless (tol >= 1, a mpmath precision too low to compare with float64) are errors."""
     unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
     if unknown:
         raise InputError(f"unknown option {unknown[0]!r} (known: {', '.join(sorted(DEFAULT_OPTIONS))})")
     opts = dict(DEFAULT_OPTIONS)
     gd = dataset.gd
-    opts["method"] = gd.get("method", "normalized")
-    opts["step"] = gd.get("step", 1.0)
+    method = gd.get("method", "normalized")
+    if "step" in gd:
+        opts["step" if method == "normalized" else "fixed_step"] = gd["step"]
     if "iterations" in gd:
         opts["max_iterations"] = gd["iterations"]
-    opts["fixed_step"] = gd["step"] if gd.get("method") == "fixed" and "step" in gd else 1.0
     for key, value in options.items():
         if value is not None:
             opts[key] = value
-    if opts["method"] not in numeric.METHODS:
-        raise InputError(f"method: unknown GD method {opts['method']!r}; expected normalized or fixed")
-    for key in ("max_iterations", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps",
-                "certify_dps"):
+    opts["step"] = 1.0 if opts["step"] is None else opts["step"]
+    for key in ("max_iterations", "random_inits", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps", "certify_dps"):
         if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
-    for key in ("time_budget", "fixed_time_budget", "tol", "stop_tol", "step", "fixed_step",
-                "cross_check_time_budget", "cross_check_tol", "naive_tol"):
-        if key == "cross_check_time_budget" and opts[key] is None:
+        opts[key] = int(opts[key])
+    for key in ("time_budget", "tol", "step", "fixed_step", "cross_check_time_budget", "cross_check_tol", "naive_tol"):
+        if opts[key] is None:
             continue
         try:
             value = float(opts[key])
@@ -66,9 +79,17 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         if not value > 0 or not np.isfinite(value):
             raise InputError(f"{key}: expected a positive number, got {opts[key]!r}")
         opts[key] = value
-    for key in ("cross_check_dps", "certify_dps"):
+    for key in ("tol", "cross_check_tol", "naive_tol"):
+        if opts[key] >= 1e-2:
+            raise InputError(f"{key}: {opts[key]:g} would make the verdict meaningless (1 - corr lies in [0, 2]; "
+                             "use a value below 0.01)")
+    if opts["step"] > 1e6 or (opts["fixed_step"] is not None and opts["fixed_step"] > 1e6):
+        raise InputError("step: at most 1e6 (a larger step leaves float64's range within a few iterations)")
+    for key in ("dps", "certify_dps", "cross_check_dps"):
         if opts[key] < 30:
-            raise InputError(f"{key}: {opts[key]} digits cannot judge float64 (at least 30 needed)")
+            raise InputError(f"{key}: {opts[key]} digits cannot certify float64 results (at least 30 needed)")
+    if opts["dps"] > 10_000 or opts["certify_dps"] > 10_000 or opts["cross_check_dps"] > 10_000:
+        raise InputError("dps: at most 10000 digits")
     return opts
 
 
@@ -172,8 +193,11 @@ class Context:
     phi: np.ndarray = None
     gamma: np.ndarray = None
     _svms: dict = field(default_factory=dict)
-    _runs: list | None = None
-    _fixed_run: Trajectory | None = None
+    _float_svms: dict = field(default_factory=dict)
+    _stationary: dict = field(default_factory=dict)
+    _ngd: numeric.DecidedRuns | None = None
+    _exploration: object = None                  # verify.exploration.Exploration, computed once
+    _theorem: dict = field(default_factory=dict)  # verify.theorem_runs: the step choice and the fixed-step runs
     _precision: dict = field(default_factory=dict)  # cache of verify/precision_runs.py
     _w: dict = field(default_factory=dict)   # caches of the self/cross-attention checks (verify/w_runs.py)
     _checks: dict = field(default_factory=dict)   # check id -> CheckResult, each check run once
@@ -215,47 +239,59 @@ class Context:
     def svms(self) -> list:
         return list(self._svms.values())
 
-    # -- GD runs ---------------------------------------------------------------------------------
-    def _observer(self, stop_tol: float):
-        """At each checkpoint: 1 - corr against p_mm of the currently selected tokens; stop once it is
-        below ``stop_tol``, the selection has not changed over the last 5 checkpoints and a decade of
-        ||p|| on that selection lies behind (so the trend can be judged)."""
-        history: list = []
+    # -- float SVM estimates, stationary points ----------------------------------------------------
+    def selection_svm(self, selection) -> numeric.SelectionSVM:
+        """The p-SVM of ``selection`` in float64 (least distance by NNLS, :mod:`numeric.selections`): feasible,
+        p_mm, support tokens, local optimality from float scores. Cheap and cached: what GD loops and the
+        convergence rule use; reported SVMs go through :meth:`svm` (polished, certified)."""
+        key = tuple(int(a) for a in selection)
+        if key not in self._float_svms:
+            self._float_svms[key] = numeric.analyse_selection(self.phi, self.gamma, key)
+        return self._float_svms[key]
 
-        def observe(cp) -> bool:
-            rec = self.svm(cp.selected)
-            omc = None
-            if rec.feasible and cp.norm > 0:
-                omc = numeric.one_minus_corr(cp.theta, rec.theta)
-            cp.extra["one_minus_corr"] = omc
-            history.append(cp)
-            if omc is None or omc > stop_tol or len(history) < 6:
-                return False
-            if any(h.selected != cp.selected for h in history[-6:]):
-                return False
-            same = [h for h in history if h.selected == cp.selected]
-            return cp.norm >= 100 and any(h.norm <= cp.norm / 10 for h in same)
+    def p_mm_float(self, selection):
+        """p_mm of ``selection`` in float64, or None when its p-SVM is infeasible."""
+        return self.selection_svm(selection).p_mm
 
-        return observe
+    def certify_stationary(self, theta) -> dict:
+        """Whether a finite stationary point of L lies near ``theta`` (where a run settles): Newton's method in
+        float64 from ``theta`` (:func:`numeric.find_stationary_point`), then Krawczyk's test in ball arithmetic
+        on the exact data (:func:`numeric.certify_stationary_point`). Returns the certificate as a dict with
+        ``certified`` (and the reason when not), cached per starting point."""
+        key = tuple(np.round(np.asarray(theta, dtype=float).ravel(), 12))
+        if key not in self._stationary:
+            newton = numeric.find_stationary_point(np.asarray(theta, dtype=float).ravel(), self.phi, self.gamma,
+                                                   self.loss)
+            out = {"newton": {"converged": bool(newton.converged), "iterations": int(newton.iterations),
+                              "grad_norm": float(newton.grad_norm), "theta_norm": float(newton.theta_norm),
+                              "reason": newton.reason}}
+            if newton.converged:
+                cert = numeric.certify_stationary_point(newton.theta, self.dataset.features_exact(),
+                                                        self.dataset.gamma_exact, self.loss)
+                out.update(cert.to_dict())
+                out["distance_from_start"] = float(np.linalg.norm(np.asarray(newton.theta) - np.asarray(theta)))
+            else:
+                out.update(certified=False, reason=f"Newton did not converge: {newton.reason}")
+            self._stationary[key] = out
+        return self._stationary[key]
 
-    def gd_runs(self) -> list:
-        """The directional-limit GD runs, one per init (computed once)."""
-        if self._runs is None:
-            o = self.options
-            self._runs = [numeric.run_gd(init, self.phi, self.gamma, self.loss, method=o["method"], step=o["step"],
-                                         max_iter=o["max_iterations"], time_budget=o["time_budget"],
-                                         observer=self._observer(o["stop_tol"]))
-                          for init in self.dataset.inits]
-        return self._runs
+    # -- normalised GD from the dataset's inits -------------------------------------------------------
+    def ngd_runs(self) -> numeric.DecidedRuns:
+        """Normalised GD from every init of the dataset (the authors' experimental algorithm, with the zigzag
+        step rule), in rounds of growing budgets until each run is decided by the rule of
+        :mod:`numeric.convergence` (computed once)."""
+        if self._ngd is None:
+            inits = np.asarray(self.dataset.inits, dtype=float).reshape(len(self.dataset.inits), -1)
+            self._ngd = self.decide(inits)
+        return self._ngd
 
-    def fixed_run(self) -> Trajectory:
-        """A fixed-step GD run from the first init (for norm-divergence), computed once."""
-        if self._fixed_run is None:
-            o = self.options
-            self._fixed_run = numeric.run_gd(self.dataset.inits[0], self.phi, self.gamma, self.loss, method="fixed",
-                                             step=o["fixed_step"], max_iter=o["fixed_iterations"],
-                                             time_budget=o["fixed_time_budget"], per_decade=10)
-        return self._fixed_run
+    def decide(self, theta0, keep_going=None) -> numeric.DecidedRuns:
+        """:func:`numeric.decide_runs` from the rows of ``theta0`` on this dataset (torch float64, one thread)."""
+        with numeric.torch_threads(1):
+            return numeric.decide_runs(theta0, self.phi, self.gamma, self.loss, lambda b, sel: self.p_mm_float(sel),
+                                       step=self.options["step"], budgets=budgets(self.options["max_iterations"]),
+                                       certify=lambda b, th: self.certify_stationary(th), keep_going=keep_going,
+                                       time_budget=self.options["time_budget"])
 
 
 def _run_isolated(ctx, check_id: str):

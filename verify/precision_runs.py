@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 
 from attnsvm import numeric
+from attnsvm.numeric.convergence import RELATIVE_STEP
 from attnsvm.numeric.gd import StepState, float64_step
 from attnsvm.numeric.lyapunov import tangent_growth
 from attnsvm.numeric.step_check import (REFERENCE_EXTRA_DPS, MPData, StepReference, check_step, mp_step,
@@ -49,7 +50,7 @@ def settings(ctx) -> dict:
     o = ctx.options
     method = o.get("method") or "normalized"
     return {"method": method, "step": float(o["step"]), "adaptive": method == "normalized",
-            "iterations": int(o["cross_check_iterations"])}
+            "relative": float(RELATIVE_STEP), "iterations": int(o["cross_check_iterations"])}
 
 
 def float64_runs(ctx) -> list:
@@ -59,7 +60,7 @@ def float64_runs(ctx) -> list:
         s = settings(ctx)
         with np.errstate(all="ignore"):
             c["float64"] = [numeric.run_gd(init, ctx.phi, ctx.gamma, ctx.loss, method=s["method"], step=s["step"],
-                                           max_iter=s["iterations"], adaptive=s["adaptive"])
+                                           max_iter=s["iterations"], adaptive=s["adaptive"], relative=s["relative"])
                             for init in ctx.dataset.inits]
     return c["float64"]
 
@@ -73,7 +74,8 @@ def mp_data(ctx, dps: int) -> MPData:
 
 
 def _torch_step(ctx, theta, state: StepState, s: dict):
-    """(delta, eta) of batched GD's torch step (numeric.batched.batched_step) from theta with ``state``."""
+    """(delta, eta, turned) of batched GD's torch step (numeric.batched.batched_step) from theta with ``state``
+    (turned: the zigzag test held, read off the factor; None without a test)."""
     import torch
 
     from attnsvm.numeric.batched import batched_step, loss_derivative
@@ -87,9 +89,10 @@ def _torch_step(ctx, theta, state: StepState, s: dict):
     prev = None if state.direction is None else torch.as_tensor(np.asarray(state.direction)[None], **f64)
     with torch.no_grad():
         bs = batched_step(torch.as_tensor(np.asarray(theta, dtype=float)[None], **f64), phi_t, gamma_t, dloss,
-                          torch.as_tensor([float(state.eta)], **f64), prev, method=s["method"], step=s["step"],
-                          adaptive=s["adaptive"])
-    return bs.delta[0].numpy(), float(bs.eta[0])
+                          torch.as_tensor([float(state.factor)], **f64), prev, method=s["method"], step=s["step"],
+                          adaptive=s["adaptive"], relative=s["relative"])
+    turned = None if prev is None or not s["adaptive"] else bool(float(bs.factor[0]) < float(state.factor))
+    return bs.delta[0].numpy(), float(bs.eta[0]), turned
 
 
 def reference(ctx, theta, state: StepState):
@@ -98,7 +101,7 @@ def reference(ctx, theta, state: StepState):
     s = settings(ctx)
     dps = int(ctx.options["certify_dps"])
     return StepReference(theta, state, mp_data(ctx, dps), ctx.loss, method=s["method"], step=s["step"],
-                         adaptive=s["adaptive"], high=mp_data(ctx, dps + REFERENCE_EXTRA_DPS))
+                         adaptive=s["adaptive"], relative=s["relative"], high=mp_data(ctx, dps + REFERENCE_EXTRA_DPS))
 
 
 def check_point(ctx, theta, state: StepState, backend: str = "numpy", ref=None) -> dict:
@@ -111,10 +114,10 @@ def check_point(ctx, theta, state: StepState, backend: str = "numpy", ref=None) 
     with np.errstate(all="ignore"):
         if backend == "numpy":
             fs = float64_step(kernel, np.asarray(theta, dtype=float).copy(), ctx.loss, state, method=s["method"],
-                              step=s["step"], adaptive=s["adaptive"])
-            delta, eta = fs.delta, fs.eta
+                              step=s["step"], adaptive=s["adaptive"], relative=s["relative"])
+            delta, eta, turned = fs.delta, fs.eta, fs.turned
         else:
-            delta, eta = _torch_step(ctx, theta, state, s)
+            delta, eta, turned = _torch_step(ctx, theta, state, s)
         bound = rounding_bound(kernel, theta, ctx.loss, normalized=s["method"] == "normalized")
     if not np.all(np.isfinite(delta)):
         tol = max(o["cross_check_tol"], bound)
@@ -122,7 +125,7 @@ def check_point(ctx, theta, state: StepState, backend: str = "numpy", ref=None) 
                 "rel_error": float("inf"), "tolerance": tol, "bound": bound, "ratio": float("inf"),
                 "delta_float64": [float(x) for x in delta], "note": "the float64 update is not finite"}
     row = check_step(delta, eta, ref if ref is not None else reference(ctx, theta, state), bound=bound,
-                     floor=o["cross_check_tol"])
+                     floor=o["cross_check_tol"], turned64=turned)
     row["backend"] = backend
     row["delta_float64"] = [float(x) for x in delta]
     return row
@@ -173,12 +176,12 @@ def mp_run(ctx, index: int, budget: int):
     if have is None:
         traj = numeric.run_gd_mp(ctx.dataset.inits_exact[index], phi, gamma, ctx.loss, dps=o["cross_check_dps"],
                                  method=s["method"], step=s["step"], max_iter=budget, adaptive=s["adaptive"],
-                                 time_budget=tb)
+                                 relative=s["relative"], time_budget=tb)
     else:
         last = have.final
         more = numeric.run_gd_mp(last.theta, phi, gamma, ctx.loss, dps=o["cross_check_dps"], method=s["method"],
-                                 step=s["step"], max_iter=budget, adaptive=s["adaptive"], time_budget=tb,
-                                 state=last.step_state, start=last.iteration)
+                                 step=s["step"], max_iter=budget, adaptive=s["adaptive"], relative=s["relative"],
+                                 time_budget=tb, state=last.step_state, start=last.iteration)
         traj = numeric.Trajectory(method=have.method, step=have.step,
                                   checkpoints=have.checkpoints + more.checkpoints[1:], stop_reason=more.stop_reason,
                                   seconds=have.seconds + more.seconds)
@@ -200,7 +203,7 @@ def mp_run_digits(ctx, traj, pairs: int = 6) -> dict:
         for k in ks:
             a, b = by_k[k], by_k[k + 1]
             ref = mp_step(a.theta, a.step_state, data, ctx.loss, method=s["method"], step=s["step"],
-                          adaptive=s["adaptive"])
+                          adaptive=s["adaptive"], relative=s["relative"])
             taken = [x - y for x, y in zip(a.theta, b.theta)]
             den = numeric.mp_norm(ref.delta)
             if den:
@@ -240,7 +243,8 @@ def restart(ctx, index: int, checkpoint, until: int, stop=None):
 
         c[key] = numeric.run_gd_mp(checkpoint.theta, ctx.dataset.features_exact(), ctx.dataset.gamma_exact, ctx.loss,
                                    dps=o["cross_check_dps"], method=s["method"], step=s["step"], max_iter=until,
-                                   adaptive=s["adaptive"], state=checkpoint.step_state, start=checkpoint.iteration,
+                                   adaptive=s["adaptive"], relative=s["relative"], state=checkpoint.step_state,
+                                   start=checkpoint.iteration,
                                    time_budget=o.get("cross_check_time_budget"), observer=observer)
     return c[key]
 
@@ -263,15 +267,16 @@ def replay_segment(ctx, checkpoint, until: int) -> dict:
             steps += 1
             worst = max(worst, row["ratio"])
             if not row["consistent"]:
-                row.update(iteration=k, theta=theta.copy(), step_state={"eta": state.eta, "direction": state.direction})
+                row.update(iteration=k, theta=theta.copy(),
+                           step_state={"factor": state.factor, "direction": state.direction})
                 bad.append(row)
                 if len(bad) >= 3:
                     break
             fs = float64_step(kernel, theta, ctx.loss, state, method=s["method"], step=s["step"],
-                              adaptive=s["adaptive"])
+                              adaptive=s["adaptive"], relative=s["relative"])
             theta = theta - fs.delta
             if s["method"] == "normalized":
-                state = StepState(fs.eta, fs.unit)
+                state = StepState(fs.factor, fs.unit)
     return {"from": checkpoint.iteration, "to": until, "steps": steps, "inconsistent": bad, "worst_ratio": worst,
             "theta_reached": theta}
 
@@ -284,7 +289,7 @@ def tangents(ctx, index: int, iterations: int) -> dict:
         s = settings(ctx)
         c[(index, iterations)] = tangent_growth(ctx.dataset.inits[index], ctx.phi, ctx.gamma, ctx.loss,
                                                 iterations=iterations, method=s["method"], step=s["step"],
-                                                adaptive=s["adaptive"])
+                                                adaptive=s["adaptive"], relative=s["relative"])
     return c[(index, iterations)]
 
 

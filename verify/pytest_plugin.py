@@ -3,9 +3,13 @@
     pytest --attnsvm multi-input my_data.json        # one item per dataset x check
     pytest --attnsvm my_data.json --attnsvm-allow-inconclusive
 
-An item fails when its check's verdict is ``fails`` and, unless ``--attnsvm-allow-inconclusive`` is
-given, when it is ``inconclusive``; the failure message holds the summary, the claim and the
-evidence. A ``not-applicable`` verdict is reported as a skip (the claim's hypotheses do not hold).
+Items follow the roles of the checks (verify.claims). A claim or an instrument fails its item when its
+verdict is ``fails`` (a counterexample, or a float64 error) and, unless ``--attnsvm-allow-inconclusive``
+is given, when it is ``inconclusive``; ``not-applicable`` (a premise fails: outside the theory) is a skip.
+A premise passes when it holds and is a skip when it fails (the dataset lies outside the theorems that
+need it: not a defect of the dataset or of the theory), with the witness in the skip reason; an undecided
+premise fails like an inconclusive claim. The failure message holds the summary, the statement and the
+evidence.
 A dataset that cannot be loaded is a collection error with the one-line reason.
 
 Tests get the ``attnsvm_check`` fixture: ``attnsvm_check(dataset, **options) -> verify.Result``,
@@ -130,8 +134,13 @@ def failure_message(check_result, dataset: str) -> str:
     text = json.dumps(_shorten(d["evidence"]), indent=1)
     if len(text) > MAX_EVIDENCE_CHARS:
         text = text[:MAX_EVIDENCE_CHARS] + f"\n... ({len(text) - MAX_EVIDENCE_CHARS} more characters)"
-    return (f"attnsvm check {d['id']!r} on dataset {dataset!r}: verdict {d['verdict'].upper()}\n"
-            f"summary:  {d['summary']}\nclaim:    {d['claim']}\nevidence:\n{text}")
+    st = d.get("statement") or {}
+    where = f"{st.get('paper', '')} {st.get('statement', '')} ({st.get('kind', '')}, {st.get('confidence', '')})" \
+        if st else ""
+    premises = ", ".join(f"{k} {v}" for k, v in (d.get("premises") or {}).items())
+    return (f"attnsvm {d['role']} {d['id']!r} on dataset {dataset!r}: verdict {d['verdict'].upper()}\n"
+            f"summary:   {d['summary']}\nstatement: {where}\n           {d['claim']}\n"
+            + (f"premises:  {premises}\n" if premises else "") + f"evidence:\n{text}")
 
 
 class AttnsvmItem(pytest.Item):
@@ -153,6 +162,8 @@ class AttnsvmItem(pytest.Item):
         c = result[self.check_id]
         if c.verdict == NOT_APPLICABLE:
             pytest.skip(f"{self.check_id} not applicable: {c.summary}")
+        if c.role == "premise" and c.verdict == FAILS:
+            pytest.skip(f"premise {self.check_id} does not hold for this dataset: {c.summary}")
         allow = self.config.getoption("attnsvm_allow_inconclusive")
         if c.verdict == FAILS or (c.verdict == INCONCLUSIVE and not allow):
             raise AttnsvmCheckFailed(c, self.spec)

@@ -17,13 +17,13 @@ def test_batched_gd_takes_batched_step_and_matches_run_gd():
     f64 = dict(dtype=torch.float64)
     theta = torch.as_tensor(theta0, **f64)
     phi_t, gamma_t = torch.as_tensor(np.repeat(X[None], 2, 0), **f64), torch.as_tensor(np.repeat(gamma[None], 2, 0), **f64)
-    eta, prev = torch.full((2,), 1.0, **f64), None
+    factor, prev = torch.ones(2, **f64), None
     by_k = dict(zip(traj.iterations.tolist(), traj.theta))
     for k in range(60):
         if k in by_k:
             assert np.array_equal(by_k[k], theta.numpy())
-        bs = batched_step(theta, phi_t, gamma_t, loss_derivative("logistic"), eta, prev, adaptive=True)
-        theta, eta, prev = theta - bs.delta, bs.eta, bs.unit
+        bs = batched_step(theta, phi_t, gamma_t, loss_derivative("logistic"), factor, prev, adaptive=True)
+        theta, factor, prev = theta - bs.delta, bs.factor, bs.unit
     for b in range(2):
         f = numeric.run_gd(theta0[b], X, gamma, numeric.LOGISTIC, max_iter=60, per_decade=100, adaptive=True)
         assert np.allclose(f.final.theta, traj.theta[-1, b], rtol=1e-12, atol=1e-12)

@@ -1,13 +1,15 @@
-"""Tests of numeric.convergence: the rule that decides converged / stalled / mixed / undecided."""
+"""Tests of numeric.convergence: the one rule that decides converged / stalled / mixed / undecided, and the
+rounds of growing budgets (decide_runs) with the zigzag step rule."""
 import numpy as np
 
-from attnsvm.numeric.convergence import (CONVERGED, MIXED, STALLED, UNDECIDED, continue_and_judge, decade_start,
-                                 judge_run)
+from attnsvm.numeric.convergence import (CONVERGED, MIXED, STALLED, UNDECIDED, decade_start, decide_runs,
+                                         judge_run)
 from attnsvm.numeric.gd import checkpoint_schedule
 
 ITS = np.array(checkpoint_schedule(2000, 10))
 U = np.array([1.0, 0.0])
 W = np.array([0.0, 1.0])
+CERTIFIED = {"certified": True, "radius": 1e-12}
 
 
 def run(thetas, selected=None, omm=None, target=U, **kw):
@@ -33,10 +35,25 @@ def test_settled_direction_away_from_p_mm_is_not_converged():
     assert run(thetas).status == UNDECIDED
 
 
-def test_norm_that_stops_growing_is_stalled():
+def _settled(grad_drop: bool):
     thetas = np.tile(50 * U + 1e-3 * W, (len(ITS), 1))
-    thetas[-5:] += 1e-4                     # direction ~ p_mm but no motion outwards
-    assert run(thetas).status == STALLED
+    thetas[-5:] += 1e-4                     # no motion outwards
+    glog = np.linspace(-1, -9, len(ITS)) if grad_drop else np.full(len(ITS), -1.0)
+    return thetas, glog
+
+
+def test_a_stall_needs_a_vanishing_gradient_and_a_certificate():
+    thetas, glog = _settled(True)
+    assert run(thetas, grad_log10=glog, certify=lambda th: CERTIFIED).status == STALLED
+    # the same run without a certificate, or with a refused one, is undecided: never a stall on its own
+    assert run(thetas, grad_log10=glog).status == UNDECIDED
+    assert run(thetas, grad_log10=glog, certify=lambda th: {"certified": False, "reason": "no zero"}).status == UNDECIDED
+
+
+def test_a_zigzag_that_does_not_move_outwards_is_not_a_stall():
+    thetas, glog = _settled(False)          # the gradient does not vanish: a zigzag, not a stationary point
+    j = run(thetas, grad_log10=glog, certify=lambda th: CERTIFIED)
+    assert j.status == UNDECIDED
 
 
 def test_spread_attention_with_growing_norm_is_mixed():
@@ -53,11 +70,39 @@ def test_selection_change_in_last_decade_is_undecided():
     assert j.status == UNDECIDED and "selection changed" in j.reason
 
 
-def test_continue_and_judge_on_a_real_problem():
-    # single-input-local from inside the cone of token 1: normalised GD stays there
-    phi = np.array([[[-0.1, 1.0], [1.0, 0.0], [0.0, 0.0]]])
-    gamma = np.array([[1.0, 0.9, 0.0]])
-    p_mm = {(1,): np.array([1.0, 0.0])}     # hand-solved: p.(1.1, -1) >= 1, p_x >= 1
-    js = continue_and_judge(np.array([[8.0, 0.1]]), phi[None], gamma[None], "logistic",
-                            lambda b, sel: p_mm.get(sel), iterations=2000, device="cpu")
-    assert js[0].status == CONVERGED and js[0].selection == (1,)
+PHI = np.array([[[-0.1, 1.0], [1.0, 0.0], [0.0, 0.0]]])   # single-input-local: keys of the three tokens
+GAMMA = np.array([[1.0, 0.9, 0.0]])
+P_MM = {(1,): np.array([1.0, 0.0]), (0,): np.array([-10.0, 100.0]) / 101}   # hand-solved p-SVMs
+
+
+def test_decide_runs_on_a_real_problem_from_the_cone_of_the_local_token():
+    # from inside the cone of token 1, normalised GD stays there (local convergence)
+    out = decide_runs(np.array([[8.0, 0.1]]), PHI, GAMMA, "logistic", lambda b, sel: P_MM.get(sel),
+                      budgets=(2000,), device="cpu")
+    j = out.judgements[0]
+    assert j.status == CONVERGED and j.selection == (1,)
+    assert out.rounds == 1 and out.histories[0]["iterations"][-1] == 2000
+
+
+def test_rounds_continue_only_the_undecided_runs_and_match_an_uninterrupted_run():
+    theta0 = np.array([[8.0, 0.1], [0.0, 0.2]])
+    # the first budget is too short to judge (no decade), the second decides: same result as one long round
+    two = decide_runs(theta0, PHI, GAMMA, "logistic", lambda b, sel: P_MM.get(sel), budgets=(5, 3000), device="cpu")
+    one = decide_runs(theta0, PHI, GAMMA, "logistic", lambda b, sel: P_MM.get(sel), budgets=(3000,), device="cpu")
+    assert two.rounds == 2
+    for a, b in zip(two.histories, one.histories):
+        assert a["iterations"] == b["iterations"]
+        np.testing.assert_allclose(a["theta_final"], b["theta_final"], rtol=0, atol=1e-9)
+    assert [j.status for j in two.judgements] == [j.status for j in one.judgements]
+
+
+def test_the_zigzag_rule_shortens_the_step_where_normalised_gd_overshoots():
+    # a finite minimiser: with a constant step 1 normalised GD bounces around it for ever; with the rule the
+    # step halves at every reversal, so the iterate settles and the gradient vanishes
+    phi = np.array([[[1.0], [0.0]], [[-1.0], [0.0]]])     # two sequences pulling p in opposite directions
+    gamma = np.array([[1.0, 0.0], [1.0, 0.0]])
+    out = decide_runs(np.array([[0.3]]), phi, gamma, "logistic", lambda b, sel: None, budgets=(2000,), device="cpu",
+                      certify=lambda b, th: {"certified": abs(th[0]) < 1e-6})
+    h = out.histories[0]
+    assert min(h["step"]) < 1e-6 and abs(h["theta_final"][0]) < 1e-6
+    assert out.judgements[0].status == STALLED

@@ -3,7 +3,7 @@ from fractions import Fraction
 
 import mpmath
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from attnsvm import numeric
@@ -37,6 +37,9 @@ def _close(a64, amp, rtol=1e-12, atol=1e-13):
 @given(problems())
 def test_backends_agree_at_moderate_norms(prob):
     phi, gamma, theta, loss = prob
+    q = np.sort(phi @ theta, axis=1)
+    # near-ties of the top logits (within rounding) may be broken differently by the two precisions
+    assume(np.all(q[:, -1] - q[:, -2] > 1e-9 * (1 + np.abs(q[:, -1]))))
     st64 = numeric.attention_state(theta, phi, gamma)
     stmp = mp_attention_state(theta, phi, gamma, dps=40)
     assert list(stmp.dominant) == list(st64.dominant)

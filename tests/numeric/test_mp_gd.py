@@ -165,3 +165,24 @@ def test_continues_from_a_float64_checkpoint(multi):
     assert m.checkpoints[0].iteration == 40 and all(x == y for x, y in zip(m.checkpoints[0].theta, cp.theta))
     assert m.checkpoints[1].iteration == 50 and m.checkpoints[1].step == pytest.approx(
         next(c for c in f.checkpoints if c.iteration == 50).step, rel=1e-14)
+
+
+def test_step_rule_with_a_base_growing_with_the_norm(multi):
+    """relative = rho > 0: eta_k = f_k max(step, rho ||theta_k||) in both backends, and the one-step reference
+    (numeric.step_check) takes the same step."""
+    from attnsvm.numeric.step_check import MPData, mp_step
+
+    loss = multi[3]
+    rng = np.random.default_rng(1)
+    X = 2.0 * rng.standard_normal((2, 3, 3))
+    g = np.sign(rng.standard_normal(2))[:, None] * (X @ rng.standard_normal(3))
+    phi, gamma = np.vectorize(Fraction, otypes=[object])(X), np.vectorize(Fraction, otypes=[object])(g)
+    f = numeric.run_gd(np.ones(3), X, g, loss, max_iter=60, adaptive=True, relative=0.05)
+    a = run_gd_mp(np.ones(3), phi, gamma, loss, dps=30, max_iter=60, adaptive=True, relative=0.05)
+    assert any(c.step > 1.0 for c in f.checkpoints)          # the base grew with ||theta||
+    for ca, cf in zip(a.checkpoints[1:], f.checkpoints[1:]):
+        assert ca.step == pytest.approx(cf.step, rel=1e-12)
+    cp = f.checkpoints[-2]
+    ref = mp_step(cp.theta, cp.step_state, MPData(phi, gamma, 50), loss, method="normalized", step=1.0,
+                  adaptive=True, relative=0.05)
+    assert float(ref.eta) == pytest.approx(cp.step, rel=1e-14)

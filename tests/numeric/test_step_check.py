@@ -42,7 +42,7 @@ def test_float64_steps_are_within_the_rounding_bound_and_the_bound_is_not_vacuou
         bound = rounding_bound(kernel, cp.theta, numeric.LOGISTIC)
         row = check_step(fs.delta, fs.eta, StepReference(cp.theta, cp.step_state, data, numeric.LOGISTIC,
                                                          method="normalized", step=1.0, adaptive=True),
-                         bound=bound, floor=0.0)
+                         bound=bound, floor=0.0, turned64=fs.turned)
         assert row["consistent"] and row["rel_error"] <= bound, (cp.iteration, row)
         assert row["eta_mp"] == pytest.approx(row["eta_float64"], rel=1e-15)
         ratios.append(row["rel_error"] / bound)
@@ -59,13 +59,15 @@ def test_a_perturbed_step_and_a_wrong_branch_are_inconsistent():
                       adaptive=True)
     ref = StepReference(cp.theta, cp.step_state, data, numeric.LOGISTIC, method="normalized", step=1.0, adaptive=True)
     bound = rounding_bound(kernel, cp.theta, numeric.LOGISTIC)
-    assert check_step(fs.delta, fs.eta, ref, bound=bound, floor=1e-13)["consistent"]
+    assert check_step(fs.delta, fs.eta, ref, bound=bound, floor=1e-13, turned64=fs.turned)["consistent"]
     bent = fs.delta + 1e-9 * np.linalg.norm(fs.delta) * np.eye(len(fs.delta))[0]
-    row = check_step(bent, fs.eta, ref, bound=bound, floor=1e-13)
+    row = check_step(bent, fs.eta, ref, bound=bound, floor=1e-13, turned64=fs.turned)
     assert not row["consistent"] and 5e-10 < row["rel_error"] < 2e-9
     # the other branch of the zigzag rule, where the test <g_k, d_{k-1}> is far from 0, is wrong
-    other = cp.step_state.eta * SHRINK if fs.eta != cp.step_state.eta * SHRINK else min(1.0, cp.step_state.eta * GROWTH)
-    row = check_step(fs.unit * other, other, ref, bound=bound, floor=1e-13)
+    f = cp.step_state.factor
+    other = f * GROWTH if fs.turned else f * SHRINK
+    row = check_step(fs.unit * min(other, 1.0), min(other, 1.0), ref, bound=bound, floor=1e-13,
+                     turned64=not fs.turned)
     assert abs(row["inner_mp"]) > 1e-3 and not row["tie"] and not row["consistent"]
 
 
@@ -83,8 +85,8 @@ def test_a_zigzag_test_within_rounding_of_zero_is_a_tie():
     ref = StepReference(theta, state, data, numeric.LOGISTIC, method="normalized", step=1.0, adaptive=True)
     bound = rounding_bound(kernel, theta, numeric.LOGISTIC)
     assert abs(ref.get().inner) < 1e-15
-    for eta in (0.5 * SHRINK, min(1.0, 0.5 * GROWTH)):   # both branches are correct steps
-        row = check_step(eta * u, eta, ref, bound=bound, floor=1e-13)
+    for turned, eta in ((True, 0.5 * SHRINK), (False, min(1.0, 0.5 * GROWTH))):   # both branches are correct
+        row = check_step(eta * u, eta, ref, bound=bound, floor=1e-13, turned64=turned)
         assert row["consistent"], row
 
 
@@ -99,7 +101,7 @@ def test_a_step_below_float64_resolution_is_correctly_rounded():
 def test_the_reference_carries_its_digits_and_agrees_with_itself_higher():
     X, gamma, pe, ge = papers_data(5)
     theta = np.array([2.0, -1.0, 0.5])
-    state = StepState(1.0, None)
+    state = StepState()
     lo = mp_step(theta, state, MPData(pe, ge, 50), numeric.LOGISTIC, method="normalized", step=1.0, adaptive=True)
     hi = mp_step(theta, state, MPData(pe, ge, 70), numeric.LOGISTIC, method="normalized", step=1.0, adaptive=True)
     with mpmath.workdps(80):
@@ -114,7 +116,7 @@ def test_fixed_step_is_checked_against_the_true_gradient():
     data = MPData(pe, ge, 50)
     kernel = numeric.StableAttention(X, gamma)
     theta = np.array([0.4, 0.1, -0.3])
-    state = StepState(0.25, None)
+    state = StepState()
     fs = float64_step(kernel, theta.copy(), numeric.LOGISTIC, state, method="fixed", step=0.25)
     ref = StepReference(theta, state, data, numeric.LOGISTIC, method="fixed", step=0.25, adaptive=False)
     row = check_step(fs.delta, fs.eta, ref, bound=rounding_bound(kernel, theta, numeric.LOGISTIC, normalized=False),

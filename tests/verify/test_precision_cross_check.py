@@ -144,7 +144,8 @@ def test_different_selections_at_a_basin_boundary_hold_and_with_a_wrong_step_the
         rep = real(c, checkpoint, until)
         row = precision_runs.check_point(c, checkpoint.theta, checkpoint.step_state, "numpy")
         row.update(consistent=False, rel_error=1e-6, iteration=checkpoint.iteration, theta=checkpoint.theta.copy(),
-                   step_state={"eta": checkpoint.step_state.eta, "direction": checkpoint.step_state.direction})
+                   step_state={"factor": checkpoint.step_state.factor,
+                               "direction": checkpoint.step_state.direction})
         return dict(rep, inconsistent=[row])
 
     monkeypatch.setattr(precision_runs, "replay_segment", planted)
@@ -179,12 +180,12 @@ def test_a_planted_float64_error_fails_with_a_counterexample_that_reproduces(mon
     # reproduce: the correct float64 step from the counterexample's iterate agrees with mpmath; the bent one did not
     ds = Dataset(**PARTING)
     theta = np.array([float.fromhex(h) for h in ce["theta_hex"]])
-    state = StepState(ce["step_state"]["eta"], None if ce["step_state"]["direction"] is None
+    state = StepState(ce["step_state"]["factor"], None if ce["step_state"]["direction"] is None
                       else np.array(ce["step_state"]["direction"]))
     fs = float64_step(attention.StableAttention(ds.features(), ds.gamma), theta, Context.create(ds).loss, state,
-                      method=ce["method"], step=ce["step"], adaptive=ce["adaptive"])
+                      method=ce["method"], step=ce["step"], adaptive=ce["adaptive"], relative=ce["relative"])
     ref = mp_step(theta, state, MPData(ds.features_exact(), ds.gamma_exact, ce["dps"]), Context.create(ds).loss,
-                  method=ce["method"], step=ce["step"], adaptive=ce["adaptive"])
+                  method=ce["method"], step=ce["step"], adaptive=ce["adaptive"], relative=ce["relative"])
     exact = np.array([float(x) for x in ref.delta])
     assert np.linalg.norm(fs.delta - exact) < 1e-13 * np.linalg.norm(exact)
     assert np.linalg.norm(np.array(ce["delta_float64"]) - exact) > 1e-8 * np.linalg.norm(exact)

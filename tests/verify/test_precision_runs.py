@@ -20,7 +20,7 @@ def test_float64_runs_are_the_zigzag_runs_from_every_init():
     runs = pr.float64_runs(c)
     assert len(runs) == 2 and all(t.final.iteration == 40 for t in runs)
     assert all(cp.step_state is not None for t in runs for cp in t.checkpoints)
-    assert pr.settings(c) == {"method": "normalized", "step": 1.0, "adaptive": True, "iterations": 40}
+    assert pr.settings(c) == {"method": "normalized", "step": 1.0, "adaptive": True, "relative": 0.0, "iterations": 40}
 
 
 def test_segment_replay_finds_a_wrong_step_between_checkpoints(monkeypatch):

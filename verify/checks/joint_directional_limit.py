@@ -1,14 +1,17 @@
-"""Check `joint-directional-limit`: joint GD on (v, p) converges in direction to the joint SVMs.
+"""Claim `joint-directional-limit` (an observation): joint GD on (v, p) converges in direction to the joint SVMs.
 
-For every init p_0 of the dataset, GD runs on (v, p) from (v_0, p_0) with v_0 the dataset's v, with the
-stable gradients of numeric.joint (default: normalised per block, step 1), until 1 - corr against the
-v-SVM and the relaxed p-SVM of the tokens it currently selects (largest logits) are both below STOP_TOL with
-a stable selection and a decade of ||p|| behind, or its budget (at most 3 s per run) is spent. The targets
+No theorem of either paper covers joint GD (the first paper proves the joint regularisation path,
+`joint-regularization-path`); this is the authors' joint-training experiment (statement P1-E3), labelled as
+an observation. For every init p_0 of the dataset, GD runs on (v, p) from (v_0, p_0) with v_0 the dataset's
+v, with the stable gradients of numeric.joint (normalised per block, the nominal step), until 1 - corr
+against the v-SVM and the relaxed p-SVM of the tokens it currently selects (largest logits) are both below
+STOP_TOL with a stable selection and a decade of ||p|| behind, or its iteration budget is spent. The targets
 are those of the selected tokens (as in `directional-limit`); whether they are the optimal tokens alpha of
-the dataset's v is reported. Per run: `holds` when the selection is stable over the second half, both final
+the dataset's v is reported. Per run: observed when the selection is stable over the second half, both final
 values are <= tol and each fell at least tenfold over the last decade of ||p|| (or sits at rounding level);
-`fails` when the selection is stable and the p value settles (less than twofold drop) above tol; otherwise
-`inconclusive` (also when the selected tokens have no feasible joint SVMs). The plain p-SVM's 1 - corr is
+contradicted when the selection is stable and the p value settles (less than twofold drop) above tol (the
+counterexample: the init, the final iterate, the step); otherwise undecided (also when the selected tokens
+have no feasible joint SVMs). The plain p-SVM's 1 - corr is
 reported beside it.
 """
 from __future__ import annotations
@@ -16,15 +19,14 @@ from __future__ import annotations
 from attnsvm import numeric
 from attnsvm.numeric import joint as nj
 
-from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
+from ..claims import CONTRADICTED, OBSERVED, STATEMENTS, UNDECIDED, Observation, judge, out_of_scope
+from ..result import FAILS, HOLDS, INCONCLUSIVE
 from . import joint_common as jc
 
 ID = "joint-directional-limit"
-NEEDS_ASSUMPTION_A = True  # a GD conclusion: no claim where the loss violates Assumption A
-CLAIM = ("Joint GD on (v, p) converges in direction to the v-SVM and the relaxed p-SVM of the tokens it selects "
-         "(for the joint-training theory: the optimal tokens alpha).")
+ROLE = "claim"
+STATEMENT = STATEMENTS["P1-E3"]
 STOP_TOL = 1e-9
-TIME_BUDGET = 3.0
 ROUNDING_FLOOR = 1e-20
 
 
@@ -62,13 +64,14 @@ def _drop(start, final):
     return start / final
 
 
-def judge(ctx, traj, alpha, tol) -> dict:
+def judge_joint_run(ctx, traj, alpha, tol) -> dict:
     """The evidence and verdict of one joint GD run."""
     cps = traj.checkpoints
     final = traj.final
     stable = traj.selection_stable()
     v_mm, p_rel, p_plain = targets(ctx, final.selected)
-    run = {"init_v": cps[0].v, "init_p": cps[0].p, "iterations": final.iteration, "stop_reason": traj.stop_reason,
+    run = {"init_v": cps[0].v, "init_p": cps[0].p, "final_v": final.v, "final_p": final.p,
+           "iterations": final.iteration, "stop_reason": traj.stop_reason,
            "seconds": round(traj.seconds, 3), "selected": list(final.selected),
            "selected_is_alpha": list(final.selected) == list(alpha), "selection_stable": stable,
            "v_norm": final.v_norm, "p_norm": final.p_norm,
@@ -107,21 +110,20 @@ def judge(ctx, traj, alpha, tol) -> dict:
     return run
 
 
-def run(ctx) -> CheckResult:
+def run(ctx):
     why = jc.applicability(ctx)
     if why:
-        return CheckResult(ID, NOT_APPLICABLE, why, CLAIM, {"train": ctx.dataset.train})
+        return out_of_scope(ID, STATEMENT, why, evidence={"train": ctx.dataset.train})
     alpha = jc.v_svm(ctx).alpha
     ds, o = ctx.dataset, ctx.options
     runs = []
     for init in ds.inits:
-        traj = nj.run_joint_gd(ds.v, init, ds.X, ds.Y, ctx.phi, ctx.loss, method=o["method"], step=o["step"],
-                               max_iter=o["max_iterations"], time_budget=min(TIME_BUDGET, o["time_budget"]),
-                               observer=_observer(ctx))
-        runs.append(judge(ctx, traj, alpha, o["tol"]))
+        traj = nj.run_joint_gd(ds.v, init, ds.X, ds.Y, ctx.phi, ctx.loss, method="normalized", step=o["step"],
+                               max_iter=o["max_iterations"], time_budget=o["time_budget"], observer=_observer(ctx))
+        runs.append(judge_joint_run(ctx, traj, alpha, o["tol"]))
     ev = {"runs": runs, "alpha": alpha, "tol": o["tol"], "stop_tol": STOP_TOL, "backend": "float64",
-          "gradient": "stable joint gradients (numeric.joint), normalised per block" if o["method"] == "normalized"
-          else "stable joint gradients (numeric.joint), fixed step"}
+          "gradient": "stable joint gradients (numeric.joint), normalised per block", "step": o["step"],
+          "max_iterations": o["max_iterations"]}
     verdicts = [r["verdict"] for r in runs]
     n_alpha = sum(r["selected_is_alpha"] for r in runs)
     tail = f"{n_alpha}/{len(runs)} runs select alpha"
@@ -129,11 +131,16 @@ def run(ctx) -> CheckResult:
     if finals:
         tail += f"; worst final 1 - corr {max(finals):.1e}"
     if all(v == HOLDS for v in verdicts):
-        return CheckResult(ID, HOLDS, f"all {len(runs)} runs converge to the v-SVM and relaxed p-SVM of their tokens; "
-                           + tail, CLAIM, ev)
+        return judge(ctx, ID, STATEMENT, Observation(OBSERVED, f"all {len(runs)} runs converge to the v-SVM and relaxed "
+                                                     "p-SVM of their tokens; " + tail, ev))
     if FAILS in verdicts:
         bad = [i for i, v in enumerate(verdicts) if v == FAILS]
-        return CheckResult(ID, FAILS, f"run(s) {bad} settle away from the relaxed p-SVM ({runs[bad[0]]['reason']}); "
-                           + tail, CLAIM, ev)
+        r = runs[bad[0]]
+        counterexample = {"init_v": r["init_v"], "init_p": r["init_p"], "final_v": r["final_v"],
+                          "final_p": r["final_p"], "iteration": r["iterations"], "step": o["step"],
+                          "one_minus_corr_p": r["one_minus_corr_p"], "selected": r["selected"]}
+        return judge(ctx, ID, STATEMENT, Observation(CONTRADICTED, f"run(s) {bad} settle away from the relaxed p-SVM "
+                                                     f"({r['reason']}); " + tail, ev, counterexample))
     bad = [i for i, v in enumerate(verdicts) if v != HOLDS]
-    return CheckResult(ID, INCONCLUSIVE, f"run(s) {bad} inconclusive ({runs[bad[0]]['reason']}); " + tail, CLAIM, ev)
+    return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, f"run(s) {bad} undecided ({runs[bad[0]]['reason']}); "
+                                                 + tail, ev))

@@ -1,4 +1,6 @@
-"""Check `kq-directional-limit`: GD on (K, Q) approaches the nuclear-norm W-SVM, told apart from the Frobenius one.
+"""Claim `kq-directional-limit` (an observation): GD on (K, Q) approaches the nuclear-norm W-SVM, told apart from
+the Frobenius one. The second paper proves the nuclear-norm limit for the regularisation path of (K, Q); GD on
+(K, Q) converging to it is the authors' empirical observation, labelled as such (statement P2-KQ).
 
 Normalised GD on the joint (K, Q), W = K Q^T, from the dataset's first [K, Q] init (default: balanced,
 K = Q = I_{d x m}/10), with constant normalised steps of 2 on the joint parameter, (K, Q) <- (K, Q) - 2 grad / ||grad||
@@ -11,29 +13,29 @@ optimum) and the Frobenius gap ||W_s||_F / ||W_F^mm|| - 1.
 
 Told apart: in the plane (Frobenius gap, nuclear gap) the Frobenius solution sits at (0, g_F) and a nuclear
 solution at (g_*, 0); the iterate is closer to the nuclear one when nuc_gap / g_F < fro_gap / g_*.
-`holds`: the selection is stable over the second half, the nuclear gap is <= 1e-2, it fell over the
+Observed: the selection is stable over the second half, the nuclear gap is <= 1e-2, it fell over the
 second half of the run (>= 1.2x), and the iterate is told apart as closer to the nuclear solution.
-`fails`: stable selection and the iterate sits closer to the Frobenius solution. Otherwise `inconclusive`
+Contradicted: stable selection and the iterate sits closer to the Frobenius solution (the counterexample:
+the init, the final iterate and both gaps). Otherwise undecided
 (the rate is slow, and with diminishing relative steps the gap oscillates from one checkpoint to the next, so
 a gap that did not fall over one half-run is not by itself evidence against the claim).
 """
 from __future__ import annotations
 
-from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
+from ..claims import CONTRADICTED, OBSERVED, STATEMENTS, UNDECIDED, Observation, judge, out_of_scope
 from ..w_runs import (KQ_DECAY, KQ_RULE, KQ_STEP, RANK_RTOL_ITERATE, judge_iterate, kq_run, trajectory_evidence,
                       w_svm)
 
 ID = "kq-directional-limit"
-NEEDS_ASSUMPTION_A = True  # a GD conclusion: no claim where the loss violates Assumption A
-CLAIM = ("GD on (K, Q): K_k Q_k^T, scaled to margin 1, approaches the nuclear-norm W-SVM optimum (gap -> 0) "
-         "of the tokens GD selects, and not the Frobenius W-SVM.")
+ROLE = "claim"
+STATEMENT = STATEMENTS["P2-KQ"]
 NUC_GAP_TOL = 1e-2
 
 
-def run(ctx) -> CheckResult:
+def run(ctx):
     ds = ctx.dataset
     if not ds.is_attention_model:
-        return CheckResult(ID, NOT_APPLICABLE, "prompt model: no (K, Q) parameterisation", CLAIM, {})
+        return out_of_scope(ID, STATEMENT, "prompt model: no (K, Q) parameterisation")
     traj = kq_run(ctx)
     final = traj.final
     svms = w_svm(ctx, final.selected)
@@ -45,8 +47,8 @@ def run(ctx) -> CheckResult:
           "backend": "float64", "gradient": "stable (DESIGN.md section 3), chain rule G Q, G^T K",
           "regularisation": "none", "nuc_gap_tol": NUC_GAP_TOL}
     if not svms.feasible:
-        return CheckResult(ID, INCONCLUSIVE, f"a W-SVM of the selected tokens {list(final.selected)} is infeasible",
-                           CLAIM, ev)
+        return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, f"a W-SVM of the selected tokens "
+                                                     f"{list(final.selected)} is infeasible", ev))
     rows = trajectory_evidence(traj, svms, ds.d)
     ev["trajectory"] = rows
     j = judge_iterate(final.theta, svms, ds.d)
@@ -63,8 +65,8 @@ def run(ctx) -> CheckResult:
         ev["second_half"] = {"iteration_from": mid[-1]["iteration"], "nuc_gap_from": mid[-1]["nuc_gap"],
                              "nuc_gap_to": j["nuc_gap"], "drop": drop}
     if j["nuc_gap"] is None:
-        return CheckResult(ID, INCONCLUSIVE, "the final iterate does not separate the selected tokens (margin <= 0)",
-                           CLAIM, ev)
+        return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, "the final iterate does not separate the selected "
+                                                     "tokens (margin <= 0)", ev))
     distinct = g_F > 1e-6 and g_star > 1e-6
     closer_nuc = (not distinct) or (j["nuc_gap"] / g_F < j["fro_gap"] / g_star)
     ev["svms_differ"] = distinct
@@ -75,9 +77,14 @@ def run(ctx) -> CheckResult:
     if drop is not None:
         desc += f"; gap fell {drop:.3g}x over the second half"
     if stable and j["nuc_gap"] <= NUC_GAP_TOL and drop is not None and drop >= 1.2 and closer_nuc:
-        return CheckResult(ID, HOLDS, desc, CLAIM, ev)
+        return judge(ctx, ID, STATEMENT, Observation(OBSERVED, desc, ev))
     if stable and not closer_nuc:
-        return CheckResult(ID, FAILS, desc + "; closer to the Frobenius solution", CLAIM, ev)
+        K0, Q0 = (ds.kq_inits[0] if ds.kq_inits is not None else (None, None))
+        counterexample = {"init_K": K0, "init_Q": Q0, "init": "dataset" if ds.kq_inits is not None else "balanced I/10",
+                          "final_W": final.theta, "iteration": final.iteration, "step": KQ_STEP,
+                          "nuclear_gap": j["nuc_gap"], "frobenius_gap": j["fro_gap"]}
+        return judge(ctx, ID, STATEMENT, Observation(CONTRADICTED, desc + "; closer to the Frobenius solution", ev,
+                                                     counterexample))
     why = []
     if not stable:
         why.append("the selection changed in the second half")
@@ -85,4 +92,4 @@ def run(ctx) -> CheckResult:
         why.append(f"gap above {NUC_GAP_TOL:g}")
     if drop is None or drop < 1.2:
         why.append("gap not clearly falling over the second half")
-    return CheckResult(ID, INCONCLUSIVE, desc + "; " + ", ".join(why), CLAIM, ev)
+    return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, desc + "; " + ", ".join(why), ev))

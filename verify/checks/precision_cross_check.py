@@ -126,20 +126,21 @@ def _counterexample(ctx, index, row, note="") -> dict:
     theta = row.get("theta")
     if theta is None:
         cp = next(c for c in pr.float64_runs(ctx)[index].checkpoints if c.iteration == row["iteration"])
-        theta, state = cp.theta, {"eta": cp.step_state.eta, "direction": cp.step_state.direction}
+        theta, state = cp.theta, {"factor": cp.step_state.factor, "direction": cp.step_state.direction}
     else:
         state = row["step_state"]
     return {"run": index, "init": ctx.dataset.inits[index], "iteration": row["iteration"], "backend": row["backend"],
             **_exact_floats(theta),
-            "step_state": {"eta": float(state["eta"]),
+            "step_state": {"factor": float(state["factor"]),
                            "direction": None if state["direction"] is None else [float(x) for x in state["direction"]]},
-            "method": s["method"], "step": s["step"], "adaptive": s["adaptive"],
+            "method": s["method"], "step": s["step"], "adaptive": s["adaptive"], "relative": s["relative"],
             "delta_float64": row.get("delta_float64"), "delta_mp": row.get("delta_mp"),
             "rel_error": row["rel_error"], "tolerance": row["tolerance"], "dps": ctx.options["certify_dps"],
             "eta_float64": row.get("eta_float64"), "eta_mp": row.get("eta_mp"), "inner_mp": row.get("inner_mp"),
             "note": note,
             "reproduce": "numeric.gd.float64_step(numeric.StableAttention(phi, gamma), theta, loss, "
-                         "numeric.gd.StepState(eta, direction), method=..., step=..., adaptive=...).delta (numpy) or "
+                         "numeric.gd.StepState(factor, direction), method=..., step=..., adaptive=..., "
+                         "relative=...).delta (numpy) or "
                          "numeric.batched.batched_step (torch) against numeric.step_check.mp_step(theta, state, "
                          "MPData(features_exact, gamma_exact, dps), loss, ...).delta"}
 
@@ -341,8 +342,9 @@ def run(ctx):
     o = ctx.options
     s = pr.settings(ctx)
     base = {"float64_runs": f"numeric.run_gd from each of the {len(ctx.dataset.inits)} init(s): {s['method']} GD, "
-                            f"nominal step {s['step']:g}" + (", zigzag step rule (adaptive)" if s["adaptive"] else "")
-                            + f", {s['iterations']} iterations",
+                            f"nominal step {s['step']:g}" + (f", zigzag step rule (adaptive, relative {s['relative']:g})"
+                                                            if s["adaptive"] else "")
+                            + f", {s['iterations']} iterations (the algorithm of Context.ngd_runs)",
             "dps_one_step": o["certify_dps"], "dps_mp_runs": o["cross_check_dps"], "iterations": s["iterations"]}
     low = [k for k in ("certify_dps", "cross_check_dps") if int(o[k]) < MIN_DPS]
     if low:

@@ -1,4 +1,6 @@
-"""Check `regularization-path`: argmin over balls, divided by the radius, tends to the SVM directions.
+"""Claims `regularization-path` (p alone, or W for self/cross attention) and `joint-regularization-path`
+(v and p jointly, :mod:`verify.checks.joint_regularization_path`): argmin over balls, divided by the radius,
+tends to the SVM directions.
 
     p alone (every prompt dataset, v fixed):  p_R = argmin_{||p|| <= R} L(p),  p_R / R -> p_mm(alpha)/||p_mm||
     joint (train = "vp"):  (v_r, p_R) = argmin_{||v|| <= r, ||p|| <= R} L(v, p),  r = R,
@@ -10,23 +12,25 @@ random directions; the joint problem by block coordinate descent from the same k
 lists, per radius, the best value, how many starts reached it, the spread, and 1 - corr against the
 predicted directions (and, for the joint path, against the plain p-SVM for contrast).
 
-Verdict per path: `holds` when 1 - corr at the largest radius is <= tol and fell at least tenfold over the
-last decade of radii (1/R^2 is expected); otherwise `inconclusive`. A local search cannot show that the
-true minimiser goes elsewhere, so this check never says `fails`. The check holds when every path holds.
+Observation per path: observed when 1 - corr at the largest radius is <= tol and fell at least tenfold over
+the last decade of radii (1/R^2 is expected); otherwise undecided. A local search cannot show that the true
+minimiser goes elsewhere, so these checks never say `fails`. Statements: P1-T1 (p alone; premises A, unique
+optimal tokens, feasible p-SVM), its W analogue for self/cross attention (P2-RP-W: Frobenius W-SVM), and
+P1-T5 for the joint path (Theorem II of the slides; premises A, B, the v-SVM and the relaxed p-SVM).
 """
 from __future__ import annotations
 
 from attnsvm import numeric
 from attnsvm.numeric import joint as nj
 
-from ..result import HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
+from ..claims import OBSERVED, STATEMENTS, UNDECIDED, Observation, judge
+from ..result import HOLDS, INCONCLUSIVE, NOT_APPLICABLE
 from . import joint_common as jc
 from .optimal_tokens import optimal_tokens
 
 ID = "regularization-path"
-NEEDS_ASSUMPTION_A = True  # a GD conclusion: no claim where the loss violates Assumption A
-CLAIM = ("The regularisation path converges in direction to the SVM directions: p_R/R -> p_mm/||p_mm|| with v "
-         "fixed; jointly v_r/r -> v(alpha)/||v(alpha)|| and p_R/R -> p_relax/||p_relax||.")
+ROLE = "claim"
+STATEMENT = STATEMENTS["P1-T1"]
 ROUNDING_FLOOR = 1e-20
 ACCURACY_FLOOR = 1e-12   # below this over a whole decade, the path sits on the direction to solver accuracy
 
@@ -61,7 +65,8 @@ def _p_alone(ctx) -> dict:
     alpha, _ = optimal_tokens(ctx.dataset)
     rec = ctx.svm(alpha)
     if not rec.feasible:
-        return {"verdict": NOT_APPLICABLE, "reason": "the p-SVM of the optimal tokens is infeasible"}
+        return {"verdict": NOT_APPLICABLE, "reason": "the SVM of the optimal tokens is infeasible: no direction to "
+                                                     "compare the path with"}
     path = jc.p_path(ctx)
     rows = []
     for pt in path:
@@ -126,22 +131,12 @@ def _joint(ctx) -> dict:
     return out
 
 
-def run(ctx) -> CheckResult:
+def run(ctx):
+    statement = STATEMENT if ctx.dataset.model == "prompt" else STATEMENTS["P2-RP-W"]
     ev = {"radii": jc.PATH_RADII, "tol": ctx.options["tol"], "backend": "float64, log domain"}
-    ev["p_alone"] = _p_alone(ctx)
-    parts = [("p alone", ev["p_alone"])]
-    if jc.applicability(ctx) is None:
-        ev["joint"] = _joint(ctx)
-        parts.append(("joint", ev["joint"]))
-    else:
-        ev["joint"] = {"verdict": NOT_APPLICABLE, "reason": jc.applicability(ctx)}
-    applicable = [(name, p) for name, p in parts if p["verdict"] != NOT_APPLICABLE]
-    summary = "; ".join(f"{name}: {p['reason']}" for name, p in parts)
-    if not applicable:
-        return CheckResult(ID, NOT_APPLICABLE, summary, CLAIM, ev)
-    if all(p["verdict"] == HOLDS for _, p in applicable):
-        extra = ""
-        if ev["joint"].get("plain_final") is not None and not all(m == 1 for m in ev["joint"]["margins"]):
-            extra = f" (plain p-SVM stays at 1 - corr = {ev['joint']['plain_final']:.2e})"
-        return CheckResult(ID, HOLDS, summary + extra, CLAIM, ev)
-    return CheckResult(ID, INCONCLUSIVE, summary, CLAIM, ev)
+    ev.update(_p_alone(ctx))
+    x = "p" if ctx.dataset.model == "prompt" else "W"
+    if ev["verdict"] == NOT_APPLICABLE:
+        return judge(ctx, ID, statement, Observation(UNDECIDED, ev["reason"], ev))
+    outcome = OBSERVED if ev["verdict"] == HOLDS else UNDECIDED
+    return judge(ctx, ID, statement, Observation(outcome, f"{x} alone: {ev['reason']}", ev))

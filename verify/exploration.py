@@ -1,0 +1,242 @@
+"""Where GD goes from many inits: the runs behind `locally-optimal` and `cone-convergence` (computed once).
+
+Three families of runs of normalised GD (zigzag step rule, growing budgets; every run judged by the one rule
+of :mod:`numeric.convergence`):
+
+* the dataset's own inits (:meth:`Context.ngd_runs`);
+* ``random_inits`` random inits (an option, default 64; fixed seed): directions uniform on the sphere, radii uniform up to the norm at
+  which the largest logit difference within a sequence reaches RANDOM_LOGIT_SPREAD;
+* cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
+  CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII,
+  smallest first, until some radius works for alpha (the smallest working R is what the theorem asks for).
+
+Candidate selections: all T^n when T^n <= MAX_ENUMERATION, else the optimal tokens, the selections runs
+reached and their single-sequence variations. Each candidate's p-SVM is solved in float64 (least distance by
+NNLS, :mod:`numeric.selections`); every selection reported (locally optimal, or reached by a run) is solved
+again with cvxpy and polished in mpmath from the exact data, and its local optimality decided from the
+polished active set with the scores compared as exact rationals. A run that seems to converge to a
+selection that is not locally optimal (which the theory rules out) is run to the last budget.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from attnsvm.numeric import CONVERGED, STALLED, MIXED, UNDECIDED
+from attnsvm.numeric.selections import candidate_selections, is_locally_optimal
+
+from .checks.optimal_tokens import optimal_tokens
+
+RANDOM_SEED = 2023
+RANDOM_LOGIT_SPREAD = 5.0
+CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # R in units of ||p_mm||
+CONE_PERTURBATIONS = 3
+CONE_PERTURBATION = 0.02
+MAX_CONE_SELECTIONS = 16
+MAX_ENUMERATION = 4096
+MAX_TABLE = 256
+
+
+def exact_status(ctx, sel) -> dict:
+    """The polished p-SVM of ``sel`` and its local optimality decided exactly (None when unknown), with the
+    witness of a failure: a support token that scores at least as high as the selected one."""
+    rec = ctx.svm(sel)
+    out = {"selection": list(sel), "feasible": rec.feasible, "p_mm_norm": None, "support": [],
+           "locally_optimal": False if not rec.feasible else None, "exact": False}
+    if rec.feasible and rec.polished is not None:
+        sup = rec.support()
+        out["p_mm_norm"] = float(rec.polished.norm)
+        out["support"] = sup
+        out["kkt_residual"] = float(rec.polished.kkt_residual)
+        if rec.polished.ok:
+            g = ctx.dataset.gamma_exact
+            out["locally_optimal"] = is_locally_optimal(g, sel, sup)
+            out["exact"] = True
+            bad = [[i, t] for i, t in sup if not g[i, t] < g[i, sel[i]]]
+            if bad:
+                i, t = bad[0]
+                out["witness"] = {"support_token": [i, t], "score": str(g[i, t]), "selected_score": str(g[i, sel[i]]),
+                                  "meaning": "a support token scores at least as high as the selected token"}
+    return out
+
+
+def _random_inits(ctx, rng) -> np.ndarray:
+    phi = ctx.phi
+    diffs = phi[:, :, None, :] - phi[:, None, :, :]
+    spread = float(np.max(np.linalg.norm(diffs, axis=-1)))
+    rho_max = RANDOM_LOGIT_SPREAD / spread if spread > 0 else 1.0
+    count = ctx.options["random_inits"]
+    u = rng.standard_normal((count, phi.shape[2]))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    return u * rng.uniform(0.0, rho_max, count)[:, None]
+
+
+class Exploration:
+    """The three families of runs, the candidate selections and their status (see module docstring)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        ds = ctx.dataset
+        self.alpha, self.argmax_sets = optimal_tokens(ds)
+        self.exact: dict = {}
+        rng = np.random.default_rng(RANDOM_SEED)
+        self.dataset_runs = ctx.ngd_runs()
+        self.random_inits = _random_inits(ctx, rng)
+        self.random_runs = ctx.decide(self.random_inits, keep_going=self._suspicious)
+        reached = [j.selection for j in self.dataset_runs.judgements + self.random_runs.judgements]
+        base = list(dict.fromkeys([tuple(self.alpha)] + reached))
+        self.enumerated = ds.T ** ds.n <= MAX_ENUMERATION
+        self.candidates = candidate_selections(ds.n, ds.T, base, limit=MAX_ENUMERATION)
+        float_local = [tuple(int(a) for a in c) for c in self.candidates
+                       if ctx.selection_svm(c).locally_optimal]
+        for sel in dict.fromkeys(base + float_local[:MAX_CONE_SELECTIONS]):
+            self.status(sel)
+        self.local = [s for s, e in self.exact.items() if e["locally_optimal"]]
+        self.cone_selections = self.local[:MAX_CONE_SELECTIONS]
+        self._cone_runs(rng)
+
+    def _cone_runs(self, rng) -> None:
+        """Cone inits radius by radius, smallest first: a selection moves on to the next radius only while no
+        tested radius has worked for it (a working radius: all its perturbed inits stay and converge), so the
+        costly far-out runs are made only where they are needed. All runs of one radius form one batch."""
+        ctx = self.ctx
+        inits, labels, judgements, histories = [], [], [], []
+        pending = list(self.cone_selections)
+        budgets = []
+        for c in CONE_RADII:
+            if not pending:
+                break
+            level, level_labels = [], []
+            for sel in pending:
+                pm = ctx.svm(sel).theta
+                unit = pm / np.linalg.norm(pm)
+                R = c * float(np.linalg.norm(pm))
+                for _ in range(CONE_PERTURBATIONS):
+                    e = rng.standard_normal(pm.shape)
+                    e *= CONE_PERTURBATION * float(np.linalg.norm(pm)) / np.linalg.norm(e)
+                    level.append(R * unit + e)
+                    level_labels.append((sel, c, R))
+            runs = ctx.decide(np.array(level), keep_going=self._suspicious)
+            budgets = runs.budgets
+            inits.extend(level)
+            labels.extend(level_labels)
+            judgements.extend(runs.judgements)
+            histories.extend(runs.histories)
+            worked = {sel for sel in pending
+                      if all(j.status == CONVERGED and j.selection == sel
+                             for j, lab in zip(runs.judgements, level_labels) if lab[0] == sel)}
+            pending = [sel for sel in pending if sel not in worked]
+        self.cone_labels = labels
+        self.cone_inits = np.array(inits).reshape(len(inits), ctx.phi.shape[2])
+        self.cone_runs = None
+        if inits:
+            from attnsvm.numeric import DecidedRuns
+
+            self.cone_runs = DecidedRuns(judgements=judgements, histories=histories, budgets=budgets,
+                                         rounds=0, iterations=[h["iterations"][-1] for h in histories])
+
+    def _suspicious(self, judgement) -> bool:
+        """An apparent convergence to a selection that is not locally optimal (float test): run it to the end."""
+        return judgement.status == CONVERGED and self.ctx.selection_svm(judgement.selection).locally_optimal is not True
+
+    def status(self, sel) -> dict:
+        sel = tuple(int(a) for a in sel)
+        if sel not in self.exact:
+            self.exact[sel] = exact_status(self.ctx, sel)
+            self.exact[sel]["optimal"] = all(a in s for a, s in zip(sel, self.argmax_sets))
+            self.exact[sel]["float_locally_optimal"] = self.ctx.selection_svm(sel).locally_optimal
+        return self.exact[sel]
+
+    def families(self):
+        """(name, inits, DecidedRuns, labels) of each family of runs."""
+        inits = np.asarray(self.ctx.dataset.inits, dtype=float).reshape(len(self.ctx.dataset.inits), -1)
+        out = [("dataset init", inits, self.dataset_runs, None), ("random init", self.random_inits, self.random_runs, None)]
+        if self.cone_runs is not None:
+            out.append(("cone", self.cone_inits, self.cone_runs, self.cone_labels))
+        return out
+
+    def contradictions(self) -> list:
+        """Runs judged converged to a selection that is exactly not locally optimal: counterexamples, each with
+        what reproduces it (init, final iterate, iteration, step, the witness)."""
+        out = []
+        for name, inits, runs, labels in self.families():
+            for k, j in enumerate(runs.judgements):
+                if j.status == CONVERGED and self.status(j.selection)["locally_optimal"] is False:
+                    src = f"{name} {k}" if labels is None else \
+                        f"cone of {list(labels[k][0])} at R = {labels[k][2]:.4g}"
+                    out.append({"source": src, "init": inits[k], "selection": list(j.selection),
+                                "final_iterate": runs.histories[k]["theta_final"], "iteration": j.iteration,
+                                "one_minus_corr": j.one_minus_corr, "step": self.ctx.options["step"],
+                                "algorithm": "normalised GD with the zigzag step rule (numeric.decide_runs)",
+                                "witness": self.status(j.selection).get("witness"),
+                                "status": self.status(j.selection)})
+        return out
+
+    def cones(self) -> dict:
+        """Per locally optimal selection tested: per radius, how many cone runs stayed and converged."""
+        out = {}
+        if self.cone_runs is None:
+            return out
+        for sel in self.cone_selections:
+            per_r = []
+            for c in CONE_RADII:
+                js = [j for j, lab in zip(self.cone_runs.judgements, self.cone_labels) if lab[0] == sel and lab[1] == c]
+                if not js:
+                    continue
+                ok = sum(j.status == CONVERGED and j.selection == sel for j in js)
+                per_r.append({"R": c * self.exact[sel]["p_mm_norm"], "R_over_p_mm_norm": c, "runs": len(js),
+                              "stayed_and_converged": ok, "ok": ok == len(js),
+                              "statuses": dict(Counter(j.status for j in js))})
+            worked = [p for p in per_r if p["ok"]]
+            out[sel] = {"selection": list(sel), "smallest_R": worked[0]["R"] if worked else None,
+                        "smallest_R_over_p_mm_norm": worked[0]["R_over_p_mm_norm"] if worked else None,
+                        "radii": per_r}
+        return out
+
+    def basins(self) -> list:
+        """Which selections attract GD from the random inits, and how often (with the other outcomes)."""
+        judged = self.random_runs.judgements
+        counts = Counter((j.status, j.selection if j.status == CONVERGED else None) for j in judged)
+        out = []
+        for (status, sel), cnt in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0])):
+            entry = {"status": status, "runs": cnt, "fraction": cnt / max(1, len(judged))}
+            if sel is not None:
+                entry.update(selection=list(sel), optimal=self.status(sel)["optimal"],
+                             locally_optimal=self.status(sel)["locally_optimal"])
+            out.append(entry)
+        return out
+
+    def run_table(self, runs, inits) -> list:
+        """The evidence of a family of runs, one row per run."""
+        rows = []
+        for k, j in enumerate(runs.judgements):
+            row = {"init": inits[k], **j.to_dict()}
+            if j.status == CONVERGED:
+                row["locally_optimal"] = self.status(j.selection)["locally_optimal"]
+                row["optimal"] = self.status(j.selection)["optimal"]
+            rows.append(row)
+        return rows
+
+    def candidate_evidence(self) -> dict:
+        ctx = self.ctx
+        analysed = [ctx.selection_svm(c) for c in self.candidates]
+        return {"examined": int(len(self.candidates)), "all": bool(self.enumerated),
+                "feasible": int(sum(a.feasible for a in analysed)),
+                "locally_optimal_float": [list(a.selection) for a in analysed if a.locally_optimal],
+                "table": [{"selection": list(a.selection), "feasible": a.feasible,
+                           "support": [list(x) for x in a.support], "locally_optimal": a.locally_optimal}
+                          for a in analysed] if len(analysed) <= MAX_TABLE else None}
+
+    def counts(self) -> dict:
+        return {name: runs.counts() for name, _, runs, _ in self.families()}
+
+
+def exploration(ctx) -> Exploration:
+    """The exploration of ``ctx``'s dataset (computed once)."""
+    if getattr(ctx, "_exploration", None) is None:
+        ctx._exploration = Exploration(ctx)
+    return ctx._exploration
+
+
+STATUS_WORDS = {CONVERGED: "converged", STALLED: "stalled (certified)", MIXED: "mixed", UNDECIDED: "undecided"}
