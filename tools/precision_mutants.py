@@ -31,7 +31,7 @@ MUTANTS = [
      "rel_w = U * (2 * (D + 2) * rho_i + T + 8) + cond_lp * err_u", "rel_w = U * (T + 8) + cond_lp * err_u",
      STEP_TESTS),
     ("tolerance floor ignored (1e-7)", "verify/precision_runs.py",
-     'floor=o["cross_check_tol"])\n    row["backend"]', 'floor=1e-7)\n    row["backend"]', CHECK_TESTS),
+     'floor=o["cross_check_tol"], turned64=turned)', 'floor=1e-7, turned64=turned)', CHECK_TESTS),
     ("zigzag rule flipped in mpmath", "numeric/step_check.py",
      "back = inner < 0 if turned is None else turned", "back = inner > 0 if turned is None else turned", STEP_TESTS),
     ("tie accepted whatever the inner product", "numeric/step_check.py",
@@ -59,8 +59,8 @@ MUTANTS = [
     ("time budget cut not required for together", "verify/checks/precision_cross_check.py",
      'whole = K >= pr.settings(ctx)["iterations"]', "whole = True", CHECK_TESTS),
     ("float64 step state not recorded (fresh state)", "numeric/gd.py",
-     "step_state=StepState(state.eta, None if state.direction is None",
-     "step_state=StepState(float(step), None if True", ["tests/numeric/test_gd.py"] + CHECK_TESTS),
+     "step_state=StepState(state.factor, None if state.direction is None",
+     "step_state=StepState(1.0, None if True", ["tests/numeric/test_gd.py"] + CHECK_TESTS),
 ]
 
 
