@@ -73,16 +73,19 @@ def main() -> None:
         where = ", ".join("-" if p is None else f"{p['iteration']} ({p['rel_p']:.0e}, 10^{grown(c, p):.1f})"
                           for c, p in zip(runs, part)) or "-"
         at_parting.extend(grown(c, p) for c, p in zip(runs, part) if p is not None)
-        print(f"{k:3d} n={ds.n} T={ds.T} d={ds.d:2d}  {r.verdict:14s} {', '.join(c['outcome'] for c in runs) or '-':16s}"
+        outcome = ", ".join(c["outcome"] for c in runs) or "-"
+        print(f"{k:3d} n={ds.n} T={ds.T} d={ds.d:2d}  {r.verdict:14s} {outcome:16s}"
               f" part at {where:26s} one-step worst {one.get('worst_rel_error', float('nan')):.1e} "
-              f"({one.get('worst_ratio', float('nan')):.2g} of tol)  max growth 10^{g if g is not None else float('nan'):.1f}"
+              f"({one.get('worst_ratio', float('nan')):.2g} of tol)  "
+              f"max growth 10^{g if g is not None else float('nan'):.1f}"
               f"  {sec:5.1f} s", flush=True)
         if r.verdict != "holds":
             print(f"      {r.summary}")
     print(f"\nverdicts: {dict(verdicts)}; outcomes: {dict(outcomes)}; datasets whose runs part: {parted}/{args.n}; "
           f"with floating-point warnings: {warned}")
     if worst_rel:
-        print(f"one-step relative error: median {np.median(median_rel):.1e}, worst {max(worst_rel):.1e}; worst ratio to "
+        print(f"one-step relative error: median {np.median(median_rel):.1e}, worst {max(worst_rel):.1e}; "
+              f"worst ratio to "
               f"the tolerance {max(ratios):.2g} (median of per-dataset worst {np.median(ratios):.2g})")
     if growth:
         print(f"largest perturbation growth per dataset: median 10^{np.median(growth):.1f}, max 10^{max(growth):.1f}"

@@ -98,8 +98,8 @@ def main() -> None:
             with open(full, "w") as fh:
                 fh.write(text)
         killed += by is not None
-        print(f"{'killed  ' if by else 'SURVIVED'}  {name}  ({time.perf_counter() - t:.0f} s){'  by ' + by if by else ''}",
-              flush=True)
+        tail = f"  by {by}" if by else ""
+        print(f"{'killed  ' if by else 'SURVIVED'}  {name}  ({time.perf_counter() - t:.0f} s){tail}", flush=True)
     print(f"score: {killed}/{total} killed")
 
 

@@ -16,7 +16,8 @@ def test_batched_gd_takes_batched_step_and_matches_run_gd():
                       per_decade=100, adaptive=True, device="cpu")
     f64 = dict(dtype=torch.float64)
     theta = torch.as_tensor(theta0, **f64)
-    phi_t, gamma_t = torch.as_tensor(np.repeat(X[None], 2, 0), **f64), torch.as_tensor(np.repeat(gamma[None], 2, 0), **f64)
+    phi_t = torch.as_tensor(np.repeat(X[None], 2, 0), **f64)
+    gamma_t = torch.as_tensor(np.repeat(gamma[None], 2, 0), **f64)
     factor, prev = torch.ones(2, **f64), None
     by_k = dict(zip(traj.iterations.tolist(), traj.theta))
     for k in range(60):

@@ -31,8 +31,8 @@ of the run): float64 is not wrong, and the instrument holds with that finding in
 that step is the counterexample.
 
 Both references are checked for their digits: every mpmath step of (a) must carry a mantissa of at least 30
-digits and agree with itself 20 digits higher (where measured), and the first steps of every mpmath run of (b) must match the
-reference step from the same iterate to 1e-25; otherwise the verdict is `inconclusive` (an instrument that
+digits and agree with itself 20 digits higher (where measured), and the first steps of every mpmath run of (b)
+must match the reference step from the same iterate to 1e-25; otherwise the verdict is `inconclusive` (an instrument that
 cannot tell 3 digits from 30 proves nothing).
 
 Verdict: `holds` when (a) holds at every checkpoint and (b) holds for every run (or the basin-boundary finding
@@ -250,8 +250,8 @@ def _compare_runs(ctx, index) -> dict:
         cps64 = [c for c in traj64.checkpoints if c.iteration <= K]
         sub64 = numeric.Trajectory(traj64.method, traj64.step, cps64, traj64.stop_reason, 0.0)
         j64, jmp = _judge(cps64, p_mm), _judge(mp.checkpoints, p_mm)
-        rec = {"iterations": K, "budgets": list(budgets), "float64": j64.to_dict(), "mp": jmp.to_dict(), "profile": _profile(sub64, mp),
-               "mp_stop_reason": mp.stop_reason, "seconds_mp": round(mp.seconds, 3)}
+        rec = {"iterations": K, "budgets": list(budgets), "float64": j64.to_dict(), "mp": jmp.to_dict(),
+               "profile": _profile(sub64, mp), "mp_stop_reason": mp.stop_reason, "seconds_mp": round(mp.seconds, 3)}
         if mp.stop_reason == "time":
             rec["cut_by_time_budget"] = True
         prof = rec["profile"]
@@ -281,10 +281,16 @@ def _compare_runs(ctx, index) -> dict:
             return rec
         if mp.stop_reason == "time":
             break
-    rec.update(outcome="undecided", agree=None,
-               reason=f"the runs part (final relative distance {rec['profile']['final_rel']:.1e}) and did not both "
-                      f"converge within {rec['iterations']} iterations (float64: {rec['float64']['status']}, "
-                      f"mpmath: {rec['mp']['status']})")
+    final_rel = rec["profile"]["final_rel"]
+    status = f"(float64: {rec['float64']['status']}, mpmath: {rec['mp']['status']})"
+    if final_rel is not None and final_rel <= TOGETHER_REL and rec["profile"]["same_selection_throughout"]:
+        why = (f"the runs agree so far (relative distance {final_rel:.1e}) but the mpmath run stopped at iteration "
+               f"{rec['iterations']} of {pr.settings(ctx)['iterations']} {status}")
+    else:
+        dist = "n/a" if final_rel is None else f"{final_rel:.1e}"
+        why = (f"the runs part (final relative distance {dist}) and did not both converge within "
+               f"{rec['iterations']} iterations {status}")
+    rec.update(outcome="undecided", agree=None, reason=why)
     return rec
 
 
@@ -342,8 +348,8 @@ def run(ctx):
     o = ctx.options
     s = pr.settings(ctx)
     base = {"float64_runs": f"numeric.run_gd from each of the {len(ctx.dataset.inits)} init(s): {s['method']} GD, "
-                            f"nominal step {s['step']:g}" + (f", zigzag step rule (adaptive, relative {s['relative']:g})"
-                                                            if s["adaptive"] else "")
+                            f"nominal step {s['step']:g}"
+                            + (f", zigzag step rule (adaptive, relative {s['relative']:g})" if s["adaptive"] else "")
                             + f", {s['iterations']} iterations (the algorithm of Context.ngd_runs)",
             "dps_one_step": o["certify_dps"], "dps_mp_runs": o["cross_check_dps"], "iterations": s["iterations"]}
     low = [k for k in ("certify_dps", "cross_check_dps") if int(o[k]) < MIN_DPS]
@@ -404,7 +410,8 @@ def _run(ctx, base: dict):
         i, c = weak[0]
         return instrument_result(ID, STATEMENT, INCONCLUSIVE,
                                  f"run {i}: the mpmath run does not carry its digits (its steps differ from the "
-                                 f"reference by {c['mp_digits']['worst_rel_difference']:.1e} relative)" + warn, evidence)
+                                 f"reference by {c['mp_digits']['worst_rel_difference']:.1e} relative)" + warn,
+                                 evidence)
     err = [(i, c) for i, c in enumerate(comps) if c["outcome"] == "float64 error"]
     if err:
         i, c = err[0]
