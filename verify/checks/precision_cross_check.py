@@ -71,6 +71,7 @@ TOGETHER_REL = 1e-8          # final relative distance under which two runs have
 PART_REL = 1e-10             # relative distance at which the profile marks the runs as parted (diagnostic)
 REFERENCE_MAX_ERROR = 1e-20  # the mpmath reference must agree with itself 20 digits higher to this
 MP_RUN_MAX_DIFFERENCE = 1e-25  # an mpmath run's first steps must match the reference this well (>= 30 digits)
+ILL_CONDITIONED = 1e-3       # a one-step tolerance above this: the step direction is ill-conditioned (reported)
 SEGMENT_CAP = 2000           # longest float64 segment replayed step by step when the runs' selections differ
 
 
@@ -108,7 +109,9 @@ def _one_step_summary(ctx, rows_per_run) -> dict:
                                                       "eta_mp", "inner_mp", "tie", "correctly_rounded", "consistent")}
                               for r in rows]})
     flat = [r for rows in rows_per_run for r in rows]
-    rel = [r["rel_error"] for r in flat if np.isfinite(r.get("rel_error", np.inf))]
+    ill = [r for r in flat if r.get("tolerance", 0.0) > ILL_CONDITIONED]
+    rel = [r["rel_error"] for r in flat if np.isfinite(r.get("rel_error", np.inf))
+           and r.get("tolerance", 0.0) <= ILL_CONDITIONED]
     return {"dps": ctx.options["certify_dps"], "reference_dps": ctx.options["certify_dps"] + 20,
             "tolerance_floor": ctx.options["cross_check_tol"],
             "tolerance_meaning": "max(floor, first-order bound on float64's rounding in the step: a few ulps times "
@@ -118,6 +121,13 @@ def _one_step_summary(ctx, rows_per_run) -> dict:
             "worst_ratio": max((r["ratio"] for r in flat if "ratio" in r), default=None),
             "worst_rel_error": max(rel, default=None), "median_rel_error": float(np.median(rel)) if rel else None,
             "worst_reference_error": max((r.get("reference_error") or 0.0 for r in flat), default=None),
+            "ill_conditioned": len(ill), "ill_conditioned_correctly_rounded": sum(bool(r.get("correctly_rounded"))
+                                                                                  for r in ill),
+            "ill_conditioned_meaning": f"steps whose tolerance exceeds {ILL_CONDITIONED:g}: the gradient nearly "
+                                       "cancels (near a stationary point), so no float64 evaluation fixes the step "
+                                       "direction; they are judged by the rounding bound, and by whether float64's "
+                                       "next iterate is the correctly rounded exact one; worst_rel_error and "
+                                       "median_rel_error leave them out",
             "runs": runs}
 
 
@@ -426,8 +436,13 @@ def _run(ctx, base: dict):
     cut = [c["iterations"] for c in comps if c.get("cut_by_time_budget")]
     cut_text = f" (the time budget cut an mpmath run at iteration {min(cut)})" if cut else ""
     undecided = [(i, c) for i, c in enumerate(comps) if c["agree"] is None]
+    worst = "n/a" if one["worst_rel_error"] is None else f"{one['worst_rel_error']:.1e}"
     first = (f"float64 steps agree with mpmath ({o['certify_dps']} digits) at all {one['checked']} checked steps "
-             f"(worst {one['worst_rel_error']:.1e} relative, {one['worst_ratio']:.2g} of the tolerance)")
+             f"(worst {worst} relative, {one['worst_ratio']:.2g} of the tolerance)")
+    if one["ill_conditioned"]:
+        first += (f"; {one['ill_conditioned']} of them ill-conditioned (tolerance > {ILL_CONDITIONED:g}, near a "
+                  f"stationary point), float64's next iterate correctly rounded at "
+                  f"{one['ill_conditioned_correctly_rounded']}")
     if undecided:
         i, c = undecided[0]
         return instrument_result(ID, STATEMENT, INCONCLUSIVE, f"{first}; run {i}: {c['reason']}{cut_text}" + warn,
