@@ -70,7 +70,7 @@ from .hessian import (LocalDerivatives, LossDerivatives, StableHessian, hessian_
                       hessian_vector_product, loss_derivatives)
 from .mp_hessian import MPLocalDerivatives, mp_hessian_matrix, mp_hessian_vector_product  # noqa: E402
 from .smoothness import (LipschitzBound, LossConstants, StepJudgement, derivative_sups, judge_step,  # noqa: E402
-                         key_diameters, lipschitz_bound, loss_constants)
+                         key_diameters, lipschitz_bound, loss_constants, search_hessian_norm)
 from .extrapolation import FLOAT64, MPMATH, IntegratorStats, LIEIntegrator, lie_extrapolation_step  # noqa: E402
 from .fixed_step import (FixedStepCheckpoint, FixedStepTrajectory, ModifiedFlow, Remainder, log_schedule,  # noqa: E402
                          remainder, simulate_fixed_step, trajectory_evidence)
@@ -80,7 +80,7 @@ __all__ += [
     "LocalDerivatives", "LossDerivatives", "StableHessian", "hessian_matrix", "hessian_vector_product",
     "loss_derivatives", "MPLocalDerivatives", "mp_hessian_matrix", "mp_hessian_vector_product",
     "LipschitzBound", "LossConstants", "StepJudgement", "derivative_sups", "judge_step", "key_diameters",
-    "lipschitz_bound", "loss_constants",
+    "lipschitz_bound", "loss_constants", "search_hessian_norm",
     "FLOAT64", "MPMATH", "IntegratorStats", "LIEIntegrator", "lie_extrapolation_step",
     "FixedStepCheckpoint", "FixedStepTrajectory", "ModifiedFlow", "Remainder", "log_schedule", "remainder",
     "simulate_fixed_step", "trajectory_evidence", "MPModifiedFlow", "mp_simulate_fixed_step",

@@ -9,7 +9,8 @@ One step of size H from (t0, y0), with J = df/dy(t0, y0) and f_t = df/dt(t0, y0)
 
 T_{K,K} has order K and T_{K,K-1} order K - 1; their difference is the embedded error estimate
 (the accepted value is T_{K,K}). The table holds increments y_j - y0, not values, so the rounding of a
-large |y0| is not amplified by the extrapolation weights (their sum of magnitudes is ~3000 for K = 8). The error expansion of a one-step method in powers of h holds for any
+large |y0| is not amplified by the extrapolation weights (their sum of magnitudes is ~3000 for K = 8).
+The error expansion of a one-step method in powers of h holds for any
 frozen J, so J only decides stability: for J = df/dy every T_{j,1} has the stability function
 (1 - z/j)^{-j}, which tends to 0 as z -> -infinity, and so do the extrapolated ones (their linear
 combinations): steps far beyond 1/|lambda| stay stable once fast modes have decayed, which explicit pairs
@@ -178,7 +179,8 @@ class LIEIntegrator:
         return self.stats.accepted + self.stats.rejected >= self.max_steps
 
     def advance(self, t, y, t_end):
-        """One accepted step from (t, y) towards t_end; returns (t_new, y_new), or None when the step budget is spent."""
+        """One accepted step from (t, y) towards t_end; returns (t_new, y_new), or None when the step budget
+        is spent."""
         while not self.exhausted:
             H = min(self.h, t_end - t)
             last = H >= t_end - t

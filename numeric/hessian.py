@@ -17,7 +17,8 @@ score gamma and the features Phi (the logits are an exponential family with suff
 Stable evaluation (no cancellation at any norm): with a_i the dominant token, d_t = Phi_t - Phi_{a_i},
 r_t = <theta, d_t> <= 0 and the tail weights s_t (t != a_i) from :class:`numeric.attention.StableAttention`,
 
-    gap_i = gamma_{a_i} - u_i = -sum_{t != a} s_t (gamma_t - gamma_a),   m_i = Phi_bar_i - Phi_{a_i} = sum_{t != a} s_t d_t,
+    gap_i = gamma_{a_i} - u_i = -sum_{t != a} s_t (gamma_t - gamma_a),
+    m_i = Phi_bar_i - Phi_{a_i} = sum_{t != a} s_t d_t,
     e_t = (gamma_t - gamma_a) + gap_i,  X_t = d_t - m_i  (t != a),       e_a = gap_i,  X_a = -m_i,
 
 so every expectation is a sum of tail terms s_t (...) plus the dominant token's term s_a gap_i (products of
@@ -191,7 +192,8 @@ class LocalDerivatives:
         return self.lp @ self.g_h / self.n
 
     def _kv(self, v: np.ndarray):
-        """(K^_i v, v.K^_i v, Y, m.v): K^_i v = e^{-R} K_i v = sum_{t != a} s^_t e_t Y_t X_t + s_a gap^_i m_i (m_i.v)."""
+        """(K^_i v, v.K^_i v, Y, m.v) with
+        K^_i v = e^{-R} K_i v = sum_{t != a} s^_t e_t Y_t X_t + s_a gap^_i m_i (m_i.v)."""
         X, m = self.X, self.m
         Y = X @ v
         mv = m @ v
@@ -208,7 +210,8 @@ class LocalDerivatives:
         return ((self.lpp * self.eR * gv) @ self.g_h + self.lp @ kv) / self.n
 
     def dense(self) -> np.ndarray:
-        """H^ = e^{-R} H = (1/n) sum_i [ l'' e^R g^_i g^_i^T + l' (sum_t s^_t e_t X_t X_t^T + s_a gap^_i m_i m_i^T) ]."""
+        """H^ = e^{-R} H
+              = (1/n) sum_i [ l'' e^R g^_i g^_i^T + l' (sum_t s^_t e_t X_t X_t^T + s_a gap^_i m_i m_i^T) ]."""
         X, m, g = self.X, self.m, self.g_h
         w = (self.sh * self.e) * self.lp[:, None]
         H = np.einsum("it,itd,ite->de", w, X, X)

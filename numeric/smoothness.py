@@ -210,3 +210,45 @@ def judge_step(step: float, bound: LipschitzBound | float | None) -> StepJudgeme
         return StepJudgement(float(step), None, None, None, None)
     L = float(L)
     return StepJudgement(float(step), L, (math.inf if L == 0 else 1.0 / L), bool(step * L <= 1.0), float(step * L))
+
+
+def search_hessian_norm(phi: np.ndarray, gamma: np.ndarray, loss: Loss, seed: int = 0, n_random: int = 120,
+                        n_ascent: int = 3, max_iter: int = 50) -> tuple[float, np.ndarray]:
+    """A lower estimate of sup_theta ||hess L(theta)|| (to see how tight :func:`lipschitz_bound` is): the best of
+    ``n_random`` random thetas (random directions with log-uniform radii in [0.01, 30]/delta, delta the largest key
+    diameter, where logit differences are of order one; and n_random/3 multiples of key differences
+    (Phi_it - Phi_i tau)/|.|^2), then BFGS ascent from the ``n_ascent`` best, using d lambda/d theta =
+    sign(lambda) D^3 L[w, w] for the top |eigenvalue| lambda with unit eigenvector w. Returns (value, theta).
+    Deterministic for a given seed (budgets are counts)."""
+    from scipy.optimize import minimize
+
+    from .hessian import StableHessian
+
+    rng = np.random.default_rng(seed)
+    phi = np.asarray(phi, dtype=float)
+    sh = StableHessian(phi, gamma, loss)
+    n, T, D = phi.shape
+    delta = float(key_diameters(phi).max()) or 1.0
+
+    def value_grad(th):
+        loc = sh.at(th)
+        w, V = np.linalg.eigh(loc.eR * loc.dense())
+        j = int(np.argmax(np.abs(w)))
+        return float(abs(w[j])), np.sign(w[j]) * loc.eR * loc.third(V[:, j])
+
+    starts = []
+    for _ in range(n_random):
+        u = rng.standard_normal(D)
+        starts.append(np.exp(rng.uniform(math.log(0.01), math.log(30))) / delta * u / np.linalg.norm(u))
+    for _ in range(n_random // 3):
+        i, (t1, t2) = rng.integers(n), rng.choice(T, 2, replace=False)
+        dd = phi[i, t1] - phi[i, t2]
+        starts.append(dd / max(float(dd @ dd), 1e-300) * rng.uniform(-3, 3))
+    scored = sorted(((value_grad(th)[0], th) for th in starts), key=lambda c: -c[0])
+    best, best_th = scored[0]
+    for _, th in scored[:n_ascent]:
+        res = minimize(lambda t: tuple(-x for x in value_grad(t)), th, jac=True, method="BFGS",
+                       options=dict(maxiter=max_iter))
+        if -res.fun > best:
+            best, best_th = float(-res.fun), np.asarray(res.x)
+    return best, best_th

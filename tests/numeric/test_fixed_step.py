@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from attnsvm.numeric import (LOGISTIC, FixedStepTrajectory, least_distance, lipschitz_bound, log_schedule,
+from attnsvm.numeric import (LOGISTIC, least_distance, lipschitz_bound, log_schedule,
                              one_minus_corr, remainder, run_gd, simulate_fixed_step, svm_constraints,
                              trajectory_evidence)
 from attnsvm.verify import builtin
@@ -135,4 +135,3 @@ def test_bad_arguments():
         simulate_fixed_step(ds.inits[0], phi, gamma, LOGISTIC, -1.0, target_norm=10)
     with pytest.raises(ValueError, match="entries"):
         simulate_fixed_step([0.0, 0.0], phi, gamma, LOGISTIC, 0.1, target_norm=10)
-    assert issubclass(FixedStepTrajectory, object)

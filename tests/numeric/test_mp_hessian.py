@@ -36,4 +36,5 @@ def test_mp_hessian_and_third_derivative_equal_mpmath_diff(norm, loss):
             assert abs(hv[i] - (H[i, 0] * v[0] + H[i, 1] * v[1])) <= 1e-30 * abs(hv[i])
         # the local bound
         w = mpmath.eigsy(mpmath.matrix(H.tolist()))[0]
-        assert max(abs(x) for x in w) <= ml.bound() * (1 + mpmath.mpf(10) ** -25)   # equal when one token leads the tail
+        # (equal, up to rounding, when one token leads the tail)
+        assert max(abs(x) for x in w) <= ml.bound() * (1 + mpmath.mpf(10) ** -25)
