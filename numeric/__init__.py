@@ -1,7 +1,8 @@
 """Floating computation for attention max-margin verification.
 
 Stable softmax attention and its gradients (DESIGN.md section 3), GD with checkpoints, the attention
-SVM family (cvxpy, polished in mpmath), direction comparisons, losses.
+SVM family (cvxpy, polished in mpmath), direction comparisons, losses; the certified Hessian bound and the
+fixed-step GD simulator (literal steps, then the modified equation in log-time).
 """
 from .attention import (AttentionState, StableAttention, attention_state, dominant_tokens, gradient, logits, loss_value,
                         naive_gradient)
@@ -67,13 +68,34 @@ __all__ += [
     "candidate_selections", "feasible_many", "is_locally_optimal", "least_distance", "single_sequence_variations",
     "support_tokens", "torch_threads",
 ]
-from .interval_attention import IntervalAttention, LossDerivatives, loss_derivatives  # noqa: E402
+from .interval_attention import IntervalAttention  # noqa: E402
+from .interval_attention import LossDerivatives as IntervalLossDerivatives  # noqa: E402
+from .interval_attention import loss_derivatives as interval_loss_derivatives  # noqa: E402
 from .stationary import (DescentCertificate, NewtonResult, StationaryCertificate, certified_inertia,  # noqa: E402
                          certify_stationary_point, descent_certificate, exact_span, find_stationary_point, hessian,
                          loss_subspace)
 
 __all__ += [
-    "IntervalAttention", "LossDerivatives", "loss_derivatives",
+    "IntervalAttention", "IntervalLossDerivatives", "interval_loss_derivatives",
     "DescentCertificate", "NewtonResult", "StationaryCertificate", "certified_inertia", "certify_stationary_point",
     "descent_certificate", "exact_span", "find_stationary_point", "hessian", "loss_subspace",
+]
+from .hessian import (LocalDerivatives, LossDerivatives, StableHessian, hessian_matrix,  # noqa: E402
+                      hessian_vector_product, loss_derivatives)
+from .mp_hessian import MPLocalDerivatives, mp_hessian_matrix, mp_hessian_vector_product  # noqa: E402
+from .smoothness import (LipschitzBound, LossConstants, StepJudgement, derivative_sups, judge_step,  # noqa: E402
+                         key_diameters, lipschitz_bound, loss_constants, search_hessian_norm)
+from .extrapolation import FLOAT64, MPMATH, IntegratorStats, LIEIntegrator, lie_extrapolation_step  # noqa: E402
+from .fixed_step import (FixedStepCheckpoint, FixedStepTrajectory, ModifiedFlow, Remainder, log_schedule,  # noqa: E402
+                         remainder, simulate_fixed_step, trajectory_evidence)
+from .mp_fixed_step import MPModifiedFlow, mp_simulate_fixed_step  # noqa: E402
+
+__all__ += [
+    "LocalDerivatives", "LossDerivatives", "StableHessian", "hessian_matrix", "hessian_vector_product",
+    "loss_derivatives", "MPLocalDerivatives", "mp_hessian_matrix", "mp_hessian_vector_product",
+    "LipschitzBound", "LossConstants", "StepJudgement", "derivative_sups", "judge_step", "key_diameters",
+    "lipschitz_bound", "loss_constants", "search_hessian_norm",
+    "FLOAT64", "MPMATH", "IntegratorStats", "LIEIntegrator", "lie_extrapolation_step",
+    "FixedStepCheckpoint", "FixedStepTrajectory", "ModifiedFlow", "Remainder", "log_schedule", "remainder",
+    "simulate_fixed_step", "trajectory_evidence", "MPModifiedFlow", "mp_simulate_fixed_step",
 ]

@@ -21,7 +21,8 @@ DEFAULT_OPTIONS = {
                                  # normalized, else 1); the zigzag rule may shorten it
     "fixed_step": None,          # fixed step of the theorem algorithm (default: min(the dataset's fixed step, 1/L))
     "random_inits": 64,          # random inits of the exploration behind locally-optimal (basins)
-    "fixed_iterations": 50_000,  # literal fixed-step GD: the most steps before the simulation takes over
+    "fixed_iterations": 200_000, # fixed-step GD: the most literal steps before its modified equation takes over
+    "fixed_max_log10_steps": 1e5,   # fixed-step GD: the most equivalent steps, as a base-10 exponent
     "cross_check_iterations": 3000,  # steps of the precision-cross-check's float64 runs (at most, of its mpmath runs)
     "cross_check_dps": 30,       # mpmath digits of the precision-cross-check's mpmath GD runs (at least 30)
     "cross_check_time_budget": None,  # optional seconds per mpmath cross-check run (default none: deterministic)
@@ -69,7 +70,7 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
         opts[key] = int(opts[key])
-    for key in ("time_budget", "tol", "step", "fixed_step", "cross_check_time_budget", "cross_check_tol", "naive_tol"):
+    for key in ("time_budget", "tol", "step", "fixed_step", "fixed_max_log10_steps", "cross_check_time_budget", "cross_check_tol", "naive_tol"):
         if opts[key] is None:
             continue
         try:
