@@ -296,6 +296,7 @@ class Context:
 
 
 def _run_isolated(ctx, check_id: str):
+    import time
     import traceback
     import warnings
 
@@ -305,6 +306,7 @@ def _run_isolated(ctx, check_id: str):
     module = MODULES[check_id]
     role = getattr(module, "ROLE", "claim")
     statement = getattr(module, "STATEMENT", None)
+    start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -327,4 +329,5 @@ def _run_isolated(ctx, check_id: str):
             if text not in seen:
                 seen.append(text)
         result.evidence = {**result.evidence, "numerical_warnings": seen[:20]}
+    result.seconds = time.perf_counter() - start
     return result
