@@ -13,6 +13,7 @@ from .joint import (JointCheckpoint, JointTrajectory, grad_p, grad_v, joint_grad
 from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
 from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
 from .assumption_b import MarginSolver, RatioEvaluator, estimate_nu
+from .exact_rows import ExactRows, slack_lower_bounds
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
                   solve_and_polish, solve_svm, svm_constraints, to_mpf)
 
@@ -21,6 +22,7 @@ __all__ = [
     "mp_one_minus_corr", "one_minus_corr", "unit",
     "METHODS", "Checkpoint", "Trajectory", "checkpoint_schedule", "run_gd",
     "BUILTIN_LOSSES", "CORRELATION", "EXPONENTIAL", "LOGISTIC", "Loss",
+    "ExactRows", "slack_lower_bounds",
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_and_polish", "solve_svm", "svm_constraints", "to_mpf",
     "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",

@@ -22,6 +22,8 @@ import cvxpy as cp
 import mpmath
 import numpy as np
 
+from .exact_rows import ExactRows, as_exact_rows, float_with_error, slack_lower_bounds
+
 
 @dataclass
 class SVMConstraints:
@@ -81,9 +83,11 @@ def solve_svm(A: np.ndarray, b: np.ndarray) -> SVMSolution:
 
 
 def to_mpf(x) -> mpmath.mpf:
-    """An exact rational (Fraction/int) or a float as an mpmath number at the working precision."""
+    """An exact rational (Fraction/int/python-flint fmpq) or a float as an mpmath number at the working precision."""
     if isinstance(x, Fraction):
         return mpmath.mpf(x.numerator) / x.denominator
+    if hasattr(x, "p") and hasattr(x, "q") and not isinstance(x, mpmath.mpf):   # fmpq
+        return mpmath.mpf(int(x.p)) / int(x.q)
     if isinstance(x, (int, np.integer)):
         return mpmath.mpf(int(x))
     return mpmath.mpf(float(x)) if isinstance(x, np.floating) else mpmath.mpf(x)
@@ -108,6 +112,7 @@ class PolishedSVM:
     dps: int
     iterations: int
     notes: list = field(default_factory=list)
+    rows_in_mpmath: int = 0   # constraint rows converted to mpmath (the others were settled in float64)
 
     @property
     def theta_float(self) -> np.ndarray:
@@ -152,6 +157,25 @@ def _solve_on(rows, b, free: list):
     return _solve_on_rhs(rows, free, [b[j] for j in free])
 
 
+class _MPRows:
+    """Rows of an exact constraint matrix (numeric.ExactRows) as lists of mpf at the working precision,
+    converted on first use."""
+
+    def __init__(self, src: ExactRows):
+        self.src = src
+        self._rows: dict = {}
+
+    def fetch(self, indices) -> None:
+        missing = [int(j) for j in indices if int(j) not in self._rows]
+        if missing:
+            for j, row in zip(missing, self.src.rows(missing)):
+                self._rows[j] = [to_mpf(x) for x in row]
+
+    def __getitem__(self, j: int) -> list:
+        self.fetch([j])
+        return self._rows[j]
+
+
 def polish(A_exact, b_exact, active_guess, dps: int = 50, max_iter: int = 500) -> PolishedSVM:
     """Solve min ||theta||^2/2 s.t. A theta >= b exactly enough: its dual
     min_{lambda >= 0} ||A^T lambda||^2/2 - b^T lambda by the Lawson-Hanson active-set method, in mpmath
@@ -161,15 +185,35 @@ def polish(A_exact, b_exact, active_guess, dps: int = 50, max_iter: int = 500) -
     method adds the most violated primal constraint (the most negative dual gradient A_j theta - b_j),
     and steps back to keep lambda >= 0 when a multiplier would turn negative. It ends when
     lambda >= 0, A theta >= b and lambda_j (A_j theta - b_j) = 0 hold to the working precision.
+
+    ``A_exact`` is an array of exact rationals or a lazy ``numeric.ExactRows``: only the rows whose slack
+    float64 cannot prove larger than the tolerance (numeric.exact_rows.slack_lower_bounds) are converted to
+    mpmath; the others satisfy their constraint strictly and are neither active nor violated.
     """
+    src = as_exact_rows(A_exact)
+    m, D = src.shape
     with mpmath.workdps(dps):
-        m = len(A_exact)
-        rows = [[to_mpf(x) for x in row] for row in np.asarray(A_exact, dtype=object)]
-        b = [to_mpf(x) for x in np.asarray(b_exact, dtype=object).ravel()]
-        D = len(rows[0]) if rows else 0
-        data_scale = max([abs(x) for row in rows for x in row] + [abs(x) for x in b] + [mpmath.mpf(1)])
+        rows = _MPRows(src)
+        b_obj = list(np.asarray(b_exact, dtype=object).ravel())
+        b = [to_mpf(x) for x in b_obj]
+        b_f, b_err = float_with_error(b_obj)
+        scale_f = float(np.max(np.abs(src.approx) + src.error[:, None], initial=0.0)) if m and D else 0.0
+        data_scale = max(mpmath.mpf(scale_f), max([abs(x) for x in b] + [mpmath.mpf(1)]))
         tol = mpmath.mpf(10) ** (-(dps * 3 // 5))
+        tol_f = float(tol * data_scale)
         notes: list = []
+
+        def near(lam) -> list:
+            """Rows whose slack at theta = A^T lam is not proved > tol * data_scale by float64, with the free rows."""
+            theta = primal(lam)
+            th_f = np.array([float(x) for x in theta]) if D else np.zeros(0)
+            lb = slack_lower_bounds(src, th_f, 2.0 ** -50 * np.abs(th_f) + 2.0 ** -1070, b_f, b_err)
+            out = sorted(set(np.nonzero(lb <= tol_f)[0].tolist()) | set(lam))
+            rows.fetch(out)
+            return theta, out
+
+        def slack_of(j, theta):
+            return mpmath.fsum(a * t for a, t in zip(rows[j], theta)) - b[j]
 
         # warm start: an independent subset of the guess whose equality solution has lambda > 0
         free = _independent_rows(rows, list(dict.fromkeys(int(j) for j in active_guess)), tol)
@@ -190,9 +234,9 @@ def polish(A_exact, b_exact, active_guess, dps: int = 50, max_iter: int = 500) -
 
         it = 0
         for it in range(1, max_iter + 1):
-            theta = primal(lam)
-            slack = [mpmath.fsum(a * t for a, t in zip(rows[j], theta)) - b[j] for j in range(m)]
-            cand = [j for j in range(m) if j not in lam]
+            theta, cand_rows = near(lam)
+            slack = {j: slack_of(j, theta) for j in cand_rows}
+            cand = [j for j in cand_rows if j not in lam]
             if not cand:
                 break
             j_add = min(cand, key=lambda j: slack[j])
@@ -233,16 +277,18 @@ def polish(A_exact, b_exact, active_guess, dps: int = 50, max_iter: int = 500) -
         else:
             notes.append(f"no convergence in {max_iter} iterations")
 
-        theta = primal(lam)
-        lam_all = [lam.get(j, mpmath.mpf(0)) for j in range(m)]
-        slack = [mpmath.fsum(a * t for a, t in zip(rows[j], theta)) - b[j] for j in range(m)]
-        primal_inf = max([-s for s in slack] + [mpmath.mpf(0)])
-        dual_inf = max([-x for x in lam_all] + [mpmath.mpf(0)])
-        comp = max([abs(lam_all[j] * slack[j]) for j in range(m)] + [mpmath.mpf(0)])
+        theta, cand_rows = near(lam)
+        slack = {j: slack_of(j, theta) for j in cand_rows}
+        zero = mpmath.mpf(0)
+        lam_all = [lam.get(j, zero) for j in range(m)]
+        primal_inf = max([-s for s in slack.values()] + [zero])
+        dual_inf = max([-x for x in lam.values()] + [zero])
+        comp = max([abs(lam[j] * slack[j]) for j in lam] + [zero])
         residual = max(primal_inf, dual_inf, comp) / data_scale
-        act = [j for j in range(m) if abs(slack[j]) <= tol * data_scale]
+        act = [j for j in cand_rows if abs(slack[j]) <= tol * data_scale]
         return PolishedSVM(theta=theta, lam=lam_all, active=act, basis=sorted(lam), kkt_residual=residual,
-                           ok=bool(residual <= tol), dps=dps, iterations=it, notes=notes)
+                           ok=bool(residual <= tol), dps=dps, iterations=it, notes=notes,
+                           rows_in_mpmath=len(rows._rows))
 
 
 def active_set_guess(sol: SVMSolution, A: np.ndarray, b: np.ndarray, rel_tol: float = 1e-5) -> list:
@@ -263,7 +309,8 @@ def mp_decimal_strings(values, digits: int = 40) -> list[str]:
 
 
 def solve_and_polish(A, b, A_exact=None, b_exact=None, dps: int = 50) -> tuple[SVMSolution, PolishedSVM | None]:
-    """The solver's answer and its polished KKT solution (from the exact rows when given).
+    """The solver's answer and its polished KKT solution (from the exact rows when given: an array of exact
+    rationals or a lazy ``numeric.ExactRows``, e.g. ``Dataset.exact_constraints(selection).A``).
 
     When the solver gives no answer that is a proof of infeasibility (an error, or an "inaccurate"
     status), the active-set method runs from an empty active set; if it reaches a KKT point the SVM is

@@ -82,7 +82,7 @@ def w_svm(ctx, selection) -> WSVMs:
         nuc = numeric.solve_nuclear_svm(con.A, con.b, ctx.dataset.d)
         cert = None
         if nuc.feasible:
-            exact = numeric.svm_constraints(ctx.dataset.features_exact(), key[1])
+            exact = fro.exact   # the lazy exact constraints of Context.svm (Dataset.exact_constraints)
             cert = numeric.nuclear_certificate(exact.A, exact.b, nuc.W, nuc.dual, ctx.dataset.d, tol=NUC_CERT_TOL)
         cache[key] = WSVMs(selection=key[1], fro=fro, nuc=nuc, cert=cert)
     return cache[key]

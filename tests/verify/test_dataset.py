@@ -35,7 +35,7 @@ def test_defaults():
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"X": [[[1, 0], [0, float("nan")]], [[1, 0], [0, 1]]]}, "X[0][1][1]: nan is not a finite number"),
+    ({"X": [[[1, 0], [0, float("nan")]], [[1, 0], [0, 1]]]}, "X[0][1][1]: NaN is not a finite number"),
     ({"X": [[[1, 0], [0, 1]], [[1, 0], [0]]]}, "X[1][1]: ragged array"),
     ({"X": [[[1, 0], [0, 1]], [[1, 0]]]}, "X[1]: ragged array"),
     ({"X": [[[1, 0]], [[0, 1]]]}, "at least 2 tokens"),
@@ -78,7 +78,7 @@ def test_files(tmp_path):
     assert Dataset.from_file(good).name == "tiny"
     nan = tmp_path / "nan.json"
     nan.write_text('{"X": [[[1, NaN], [0, 1]]], "Y": [1], "v": [1, 0]}')
-    with pytest.raises(DatasetError, match="nan.json: NaN is not a finite number"):
+    with pytest.raises(DatasetError, match=r"nan.json: X\[0\]\[0\]\[1\]: NaN is not a finite number"):
         Dataset.from_file(nan)
     broken = tmp_path / "broken.json"
     broken.write_text('{"X": [')
