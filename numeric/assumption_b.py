@@ -255,8 +255,8 @@ def convexity_certificate(X_exact, Y_exact, alpha, basis, max_vertices: int = 40
     n, T, d = X.shape
     Yf = [Fraction(y) for y in Y_exact]
     alpha = [int(a) for a in alpha]
-    if T ** n - 1 > max_vertices:
-        return {"proved": False, "reason": f"{T ** n - 1} vertices exceed the limit {max_vertices}"}
+    if n * np.log2(T) > 62 or T ** n - 1 > max_vertices:
+        return {"proved": False, "reason": f"{T}^{n} - 1 vertices exceed the limit {max_vertices}"}
     rows = [[Yf[i] * Fraction(X[i, alpha[i], c]) for c in range(d)] for i in range(n)]
     # exact v(alpha) on the polished basis, with an exact KKT check
     AB = sympy.Matrix([[sympy.Rational(x.numerator, x.denominator) for x in rows[j]] for j in basis])

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .losses import Loss
+from .threads import blas_threads
 
 
 @dataclass
@@ -72,27 +73,46 @@ class StableAttention:
         self.gamma = np.asarray(gamma, dtype=float)
         self.n, self.T, self.D = self.phi.shape
         self.dominant = None
+        self.dphi = None
 
-    def _refresh(self, theta: np.ndarray) -> None:
-        rows = np.arange(self.n)
-        self.dominant = np.argmax(self.phi @ theta, axis=1)
-        self.dphi = self.phi - self.phi[rows, self.dominant][:, None, :]
-        self.dphi_flat = self.dphi.reshape(self.n * self.T, self.D)
-        self.gamma_a = self.gamma[rows, self.dominant]
-        self.dgamma = self.gamma - self.gamma_a[:, None]          # 0 at a_i
-        self.off = np.zeros((self.n, self.T))
-        self.off[rows, self.dominant] = -np.inf                   # takes a_i out of every tail sum
+    def _refresh(self, theta: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Dominant tokens at theta and the differences to them, for the sequences ``rows`` (default all).
+        Memory: one (n, T, D) array, allocated once and overwritten in place, row by row, where the dominant
+        token changed (so a state's ``dphi`` is valid until the kernel's next refresh), besides Phi itself."""
+        if self.dphi is None:
+            self.dphi = np.empty_like(self.phi)
+            self.dphi_flat = self.dphi.reshape(self.n * self.T, self.D)
+            self.dominant = np.zeros(self.n, dtype=np.intp)
+            self.gamma_a = np.zeros(self.n)
+            self.dgamma = np.zeros((self.n, self.T))
+            self.off = np.zeros((self.n, self.T))
+        if rows is None or 4 * len(rows) > self.n:   # many rows: one contiguous pass is faster
+            rows = np.arange(self.n)
+        phi = self.phi[rows] if len(rows) < self.n else self.phi
+        dom = np.argmax(phi @ theta, axis=1)
+        self.dominant[rows] = dom
+        if len(rows) < self.n:
+            self.dphi[rows] = phi - phi[np.arange(len(rows)), dom][:, None, :]
+        else:
+            np.subtract(self.phi, self.phi[rows, dom][:, None, :], out=self.dphi)
+        self.gamma_a[rows] = self.gamma[rows, dom]
+        self.dgamma[rows] = self.gamma[rows] - self.gamma_a[rows, None]   # 0 at a_i
+        self.off[rows] = 0.0
+        self.off[rows, dom] = -np.inf                                     # takes a_i out of every tail sum
 
     def tails(self, theta: np.ndarray):
         """(r_tail, e_tail, z, gap, u): r_it = <theta, Phi_it - Phi_{i,a_i}> (<= 0) with -inf at a_i,
         e_tail = e^{r_tail}, z_i = 1 + sum_{t != a_i} e^{r_it}, gap_i = sum_{t != a_i} s_it (gamma_{i,a_i} - gamma_it),
-        u_i = gamma_{i,a_i} - gap_i = Y_i f(X_i)."""
-        if self.dominant is None:
-            self._refresh(theta)
-        r = (self.dphi_flat @ theta).reshape(self.n, self.T)
-        if r.max() > 0:
-            self._refresh(theta)
+        u_i = gamma_{i,a_i} - gap_i = Y_i f(X_i). The dominant tokens are refreshed in the sequences where some
+        r_it turned positive."""
+        with blas_threads(1):
+            if self.dphi is None:
+                self._refresh(theta)
             r = (self.dphi_flat @ theta).reshape(self.n, self.T)
+            changed = np.nonzero(r.max(axis=1) > 0)[0]
+            if len(changed):
+                self._refresh(theta, changed)
+                r[changed] = self.dphi[changed] @ theta
         r_tail = np.minimum(r, 0.0) + self.off
         e_tail = np.exp(r_tail)
         z = 1.0 + e_tail.sum(axis=1)
@@ -114,7 +134,8 @@ class StableAttention:
     def gradient(self, theta: np.ndarray, loss: Loss, scaled: bool = False, tails=None) -> np.ndarray:
         """grad_theta L (or, with ``scaled``, the same vector times e^{-max r}) by the stable formula."""
         c = self.coefficients(theta, loss, scaled, tails)
-        return (c.reshape(self.n * self.T) @ self.dphi_flat) / self.n
+        with blas_threads(1):
+            return (c.reshape(self.n * self.T) @ self.dphi_flat) / self.n
 
     def state(self, theta: np.ndarray) -> AttentionState:
         """The full decomposition at theta (see :class:`AttentionState`)."""

@@ -27,8 +27,22 @@ from scipy.optimize import nnls
 from .svm import svm_constraints
 
 
+MAX_ENUMERATION = 1 << 20   # all_selections refuses more selections than this (T^n grows too fast to list)
+
+
+def enumeration_size(n: int, T: int) -> int | None:
+    """T^n, or None when it exceeds MAX_ENUMERATION (computed without forming a huge power)."""
+    if n * np.log2(max(T, 1)) > 40:
+        return None
+    count = T ** n
+    return count if count <= MAX_ENUMERATION else None
+
+
 def all_selections(n: int, T: int) -> np.ndarray:
-    """Every selection alpha in {0..T-1}^n, shape (T^n, n), in lexicographic order."""
+    """Every selection alpha in {0..T-1}^n, shape (T^n, n), in lexicographic order. Only where T^n is at most
+    ``MAX_ENUMERATION`` (a ValueError otherwise: callers enumerate only small problems)."""
+    if enumeration_size(n, T) is None:
+        raise ValueError(f"T^n = {T}^{n} selections are too many to enumerate (limit {MAX_ENUMERATION})")
     grids = np.indices((T,) * n).reshape(n, -1).T
     return np.ascontiguousarray(grids)
 
@@ -49,7 +63,8 @@ def candidate_selections(n: int, T: int, base, limit: int = 4096) -> np.ndarray:
     """The selections worth examining: all T^n of them when T^n <= ``limit``; otherwise the ``base``
     selections (optimal tokens, the selections GD reached) and their single-sequence variations,
     deduplicated in order of first appearance."""
-    if T ** n <= limit:
+    size = enumeration_size(n, T)
+    if size is not None and size <= limit:
         return all_selections(n, T)
     rows = []
     for sel in base:

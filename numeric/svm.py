@@ -112,7 +112,7 @@ class PolishedSVM:
     dps: int
     iterations: int
     notes: list = field(default_factory=list)
-    rows_in_mpmath: int = 0   # constraint rows converted to mpmath (the others were settled in float64)
+    rows_in_mpmath: int = 0   # constraint rows taken at the working precision (the others settled in float64)
 
     @property
     def theta_float(self) -> np.ndarray:
@@ -123,172 +123,223 @@ class PolishedSVM:
         return mpmath.sqrt(mpmath.fsum(x * x for x in self.theta))
 
 
-def _independent_rows(rows: list, order: list, tol) -> list:
-    """Greedy Gram-Schmidt: the indices in ``order`` whose rows are independent of earlier ones."""
-    basis_vecs: list = []
-    chosen = []
-    for j in order:
-        v = list(rows[j])
-        scale = mpmath.sqrt(mpmath.fsum(x * x for x in v))
-        if scale == 0:
-            continue
-        for q in basis_vecs:
-            c = mpmath.fsum(a * b for a, b in zip(v, q))
-            v = [a - c * b for a, b in zip(v, q)]
-        nv = mpmath.sqrt(mpmath.fsum(x * x for x in v))
-        if nv > tol * scale:
-            basis_vecs.append([x / nv for x in v])
-            chosen.append(j)
-    return chosen
+def _fmpq(x):
+    """An exact rational (Fraction, int, python-flint fmpq, or the exact value of a float or an mpf) as an fmpq."""
+    from flint import fmpq
+
+    if isinstance(x, fmpq):
+        return x
+    if isinstance(x, Fraction):
+        return fmpq(x.numerator, x.denominator)
+    if isinstance(x, (int, np.integer)):
+        return fmpq(int(x))
+    if isinstance(x, mpmath.mpf):   # a binary number: man * 2^exp, exactly
+        sign, man, exp, _ = x._mpf_   # mpf.man_exp drops the sign
+        man = -int(man) if sign else int(man)
+        return fmpq(man * 2 ** int(exp)) if exp >= 0 else fmpq(man, 2 ** int(-exp))
+    p, q = float(x).as_integer_ratio()
+    return fmpq(p, q)
 
 
-def _solve_on_rhs(rows, free: list, rhs: list):
-    """x solving (A_F A_F^T) x = rhs, for independent rows F (None when numerically singular)."""
-    G = mpmath.matrix([[mpmath.fsum(a * c for a, c in zip(rows[j], rows[k])) for k in free] for j in free])
-    try:
-        z = mpmath.lu_solve(G, mpmath.matrix(rhs))
-    except ZeroDivisionError:
-        return None
-    return [z[k] for k in range(len(free))]
+def _mpf(a) -> mpmath.mpf:
+    """The midpoint of a python-flint arb as an mpf (exact: both are binary floating point)."""
+    man, exp = a.mid().man_exp()
+    return mpmath.mpf((int(man), int(exp)))
 
 
-def _solve_on(rows, b, free: list):
-    """lambda_F solving (A_F A_F^T) lambda_F = b_F (None when A_F A_F^T is singular)."""
-    return _solve_on_rhs(rows, free, [b[j] for j in free])
-
-
-class _MPRows:
-    """Rows of an exact constraint matrix (numeric.ExactRows) as lists of mpf at the working precision,
-    converted on first use."""
+class _ArbRows:
+    """Rows of an exact constraint matrix (numeric.ExactRows) kept as fmpq, turned into python-flint arb
+    matrices (ball arithmetic at the working precision, C speed) for the linear algebra of :func:`polish`."""
 
     def __init__(self, src: ExactRows):
         self.src = src
-        self._rows: dict = {}
+        self.D = src.shape[1]
+        self.q: dict = {}
 
     def fetch(self, indices) -> None:
-        missing = [int(j) for j in indices if int(j) not in self._rows]
+        missing = list(dict.fromkeys(int(j) for j in indices if int(j) not in self.q))
         if missing:
             for j, row in zip(missing, self.src.rows(missing)):
-                self._rows[j] = [to_mpf(x) for x in row]
+                self.q[j] = [_fmpq(x) for x in row]
 
-    def __getitem__(self, j: int) -> list:
-        self.fetch([j])
-        return self._rows[j]
+    def exact(self, indices):
+        from flint import fmpq_mat
+
+        indices = [int(j) for j in indices]
+        self.fetch(indices)
+        return fmpq_mat(len(indices), self.D, [x for j in indices for x in self.q[j]])
+
+    def arb(self, indices):
+        from flint import arb_mat
+
+        return arb_mat(self.exact(indices))
+
+    def independent(self, order: list) -> list:
+        """The indices in ``order`` whose rows are linearly independent of the earlier chosen ones (exact: the
+        pivot columns of the reduced row echelon form of [A_order]^T)."""
+        order = list(dict.fromkeys(int(j) for j in order))
+        if not order:
+            return []
+        R, rank = self.exact(order).transpose().rref()
+        chosen = []
+        for r in range(rank):
+            for c in range(R.ncols()):
+                if R[r, c] != 0:
+                    chosen.append(order[c])
+                    break
+        return chosen
 
 
 def polish(A_exact, b_exact, active_guess, dps: int = 50, max_iter: int = 500) -> PolishedSVM:
     """Solve min ||theta||^2/2 s.t. A theta >= b exactly enough: its dual
-    min_{lambda >= 0} ||A^T lambda||^2/2 - b^T lambda by the Lawson-Hanson active-set method, in mpmath
-    at ``dps`` digits, warm-started from the solver's active set.
+    min_{lambda >= 0} ||A^T lambda||^2/2 - b^T lambda by the Lawson-Hanson active-set method at ``dps``
+    digits, warm-started from the solver's active set.
 
     On the free set F the dual optimum solves (A_F A_F^T) lambda_F = b_F, theta = A_F^T lambda_F; the
     method adds the most violated primal constraint (the most negative dual gradient A_j theta - b_j),
     and steps back to keep lambda >= 0 when a multiplier would turn negative. It ends when
     lambda >= 0, A theta >= b and lambda_j (A_j theta - b_j) = 0 hold to the working precision.
 
-    ``A_exact`` is an array of exact rationals or a lazy ``numeric.ExactRows``: only the rows whose slack
-    float64 cannot prove larger than the tolerance (numeric.exact_rows.slack_lower_bounds) are converted to
-    mpmath; the others satisfy their constraint strictly and are neither active nor violated.
+    Arithmetic: products and solves with python-flint's arb matrices at ``dps`` digits (midpoints kept, so
+    every quantity is a binary number of that precision, as in mpmath); rank decisions on the exact rows;
+    results as mpmath numbers. ``A_exact`` is an array of exact rationals or a lazy ``numeric.ExactRows``:
+    only the rows whose slack float64 cannot prove larger than the tolerance
+    (numeric.exact_rows.slack_lower_bounds) are taken; the others satisfy their constraint strictly and are
+    neither active nor violated.
     """
+    from flint import ctx
+
     src = as_exact_rows(A_exact)
+    previous = ctx.prec
+    ctx.prec = int(dps * 3.33) + 16
+    try:
+        with mpmath.workdps(dps):
+            return _polish(src, b_exact, active_guess, dps, max_iter)
+    finally:
+        ctx.prec = previous
+
+
+def _polish(src: ExactRows, b_exact, active_guess, dps: int, max_iter: int) -> PolishedSVM:
+    from flint import arb, arb_mat
+
     m, D = src.shape
-    with mpmath.workdps(dps):
-        rows = _MPRows(src)
-        b_obj = list(np.asarray(b_exact, dtype=object).ravel())
-        b = [to_mpf(x) for x in b_obj]
-        b_f, b_err = float_with_error(b_obj)
-        scale_f = float(np.max(np.abs(src.approx) + src.error[:, None], initial=0.0)) if m and D else 0.0
-        data_scale = max(mpmath.mpf(scale_f), max([abs(x) for x in b] + [mpmath.mpf(1)]))
-        tol = mpmath.mpf(10) ** (-(dps * 3 // 5))
-        tol_f = float(tol * data_scale)
-        notes: list = []
+    rows = _ArbRows(src)
+    b_obj = list(np.asarray(b_exact, dtype=object).ravel())
+    b = [arb(_fmpq(x)) for x in b_obj]
+    b_f, b_err = float_with_error(b_obj)
+    scale_f = float(np.max(np.abs(src.approx) + src.error[:, None], initial=0.0)) if m and D else 0.0
+    data_scale = max([arb(scale_f)] + [abs(x) for x in b] + [arb(1)], key=float)
+    tol = (arb(10) ** (-(dps * 3 // 5))).mid()
+    tds = (tol * data_scale).mid()
+    tol_f = float(tds)
+    notes: list = []
 
-        def near(lam) -> list:
-            """Rows whose slack at theta = A^T lam is not proved > tol * data_scale by float64, with the free rows."""
-            theta = primal(lam)
-            th_f = np.array([float(x) for x in theta]) if D else np.zeros(0)
-            lb = slack_lower_bounds(src, th_f, 2.0 ** -50 * np.abs(th_f) + 2.0 ** -1070, b_f, b_err)
-            out = sorted(set(np.nonzero(lb <= tol_f)[0].tolist()) | set(lam))
-            rows.fetch(out)
-            return theta, out
+    def mids(M) -> list:
+        return [M[k, 0].mid() for k in range(M.nrows())]
 
-        def slack_of(j, theta):
-            return mpmath.fsum(a * t for a, t in zip(rows[j], theta)) - b[j]
+    def solve_on(free: list, rhs: list):
+        """x with (A_F A_F^T) x = rhs, or None when the Gram matrix is (numerically) singular."""
+        AF = rows.arb(free)
+        try:
+            return mids((AF * AF.transpose()).solve(arb_mat(len(free), 1, rhs)))
+        except (ZeroDivisionError, ValueError):
+            return None
 
-        # warm start: an independent subset of the guess whose equality solution has lambda > 0
-        free = _independent_rows(rows, list(dict.fromkeys(int(j) for j in active_guess)), tol)
-        lam_f = None
-        while free:
-            lam_f = _solve_on(rows, b, free)
-            if lam_f is None:
-                free.pop()
-                continue
-            worst = min(range(len(free)), key=lambda k: lam_f[k])
-            if lam_f[worst] > tol * data_scale:
-                break
-            free.pop(worst)
-        lam = {j: lam_f[k] for k, j in enumerate(free)} if free else {}
+    def primal(lam: dict) -> list:
+        if not lam:
+            return [arb(0)] * D
+        F = list(lam)
+        return mids(rows.arb(F).transpose() * arb_mat(len(F), 1, [lam[j] for j in F]))
 
-        def primal(lam):
-            return [mpmath.fsum(lam[j] * rows[j][c] for j in lam) for c in range(D)]
+    def near(lam: dict):
+        """theta = A^T lam and the rows whose slack float64 cannot prove > tol * data_scale (with the free rows)."""
+        theta = primal(lam)
+        th_f = np.array([float(x) for x in theta]) if D else np.zeros(0)
+        lb = slack_lower_bounds(src, th_f, 2.0 ** -50 * np.abs(th_f) + 2.0 ** -1070, b_f, b_err)
+        out = sorted(set(np.nonzero(lb <= tol_f)[0].tolist()) | set(lam))
+        return theta, out
 
-        it = 0
-        for it in range(1, max_iter + 1):
-            theta, cand_rows = near(lam)
-            slack = {j: slack_of(j, theta) for j in cand_rows}
-            cand = [j for j in cand_rows if j not in lam]
-            if not cand:
-                break
-            j_add = min(cand, key=lambda j: slack[j])
-            if slack[j_add] >= -tol * data_scale:
-                break
-            if lam and not _independent_rows(rows, list(lam) + [j_add], tol)[-1:] == [j_add]:
-                # A_j = sum_k c_k A_k over the free rows and A_j theta < b_j: trade lambda_k for lambda_j
-                # (theta stays, the dual objective grows) until a multiplier reaches 0
-                free = list(lam)
-                c = _solve_on_rhs(rows, free, [mpmath.fsum(a * x for a, x in zip(rows[k], rows[j_add])) for k in free])
-                pos = [(lam[k] / c[i], k) for i, k in enumerate(free) if c[i] > tol]
-                if not pos:
-                    notes.append("the constraints are inconsistent: the SVM is infeasible")
-                    break
-                t, k_out = min(pos)
-                current = {k: lam[k] - t * c[i] for i, k in enumerate(free) if k != k_out}
-                current[j_add] = t
-                free = list(current)
-            else:
-                free = list(lam) + [j_add]
-                current = {**lam, j_add: mpmath.mpf(0)}
-            for _ in range(len(free) + 1):  # inner loop: move towards the equality solution, keep lambda >= 0
-                z = _solve_on(rows, b, free)
-                if z is None:
-                    notes.append("singular system on the free set")
-                    break
-                if all(x > tol * data_scale for x in z):
-                    current = dict(zip(free, z))
-                    break
-                steps = [current[j] / (current[j] - z[k]) for k, j in enumerate(free) if z[k] <= tol * data_scale]
-                alpha = min(steps)
-                current = {j: current[j] + alpha * (z[k] - current[j]) for k, j in enumerate(free)}
-                free = [j for j in free if current[j] > tol * data_scale]
-                current = {j: current[j] for j in free}
-                if not free:
-                    break
-            lam = current
-        else:
-            notes.append(f"no convergence in {max_iter} iterations")
+    def slacks(theta: list, idx: list) -> dict:
+        if not idx:
+            return {}
+        s = rows.arb(idx) * arb_mat(D, 1, theta)
+        return {j: (s[k, 0] - b[j]).mid() for k, j in enumerate(idx)}
 
+    # warm start: an independent subset of the guess whose equality solution has lambda > 0
+    free = rows.independent(list(dict.fromkeys(int(j) for j in active_guess)))
+    lam_f = None
+    while free:
+        lam_f = solve_on(free, [b[j] for j in free])
+        if lam_f is None:
+            free.pop()
+            continue
+        worst = min(range(len(free)), key=lambda k: lam_f[k])
+        if lam_f[worst] > tds:
+            break
+        free.pop(worst)
+    lam = {j: lam_f[k] for k, j in enumerate(free)} if free else {}
+
+    it = 0
+    for it in range(1, max_iter + 1):
         theta, cand_rows = near(lam)
-        slack = {j: slack_of(j, theta) for j in cand_rows}
-        zero = mpmath.mpf(0)
-        lam_all = [lam.get(j, zero) for j in range(m)]
-        primal_inf = max([-s for s in slack.values()] + [zero])
-        dual_inf = max([-x for x in lam.values()] + [zero])
-        comp = max([abs(lam[j] * slack[j]) for j in lam] + [zero])
-        residual = max(primal_inf, dual_inf, comp) / data_scale
-        act = [j for j in cand_rows if abs(slack[j]) <= tol * data_scale]
-        return PolishedSVM(theta=theta, lam=lam_all, active=act, basis=sorted(lam), kkt_residual=residual,
-                           ok=bool(residual <= tol), dps=dps, iterations=it, notes=notes,
-                           rows_in_mpmath=len(rows._rows))
+        slack = slacks(theta, cand_rows)
+        cand = [j for j in cand_rows if j not in lam]
+        if not cand:
+            break
+        j_add = min(cand, key=lambda j: slack[j])
+        if slack[j_add] >= -tds:
+            break
+        if lam and not rows.independent(list(lam) + [j_add])[-1:] == [j_add]:
+            # A_j = sum_k c_k A_k over the free rows and A_j theta < b_j: trade lambda_k for lambda_j
+            # (theta stays, the dual objective grows) until a multiplier reaches 0
+            free = list(lam)
+            g = rows.arb(free) * rows.arb([j_add]).transpose()
+            c = solve_on(free, [g[k, 0] for k in range(len(free))])
+            pos = [((lam[k] / c[i]).mid(), k) for i, k in enumerate(free) if c is not None and c[i] > tol]
+            if not pos:
+                notes.append("the constraints are inconsistent: the SVM is infeasible")
+                break
+            t, k_out = min(pos, key=lambda pk: (pk[0], pk[1]))
+            current = {k: (lam[k] - t * c[i]).mid() for i, k in enumerate(free) if k != k_out}
+            current[j_add] = t
+            free = list(current)
+        else:
+            free = list(lam) + [j_add]
+            current = {**lam, j_add: arb(0)}
+        for _ in range(len(free) + 1):  # inner loop: move towards the equality solution, keep lambda >= 0
+            z = solve_on(free, [b[j] for j in free])
+            if z is None:
+                notes.append("singular system on the free set")
+                break
+            if all(x > tds for x in z):
+                current = dict(zip(free, z))
+                break
+            steps = [(current[j] / (current[j] - z[k])).mid() for k, j in enumerate(free) if z[k] <= tds]
+            alpha = min(steps)
+            current = {j: (current[j] + alpha * (z[k] - current[j])).mid() for k, j in enumerate(free)}
+            free = [j for j in free if current[j] > tds]
+            current = {j: current[j] for j in free}
+            if not free:
+                break
+        lam = current
+    else:
+        notes.append(f"no convergence in {max_iter} iterations")
+
+    theta, cand_rows = near(lam)
+    slack = slacks(theta, cand_rows)
+    zero = arb(0)
+    primal_inf = max([-s for s in slack.values()] + [zero], key=float)
+    dual_inf = max([-x for x in lam.values()] + [zero], key=float)
+    comp = max([abs(lam[j] * slack[j]).mid() for j in lam] + [zero], key=float)
+    residual = _mpf(max(primal_inf, dual_inf, comp, key=float)) / _mpf(data_scale.mid())
+    act = [j for j in cand_rows if abs(slack[j]) <= tds]
+    mp_zero = mpmath.mpf(0)
+    lam_all = [mp_zero] * m
+    for j, x in lam.items():
+        lam_all[j] = _mpf(x)
+    return PolishedSVM(theta=[_mpf(x) for x in theta], lam=lam_all, active=act, basis=sorted(lam),
+                       kkt_residual=residual, ok=bool(residual <= _mpf(tol)), dps=dps, iterations=it, notes=notes,
+                       rows_in_mpmath=len(rows.q))
 
 
 def active_set_guess(sol: SVMSolution, A: np.ndarray, b: np.ndarray, rel_tol: float = 1e-5) -> list:
