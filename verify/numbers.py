@@ -33,6 +33,12 @@ MIN_MAGNITUDE = 1e-100
 MAX_DIGITS = 1000            # digits of a number written as a string (mantissa, or numerator and denominator)
 MAX_EXPONENT_CHARS = 12      # characters of the exponent of a decimal string
 RANGE_TEXT = f"0 or a magnitude from {MIN_MAGNITUDE:g} to {MAX_MAGNITUDE:g}"
+# the bounds as exact rationals (10^50, 10^-100) and as the floats that decide the same: the largest float
+# <= 10^50 and the smallest float >= 10^-100
+_MAX_EXACT = Fraction(10) ** 50
+_MIN_EXACT = Fraction(1, 10 ** 100)
+_MAX_F = MAX_MAGNITUDE if Fraction(MAX_MAGNITUDE) <= _MAX_EXACT else math.nextafter(MAX_MAGNITUDE, 0.0)
+_MIN_F = MIN_MAGNITUDE if Fraction(MIN_MAGNITUDE) >= _MIN_EXACT else math.nextafter(MIN_MAGNITUDE, 1.0)
 
 _DECIMAL = re.compile(r"\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*\Z")
 _FRACTION = re.compile(r"\s*([+-]?)(\d+)\s*/\s*(\d+)\s*\Z")
@@ -81,9 +87,9 @@ def check_magnitude(x: float, where: str, shown: str | None = None) -> None:
             raise DatasetError(f"{where}: {shown} is not a finite number")
         raise _range_error(where, shown, "outside the float64 range (it overflows to infinity)")
     a = abs(x)
-    if a > MAX_MAGNITUDE:
+    if a > _MAX_F:
         raise _range_error(where, shown, "too large")
-    if 0 < a < MIN_MAGNITUDE:
+    if 0 < a < _MIN_F:
         raise _range_error(where, shown, "too small")
 
 
@@ -136,9 +142,9 @@ def parse_text(text: str, where: str) -> tuple[float, Fraction | None]:
     if sign == "-":
         exact = -exact
     a = abs(exact)
-    if a > MAX_MAGNITUDE:
+    if a > _MAX_EXACT:
         raise _range_error(where, repr(text[:40]), "too large")
-    if 0 < a < MIN_MAGNITUDE:
+    if 0 < a < _MIN_EXACT:
         raise _range_error(where, repr(text[:40]), "too small")
     value = float(exact)
     return value, (None if Fraction(value) == exact else exact)
@@ -153,7 +159,7 @@ def scalar(value: Any, where: str) -> tuple[float, Fraction | None]:
         return float(value), None
     if isinstance(value, (int, np.integer)):
         v = int(value)
-        if abs(v) > MAX_MAGNITUDE:
+        if abs(v) > _MAX_EXACT:
             raise _range_error(where, str(v) if v.bit_length() < 200 else "an integer", "too large")
         f = float(v)
         return f, (None if int(f) == v else Fraction(v))
@@ -166,9 +172,9 @@ def scalar(value: Any, where: str) -> tuple[float, Fraction | None]:
         return f, None
     if isinstance(value, Fraction):
         a = abs(value)
-        if a > MAX_MAGNITUDE:
+        if a > _MAX_EXACT:
             raise _range_error(where, str(value)[:40], "too large")
-        if 0 < a < MIN_MAGNITUDE:
+        if 0 < a < _MIN_EXACT:
             raise _range_error(where, str(value)[:40], "too small")
         f = float(value)
         return f, (None if Fraction(f) == value else value)
@@ -323,7 +329,7 @@ def _check_floats(values: np.ndarray, where: str) -> None:
     flat = values.reshape(-1)
     a = np.abs(flat)
     with np.errstate(invalid="ignore"):
-        bad = ~((a <= MAX_MAGNITUDE) & ((a >= MIN_MAGNITUDE) | (a == 0)))
+        bad = ~((a <= _MAX_F) & ((a >= _MIN_F) | (a == 0)))
     if bad.any():
         j = int(np.argmax(bad))
         check_magnitude(float(flat[j]), _path(where, j, values.shape))
@@ -361,7 +367,7 @@ def to_numbers(value: Any, names: tuple, where: str) -> Numbers:
     if len(fidx):
         a = np.abs(values[fidx])
         with np.errstate(invalid="ignore"):
-            bad = ~((a <= MAX_MAGNITUDE) & ((a >= MIN_MAGNITUDE) | (a == 0)))
+            bad = ~((a <= _MAX_F) & ((a >= _MIN_F) | (a == 0)))
         if bad.any():
             first_bad_float = int(fidx[int(np.argmax(bad))])
     idx, vals = [], []
