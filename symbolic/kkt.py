@@ -344,6 +344,14 @@ def certify_svm(A, b, active_guess, *, max_iter: int = 200, polished=None, max_e
         return sorted(set(np.nonzero(lb <= 0)[0].tolist()) | set(basis)), est
 
     active = list(dict.fromkeys(int(j) for j in active_guess))
+    if not active and m:
+        # no solution to start from (the solver found none): an infeasible system is settled by its Farkas
+        # certificate, whose support is small, before any active-set work
+        farkas = farkas_certificate(src, b_obj)
+        if farkas is not None:
+            return SVMCertificate(status="none", reason="infeasible: exact Farkas certificate y >= 0, A^T y = 0, "
+                                  "b^T y > 0", infeasible=True, farkas=farkas, iterations=0,
+                                  seconds=time.perf_counter() - start, exact_rows=len(farkas))
     seen: set = set()
     basis: list = []
     theta = lam_B = None
@@ -376,8 +384,8 @@ def certify_svm(A, b, active_guess, *, max_iter: int = 200, polished=None, max_e
             order = sorted(cand, key=lambda j: (est[j] if np.isfinite(est[j]) else -np.inf, j))
             slack = {}
             worst = None
-            for k in range(0, len(order), 64):
-                batch = order[k:k + 64]
+            for k in range(0, len(order), 16):
+                batch = order[k:k + 16]
                 slack.update(exact_slacks(theta, batch))
                 neg = [j for j in batch if slack[j] < 0]
                 if neg:
