@@ -120,6 +120,8 @@ def run_case(name: str, with_check: bool, profile: bool) -> dict:
             now = time.perf_counter()
             if state["id"] is not None:
                 times[state["id"]] = round(now - state["t"], 1)
+                print(f"  {name}: {state['id']} {times[state['id']]} s, peak {_rss_mb():.0f} MB", file=sys.stderr,
+                      flush=True)
             state.update(id=cid, t=now)
 
         prof = None
@@ -197,10 +199,9 @@ def main(argv=None) -> int:
         cmd = [sys.executable, __file__, "--worker", name] + (["--check"] if args.check else []) + \
             (["--profile"] if args.profile else [])
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)   # progress lines go to stderr as they come
         if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-            print(f"{name}: exit {proc.returncode} after {time.perf_counter() - t0:.0f} s: {tail}")
+            print(f"{name}: exit {proc.returncode} after {time.perf_counter() - t0:.0f} s (see the lines above)")
             continue
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         prof = res.pop("profile", None)
