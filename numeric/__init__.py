@@ -3,7 +3,7 @@
 Stable softmax attention and its gradients (DESIGN.md section 3), GD with checkpoints, the attention
 SVM family (cvxpy, polished in mpmath), direction comparisons, losses.
 """
-from .attention import (AttentionState, StableAttention, attention_state, dominant_tokens, gradient, logits, loss_value,
+from .attention import (AttentionState, StableAttention, WFeatures, attention_state, dominant_tokens, gradient, logits, loss_value,
                         naive_gradient)
 from .directions import mp_one_minus_corr, one_minus_corr, unit
 from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule, run_gd
@@ -18,7 +18,7 @@ from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp
                   solve_and_polish, solve_svm, svm_constraints, to_mpf)
 
 __all__ = [
-    "AttentionState", "StableAttention", "attention_state", "dominant_tokens", "gradient", "logits", "loss_value", "naive_gradient",
+    "AttentionState", "StableAttention", "WFeatures", "attention_state", "dominant_tokens", "gradient", "logits", "loss_value", "naive_gradient",
     "mp_one_minus_corr", "one_minus_corr", "unit",
     "METHODS", "Checkpoint", "Trajectory", "checkpoint_schedule", "run_gd",
     "BUILTIN_LOSSES", "CORRELATION", "EXPONENTIAL", "LOGISTIC", "Loss",

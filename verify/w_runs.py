@@ -97,7 +97,9 @@ def w_run(ctx):
     """Normalised GD on W from the dataset's first W init (computed once)."""
     if "w_run" not in ctx._w:
         o = ctx.options
-        ctx._w["w_run"] = numeric.run_gd(ctx.dataset.inits[0].ravel(), ctx.phi, ctx.gamma, ctx.loss,
+        # the GD kernel contracts with X and Z (numeric.WFeatures) instead of the d^2 features per token
+        ctx._w["w_run"] = numeric.run_gd(ctx.dataset.inits[0].ravel(), numeric.WFeatures(ctx.dataset.X, ctx.dataset.Z),
+                                         ctx.gamma, ctx.loss,
                                          method="normalized", step=o["step"],
                                          max_iter=min(o["max_iterations"], W_ITERATIONS),
                                          time_budget=o["time_budget"])
