@@ -353,11 +353,16 @@ def to_numbers(value: Any, names: tuple, where: str) -> Numbers:
                        [exact] if exact is not None else [], where)
     shape, flat = _leaves(value, names, where)
     N = len(flat)
+    kinds = set(map(type, flat))
+    if N and kinds <= {float, int}:   # plain numbers: straight into float64
+        try:
+            values = np.array(flat, dtype=np.float64).reshape(shape)
+        except OverflowError:         # an integer beyond float64: the general path names it
+            values = None
+        if values is not None and (int not in kinds or not np.any(np.abs(values) >= 2.0 ** 53)):
+            _check_floats(values, where)
+            return Numbers(values, where=where)
     codes = np.fromiter(map(_CODES.get, map(type, flat), repeat(_OTHER)), dtype=np.int8, count=N)
-    if N and not codes.any():   # every entry a float: straight into float64
-        values = np.array(flat, dtype=np.float64).reshape(shape)
-        _check_floats(values, where)
-        return Numbers(values, where=where)
     values = np.zeros(N, dtype=np.float64)
     is_float = codes == _FLOAT
     fidx = np.nonzero(is_float)[0]
