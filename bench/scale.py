@@ -17,6 +17,7 @@ log-log slope of the median step time; linear cost in n T d gives slopes near 1)
     .venv/bin/python bench/scale.py                      # load + core for every case, GD-step slopes
     .venv/bin/python bench/scale.py --check              # also the whole check suite (minutes)
     .venv/bin/python bench/scale.py --case n2000 --check --profile
+    .venv/bin/python bench/scale.py --check --skip locally-optimal   # without the selection enumeration
 
 It prints, never asserts: the numbers go to the README's size table.
 """
@@ -66,7 +67,7 @@ def _current_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
-def run_case(name: str, with_check: bool, profile: bool) -> dict:
+def run_case(name: str, with_check: bool, profile: bool, skip: tuple = ()) -> dict:
     """One case in this process (called in a subprocess by main)."""
     import numpy as np
 
@@ -131,7 +132,11 @@ def run_case(name: str, with_check: bool, profile: bool) -> dict:
             prof = cProfile.Profile()
             prof.enable()
         t0 = time.perf_counter()
-        res = check(ds, progress=progress)
+        from attnsvm.verify import CHECK_IDS
+
+        only = [c for c in CHECK_IDS if c not in skip] if skip else None
+        out["skipped_checks"] = list(skip)
+        res = check(ds, only, progress=progress)
         if prof is not None:
             prof.disable()
         times[state["id"]] = round(time.perf_counter() - state["t"], 1)
@@ -190,14 +195,16 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="also run the whole check suite per case")
     parser.add_argument("--profile", action="store_true", help="profile the check suite (with --check)")
     parser.add_argument("--no-slopes", action="store_true", help="skip the GD-step slopes")
+    parser.add_argument("--skip", action="append", default=[], metavar="CHECK",
+                        help="leave this check out of --check (repeatable)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(run_case(args.worker, args.check, args.profile)))
+        print(json.dumps(run_case(args.worker, args.check, args.profile, tuple(args.skip))))
         return 0
     for name in args.case or list(CASES):
         cmd = [sys.executable, __file__, "--worker", name] + (["--check"] if args.check else []) + \
-            (["--profile"] if args.profile else [])
+            (["--profile"] if args.profile else []) + [f"--skip={c}" for c in args.skip]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)   # progress lines go to stderr as they come
         if proc.returncode != 0:

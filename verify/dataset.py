@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DatasetError
-from .numbers import (MAX_MAGNITUDE, RANGE_TEXT, JSONConstant, Numbers, _describe, parse_number,  # noqa: F401
+from .numbers import (MAX_MAGNITUDE, JSONConstant, Numbers, _describe, parse_number,  # noqa: F401
                       to_numbers)
 
 MODELS = ("prompt", "self", "cross")
