@@ -4,7 +4,7 @@ Stable softmax attention and its gradients (DESIGN.md section 3), GD with checkp
 SVM family (cvxpy, polished in mpmath), direction comparisons, losses; the certified Hessian bound and the
 fixed-step GD simulator (literal steps, then the modified equation in log-time).
 """
-from .attention import (AttentionState, StableAttention, attention_state, dominant_tokens, gradient, logits, loss_value,
+from .attention import (AttentionState, StableAttention, WFeatures, attention_state, dominant_tokens, gradient, logits, loss_value,
                         naive_gradient)
 from .directions import mp_one_minus_corr, one_minus_corr, unit
 from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule, run_gd
@@ -14,14 +14,16 @@ from .joint import (JointCheckpoint, JointTrajectory, grad_p, grad_v, joint_grad
 from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
 from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
 from .assumption_b import MarginSolver, RatioEvaluator, decide_assumption_b, estimate_nu, mp_ratio
+from .exact_rows import ExactRows, slack_lower_bounds
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
                   solve_and_polish, solve_svm, svm_constraints, to_mpf)
 
 __all__ = [
-    "AttentionState", "StableAttention", "attention_state", "dominant_tokens", "gradient", "logits", "loss_value", "naive_gradient",
+    "AttentionState", "StableAttention", "WFeatures", "attention_state", "dominant_tokens", "gradient", "logits", "loss_value", "naive_gradient",
     "mp_one_minus_corr", "one_minus_corr", "unit",
     "METHODS", "Checkpoint", "Trajectory", "checkpoint_schedule", "run_gd",
     "BUILTIN_LOSSES", "CORRELATION", "EXPONENTIAL", "LOGISTIC", "Loss",
+    "ExactRows", "slack_lower_bounds",
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_and_polish", "solve_svm", "svm_constraints", "to_mpf",
     "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",

@@ -230,7 +230,7 @@ class Context:
         key = (tuple(int(a) for a in selection), None if margins is None else tuple(margins))
         if key not in self._svms:
             con = numeric.svm_constraints(self.phi, key[0], margins)
-            exact = numeric.svm_constraints(self.dataset.features_exact(), key[0], margins)
+            exact = self.dataset.exact_constraints(key[0], margins, approx=con.A)   # exact rows on demand
             sol, polished = numeric.solve_and_polish(con.A, con.b, exact.A, exact.b, dps=self.options["dps"])
             rec = SVMRecord(selection=key[0], margins=key[1], constraints=con, solution=sol, polished=polished)
             rec.exact = exact
