@@ -97,7 +97,7 @@ def check_out_dir(out_dir: str, stems: list[str]) -> None:
     >>> check_out_dir(out, ["demo"])
     Traceback (most recent call last):
     ...
-    reports.build.ReportError: --out ...: demo.json exists and was not written by attnsvm report; refusing to overwrite it (choose another folder)
+    attnsvm.reports.build.ReportError: --out ...: demo.json exists and was not written by attnsvm report; refusing to overwrite it (choose another folder)
     """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ReportError(f"--out {out_dir}: is a file, not a folder")
