@@ -40,7 +40,14 @@ Error model (the difference between the simulated and the literal GD iterate at 
     well below switch_tol because the local bound overestimates ||H||;
 (b) the integrator's tolerance (rtol, atol per step, scaled by |theta|);
 (c) float64 rounding of the literal steps (about sqrt(k) 1e-16 ||theta||) and of the right side.
-Measured on the built-ins (bench/fixed_step.py, tests/numeric/test_fixed_step.py): see those files.
+Measured (bench/fixed_step.py; multi-input and single-input-global, logistic loss, eta = 1/L and 0.1, against
+literal float64 GD after 1e4, 1e5, 1e6 steps): 1 - corr <= 1e-25 and |norm/norm - 1| <= 3.5e-12 everywhere
+(the switch happened after 1259-1585 literal steps, or after 1 where eta ||H|| <= 1e-3 from the start); the
+truncation estimate (a) was 1.7e-10 - 2.6e-10. Against the mpmath simulator (dps 30) at ||theta|| = 1e4
+||p_mm||: |theta_f64 - theta_mp| = 3.9e-10 at ||theta|| = 6074 (multi-input) and 4.0e-8 at ||theta|| = 9950
+(single-input-global), log10 k equal to the 9 decimals printed.
+The mpmath simulator against literal mpmath GD isolates (a): 9e-13 at k = 100 and 5e-12 at k = 1e4
+(single-input-global, eta = 0.1, switch after one step with eps = 6e-4; dps 30).
 """
 from __future__ import annotations
 
@@ -259,8 +266,9 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
                         lipschitz_bound: float | None = None) -> FixedStepTrajectory:
     """Simulate fixed-step GD from theta0 with step eta = ``step`` (module docstring).
 
-    Stops at the first k with ||theta_k|| >= ``target_norm`` (located to float64 precision in tau, then
-    rounded up to an integer k while that is exact), or at log10 k = ``max_log10_steps``, whichever comes
+    Stops at the first k with ||theta_k|| >= ``target_norm`` (in the flow: located to float64 precision in
+    tau, then rounded up to an integer k while that is exact; in the literal phase: the first checkpoint
+    past it), or at log10 k = ``max_log10_steps``, whichever comes
     first (at least one must be given). Budgets are counts: ``max_literal_steps`` literal GD steps before
     the switch (stop reason "literal-steps" when eps never fell below ``switch_tol``; "stationary" when
     literal GD reached a point where its float64 gradient is exactly zero with eps still above it),
@@ -377,24 +385,29 @@ def _integrate(integ: LIEIntegrator, tau0, theta0, tau1):
 
 
 def _locate_norm(integ, ops: FlowOps, tau0, theta0, tau1, theta1, target):
-    """The first tau in (tau0, tau1] with ||theta(tau)|| = target (secant iteration on re-integrations from
-    (tau0, theta0)), then rounded up to tau = ln k for an integer k while k is exact; returns (tau, theta, k)."""
+    """The first tau in (tau0, tau1] with ||theta(tau)|| = target (Illinois regula falsi on re-integrations from
+    (tau0, theta0), keeping ||theta(a)|| < target <= ||theta(b)||, until b - a <= rel max(1, |b|)), then rounded
+    up to tau = ln k for an integer k while k is exact; returns (tau, theta, k)."""
     a, fa = tau0, ops.norm(theta0) - target
     b, fb = tau1, ops.norm(theta1) - target
-    for _ in range(60):
-        c = b - fb * (b - a) / (fb - fa) if fb != fa else (a + b) / 2
-        c = min(max(c, a), b)
+    side = 0
+    for _ in range(200):
+        if abs(float(b - a)) <= ops.rel * max(1.0, abs(float(b))):
+            break
+        c = b - fb * (b - a) / (fb - fa)
+        if not a < c < b:
+            c = (a + b) / 2
         fc = ops.norm(_integrate(integ, tau0, theta0, c)) - target
-        close = ops.rel * max(1.0, abs(float(c)))
         if fc >= 0:
-            done = abs(float(b - c)) <= close
             b, fb = c, fc
-            if done:
-                break
+            if side == 1:
+                fa = fa / 2
+            side = 1
         else:
-            if abs(float(c - a)) <= close:
-                break
             a, fa = c, fc
+            if side == -1:
+                fb = fb / 2
+            side = -1
     k = None
     if float(b / ops.ln10) < math.log10(EXACT_LIMIT):
         k = int(math.ceil(float(ops.exp(b))))

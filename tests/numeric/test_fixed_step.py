@@ -135,3 +135,40 @@ def test_bad_arguments():
         simulate_fixed_step(ds.inits[0], phi, gamma, LOGISTIC, -1.0, target_norm=10)
     with pytest.raises(ValueError, match="entries"):
         simulate_fixed_step([0.0, 0.0], phi, gamma, LOGISTIC, 0.1, target_norm=10)
+
+
+class ExactLine:
+    """A stand-in integrator whose solution is theta(tau) = p tau + c exactly (its norm is convex in tau, the
+    case where plain regula falsi keeps one end of the bracket forever)."""
+
+    def __init__(self, p, c):
+        self.p, self.c, self.h = p, c, 1.0
+
+    def advance(self, t, y, t_end):
+        return t_end, self.p * t_end + self.c
+
+
+@pytest.mark.parametrize("backend", ["float64", "mpmath"])
+def test_locating_the_target_norm_converges_from_both_sides(backend):
+    import mpmath
+
+    from attnsvm.numeric.fixed_step import FlowOps, _locate_norm
+    p, c = np.array([3.0, 4.0]), np.array([-40.0, 30.0])      # |p tau + c| has its minimum 50 at tau = 0
+    target = 100.0
+    tau_star = math.sqrt(target ** 2 - 50.0 ** 2) / 5.0
+    with mpmath.workdps(30):
+        if backend == "float64":
+            ops = FlowOps(norm=lambda y: float(np.linalg.norm(y)), ln=math.log, exp=math.exp, ln10=math.log(10),
+                          rel=1e-15)
+            tau0, tau1 = 1.0, 1e4
+        else:
+            from attnsvm.numeric import mp_norm
+            ops = FlowOps(norm=mp_norm, ln=mpmath.log, exp=mpmath.exp, ln10=mpmath.ln(10), rel=1e-26)
+            p, c = np.array([mpmath.mpf(3), mpmath.mpf(4)], dtype=object), np.array([mpmath.mpf(-40), mpmath.mpf(30)],
+                                                                                     dtype=object)
+            tau0, tau1 = mpmath.mpf(1), mpmath.mpf(10) ** 4
+        line = ExactLine(p, c)
+        tau, theta, k = _locate_norm(line, ops, tau0, p * tau0 + c, tau1, p * tau1 + c, target)
+        assert float(ops.norm(theta)) >= target
+        k_star = math.ceil(math.exp(tau_star))      # the first integer time with |theta| >= target
+        assert k == k_star and float(tau) == pytest.approx(math.log(k_star), rel=1e-15)

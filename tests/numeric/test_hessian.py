@@ -56,11 +56,14 @@ def test_stable_derivatives_equal_autograd(problem, loss_name):
     phi, gamma, theta, v = problem
     H, hv, third = torch_derivatives(theta, phi, gamma, loss_name, v)
     loc = StableHessian(phi, gamma, LOSSES[loss_name]).at(theta)
-    assert close(loc.eR * loc.dense(), H)
-    assert close(loc.eR * loc.hvp(v), hv)
-    assert close(loc.eR * loc.third(v), third, rel=1e-9)
-    assert close(hessian_matrix(theta, phi, gamma, LOSSES[loss_name]), H)
-    assert close(hessian_vector_product(theta, phi, gamma, LOSSES[loss_name], v), hv)
+    # autograd's own error: it forms the derivatives from s_a ~ 1 and cancels down to size e^R (the largest
+    # tail weight), losing about eps / e^R relatively (the large-norm test below uses mpmath instead)
+    rel = 1e-10 + 1e-13 / loc.eR
+    assert close(loc.eR * loc.dense(), H, rel)
+    assert close(loc.eR * loc.hvp(v), hv, rel)
+    assert close(loc.eR * loc.third(v), third, 10 * rel)
+    assert close(hessian_matrix(theta, phi, gamma, LOSSES[loss_name]), H, rel)
+    assert close(hessian_vector_product(theta, phi, gamma, LOSSES[loss_name], v), hv, rel)
     assert np.abs(np.linalg.eigvalsh(H)).max() <= loc.eR * loc.bound() * (1 + 1e-12) + 1e-300
 
 
