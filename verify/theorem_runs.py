@@ -45,7 +45,10 @@ def step_choice(ctx) -> dict:
         if not (math.isfinite(M0) and math.isfinite(M1)):
             L, method = math.inf, "none"
         else:
-            lb = numeric.lipschitz_bound(ctx.phi, ctx.gamma, M0=M0, M1=M1)
+            # built-in losses: their derivatives' suprema per sequence and cell (closed forms, tighter); else the
+            # constants that the premise assumption-A proved on the reachable outputs
+            lb = numeric.lipschitz_bound(ctx.phi, ctx.gamma, loss=ctx.loss) if ctx.loss.name in numeric.BUILTIN_LOSSES \
+                else numeric.lipschitz_bound(ctx.phi, ctx.gamma, M0=M0, M1=M1)
             L, method = (lb.value if lb.value is not None else math.inf), "numeric.lipschitz_bound"
         own = ctx.dataset.gd.get("step") if ctx.dataset.gd.get("method") == "fixed" else None
         requested = ctx.options["fixed_step"]
@@ -74,6 +77,7 @@ class TheoremRun:
     stop_reason: str
     engine: str
     extra: dict = field(default_factory=dict)
+    raw: object = None          # the numeric.FixedStepTrajectory behind the checkpoints
 
     @property
     def final(self) -> dict:
@@ -100,7 +104,7 @@ def _simulated(ctx, init, step, target) -> TheoremRun:
     return TheoremRun(init=np.asarray(init, dtype=float), step=step, checkpoints=cps,
                       stop_reason=STOP_WORDS.get(traj.stop_reason, traj.stop_reason),
                       engine="fixed-step GD: literal steps, then its modified equation in log-time "
-                             "(numeric.simulate_fixed_step)", extra=extra)
+                             "(numeric.simulate_fixed_step)", extra=extra, raw=traj)
 
 
 def theorem_runs(ctx) -> list:
