@@ -149,7 +149,8 @@ SHRINK, GROWTH = 0.5, 1.1
 
 @dataclass
 class BatchedStep:
-    """One step of :func:`batched_gd` for every batch element: the (scaled, for normalised GD) gradient g (B, D),
+    """One step of :func:`batched_gd` for every batch element (``step`` and ``relative``: numbers, or one value per
+    element): the (scaled, for normalised GD) gradient g (B, D),
     dominant tokens, 1 - s_a, the scaling exponent rmax, ||g||, the unit direction, the step rule's factors
     f (B,), the step sizes eta (B,) and the update delta (theta_{k+1} = theta - delta)."""
 
@@ -173,6 +174,8 @@ def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "norma
     delta = eta_b unit_b; fixed: delta = step g."""
     normalized = method == "normalized"
     B = theta.shape[0]
+    step = _per_element(step, B, theta)
+    relative = _per_element(relative, B, theta)
     g, dominant, omm, rmax = batched_gradient(theta, phi, gamma, dloss, scaled=normalized)
     gn = g.norm(dim=1)
     unit = torch.where(gn[:, None] > 0, g / gn.clamp_min(1e-300)[:, None], torch.zeros_like(g))
@@ -180,11 +183,19 @@ def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "norma
         turned = (unit * prev).sum(dim=1) < 0
         factor = torch.where(turned, factor * SHRINK, torch.clamp(factor * GROWTH, max=1.0))
     if normalized and adaptive:
-        eta = factor * torch.clamp(relative * theta.norm(dim=1), min=float(step))
+        eta = factor * torch.maximum(relative * theta.norm(dim=1), step)
     else:
-        eta = torch.full((B,), float(step), dtype=theta.dtype, device=theta.device)
-    delta = eta[:, None] * unit if normalized else step * g
+        eta = step.clone()
+    delta = eta[:, None] * unit if normalized else step[:, None] * g
     return BatchedStep(g, dominant, omm, rmax, gn, unit, factor, eta, delta)
+
+
+def _per_element(value, B: int, like: torch.Tensor) -> torch.Tensor:
+    """A step or rate given as a number or as one value per batch element, as a (B,) tensor."""
+    if torch.is_tensor(value):
+        return value
+    return torch.as_tensor(np.broadcast_to(np.asarray(value, dtype=float), (B,)).copy(), dtype=like.dtype,
+                           device=like.device)
 
 
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
@@ -192,7 +203,8 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
                adaptive: bool = False, relative: float = 0.0, state: dict | None = None,
                start: int = 0) -> BatchedTrajectory:
     """GD on every batch element at once: theta <- theta - step g (fixed) or - eta_b g/||g|| (normalised,
-    per element; eta_b = ``step``, or with ``adaptive`` the step rule above with rho = ``relative``). Inputs are arrays (B, D),
+    per element; eta_b = ``step``, or with ``adaptive`` the step rule above with rho = ``relative``; both may
+    be numbers or arrays (B,), one value per element). Inputs are arrays (B, D),
     (B, n, T, D), (B, n, T), or (n, T, D), (n, T) for data shared by every element; float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
     run exactly, with iteration numbers counted from ``start`` (checkpoints on the same log-spaced
     schedule as an uninterrupted run)."""
@@ -205,6 +217,8 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
     phi_t = torch.as_tensor(np.asarray(phi, dtype=float), **f64)
     gamma_t = torch.as_tensor(np.asarray(gamma, dtype=float), **f64)
     dloss = loss_derivative(loss)
+    step = _per_element(step, B, theta)
+    relative = _per_element(relative, B, theta)
     end = start + iterations
     schedule = {k for k in checkpoint_schedule(end, per_decade) if k >= start}
     its, thetas, sels, omms, glogs, etas = [], [], [], [], [], []
@@ -232,7 +246,7 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
                 omms.append(omm.amax(dim=1).cpu().numpy().copy())
                 with np.errstate(divide="ignore"):
                     glogs.append((np.log10(gn.cpu().numpy()) + rmax.cpu().numpy() / ln10).copy())
-                etas.append(eta.cpu().numpy().copy() if normalized else np.full(B, float(step)))
+                etas.append(eta.cpu().numpy().copy())
             if last:
                 break
             theta = theta - bs.delta

@@ -173,8 +173,9 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
     first runs ``budgets[0]`` iterations, each later round continues the runs still undecided (or for which
     ``keep_going(judgement)`` is True, e.g. an apparent convergence the theory forbids) up to the next budget.
     ``p_mm(b, selection)`` gives p_mm of ``selection`` for run b (or None); ``certify(b, theta)`` a
-    stationary-point certificate (or None). ``time_budget`` (seconds, optional) stops starting new rounds
-    once exceeded; ``cut_by_time`` then says so."""
+    stationary-point certificate (or None). ``step`` and ``relative`` (the step rule's floor and rate) are
+    numbers or one value per run. ``time_budget`` (seconds, optional) stops starting new rounds once
+    exceeded; ``cut_by_time`` then says so."""
     import time
 
     from .batched import batched_gd
@@ -184,6 +185,8 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
     gamma = np.asarray(gamma, dtype=float)
     shared = phi.ndim == 3
     B = theta0.shape[0]
+    step = np.broadcast_to(np.asarray(step, dtype=float), (B,))
+    relative = np.broadcast_to(np.asarray(relative, dtype=float), (B,))
     t_start = time.perf_counter()
     cut = False
     hist = [{"iterations": [], "theta": [], "selected": [], "one_minus_mass": [], "grad_log10": [], "step": []}
@@ -202,8 +205,8 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
         rounds += 1
         traj = batched_gd(theta0[active] if state is None else state["theta"], phi if shared else phi[active],
                           gamma if shared else gamma[active], loss,
-                          method="normalized", step=step, iterations=budget - done_iterations, adaptive=True,
-                          relative=relative,
+                          method="normalized", step=step[active], iterations=budget - done_iterations, adaptive=True,
+                          relative=relative[active],
                           state=state, start=done_iterations, device=device)
         for j, b in enumerate(active):
             h = hist[b]

@@ -8,7 +8,12 @@ of :mod:`numeric.convergence`):
   which the largest logit difference within a sequence reaches RANDOM_LOGIT_SPREAD;
 * cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
   CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII,
-  smallest first, until some radius works for alpha (the smallest working R is what the theorem asks for).
+  smallest first, until some radius works for alpha (the smallest working R is what the theorem asks for);
+  radii beyond 4 ||p_mm|| only as far as :func:`cone_reach` says a near-support competitor may need;
+  their normalised steps scale with the cone: eta = rate ||theta||, rate = min(0.1 / (A ||p_mm||), 3 / 2000)
+  with A the largest key difference, so that a step changes any logit gap by at most a tenth of the margin
+  scale ||theta||/||p_mm|| and the norm grows about e^3-fold over the first 2000 steps (the zigzag rule
+  shortens the step further where GD overshoots).
 
 Candidate selections: all T^n when T^n <= MAX_ENUMERATION, else the optimal tokens, the selections runs
 reached and their single-sequence variations. Each candidate's p-SVM is solved in float64 (least distance by
@@ -26,13 +31,18 @@ import numpy as np
 from attnsvm.numeric import CONVERGED, STALLED, MIXED, UNDECIDED
 from attnsvm.numeric.selections import candidate_selections, is_locally_optimal
 
+from .context import FIRST_BUDGET
+
 from .checks.optimal_tokens import optimal_tokens
 
 RANDOM_SEED = 2023
 RANDOM_LOGIT_SPREAD = 5.0
-CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # R in units of ||p_mm||
+CONE_RADII = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0)   # R in units of ||p_mm||, tried in turn
+CONE_MIN_RADII = 4        # radii tried at least (up to 4 ||p_mm||), further ones only as far as a competitor needs
 CONE_PERTURBATIONS = 3
 CONE_PERTURBATION = 0.02
+CONE_STEP = 0.1           # cone runs: a step changes a logit gap by at most 10% of the margin scale
+CONE_GROWTH = 3.0         # ... and ||theta|| grows at most e^3-fold over the first budget of iterations
 MAX_CONE_SELECTIONS = 16
 MAX_ENUMERATION = 4096
 MAX_TABLE = 256
@@ -61,10 +71,30 @@ def exact_status(ctx, sel) -> dict:
     return out
 
 
+def cone_reach(ctx, sel) -> float:
+    """How far out (in units of ||p_mm||) the cone of ``sel`` may have to start: at R = c ||p_mm|| along p_mm, a
+    token outside the support with margin m > 1 has a logit gap c m against the support tokens' c, so its weight
+    relative to theirs is about e^{-c (m - 1)}; a competitor with m close to 1 (a near-support token) needs
+    c (m - 1) of several units before the support tokens alone steer GD. Returns 10 / min (m - 1) over the
+    non-support tokens (at least the radii always tried, at most the largest radius)."""
+    rec = ctx.svm(sel)
+    con = rec.constraints
+    margins = con.A @ rec.theta
+    support = {tuple(x) for x in rec.support()}
+    gaps = [m / b - 1 for (i, t), m, b in zip(con.pairs.tolist(), margins, con.b) if (i, t) not in support and b > 0]
+    delta = min(gaps, default=np.inf)
+    return float(np.clip(10.0 / max(delta, 1e-12), CONE_RADII[CONE_MIN_RADII - 1], CONE_RADII[-1]))
+
+
+def key_spread(phi) -> float:
+    """A = max_{i, t, tau} ||Phi_it - Phi_i tau||: the most a unit step can change a logit gap."""
+    diffs = phi[:, :, None, :] - phi[:, None, :, :]
+    return float(np.sqrt(np.max(np.sum(diffs * diffs, axis=-1))))
+
+
 def _random_inits(ctx, rng) -> np.ndarray:
     phi = ctx.phi
-    diffs = phi[:, :, None, :] - phi[:, None, :, :]
-    spread = float(np.max(np.linalg.norm(diffs, axis=-1)))
+    spread = key_spread(phi)
     rho_max = RANDOM_LOGIT_SPREAD / spread if spread > 0 else 1.0
     count = ctx.options["random_inits"]
     u = rng.standard_normal((count, phi.shape[2]))
@@ -104,20 +134,29 @@ class Exploration:
         inits, labels, judgements, histories = [], [], [], []
         pending = list(self.cone_selections)
         budgets = []
-        for c in CONE_RADII:
+        spread = key_spread(ctx.phi)
+        reach = {sel: cone_reach(ctx, sel) for sel in pending}
+        for k, c in enumerate(CONE_RADII):
+            pending = [sel for sel in pending if k < CONE_MIN_RADII or c <= reach[sel]]
             if not pending:
                 break
-            level, level_labels = [], []
+            level, level_labels, rates = [], [], []
             for sel in pending:
                 pm = ctx.svm(sel).theta
                 unit = pm / np.linalg.norm(pm)
                 R = c * float(np.linalg.norm(pm))
+                rate = min(CONE_STEP / (spread * float(np.linalg.norm(pm))), CONE_GROWTH / FIRST_BUDGET)
                 for _ in range(CONE_PERTURBATIONS):
                     e = rng.standard_normal(pm.shape)
                     e *= CONE_PERTURBATION * float(np.linalg.norm(pm)) / np.linalg.norm(e)
                     level.append(R * unit + e)
                     level_labels.append((sel, c, R))
-            runs = ctx.decide(np.array(level), keep_going=self._suspicious)
+                    rates.append(rate)
+            # steps in scale with the cone: eta = rate ||theta|| changes any logit gap by at most CONE_STEP times the
+            # margin scale ||theta|| / ||p_mm|| per step (rate = CONE_STEP / (A ||p_mm||), A the largest key difference)
+            rates = np.array(rates)
+            runs = ctx.decide(np.array(level), keep_going=self._suspicious, step=rates * np.linalg.norm(level, axis=1),
+                              relative=rates)
             budgets = runs.budgets
             inits.extend(level)
             labels.extend(level_labels)
