@@ -89,8 +89,10 @@ class CheckpointSchedule:
     ``record(cp, stationary)``, which returns the stop reason when the run ends there (else None).
     """
 
-    def __init__(self, max_iter: int, per_decade: int, time_budget: float | None = None, observer=None):
-        self.iterations = checkpoint_schedule(max_iter, per_decade)
+    def __init__(self, max_iter: int, per_decade: int, time_budget: float | None = None, observer=None,
+                 extra=()):
+        self.iterations = sorted(set(checkpoint_schedule(max_iter, per_decade)) |
+                                 {int(k) for k in extra if 0 <= int(k) <= max_iter})
         self.time_budget = float("inf") if time_budget is None else time_budget
         self.observer = observer
         self.checkpoints: list = []
@@ -124,18 +126,21 @@ class CheckpointSchedule:
 def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *,
            method: str = "normalized", step: float = 1.0, max_iter: int = 300_000,
            time_budget: float | None = None, per_decade: int = 10,
-           observer: Callable[[Checkpoint], bool] | None = None, adaptive: bool = False) -> Trajectory:
+           observer: Callable[[Checkpoint], bool] | None = None, adaptive: bool = False,
+           readout=None, extra_checkpoints=()) -> Trajectory:
     """Run GD from theta0 and return its trajectory (see module docstring).
 
     ``observer(checkpoint) -> bool`` may add entries to ``checkpoint.extra``; returning True stops.
+    ``readout`` (numeric.heads.Readout): a nonlinear head on y_i = X_i^T s_i instead of the fixed scores gamma.
+    ``extra_checkpoints``: iterations checkpointed besides the log-spaced ones.
     """
     if method not in METHODS:
         raise ValueError(f"unknown GD method {method!r}; expected one of {METHODS}")
     from .batched import GROWTH, SHRINK
 
     theta = np.array(theta0, dtype=float).ravel().copy()
-    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
-    kernel = StableAttention(phi, gamma)
+    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer, extra_checkpoints)
+    kernel = StableAttention(phi, gamma, readout)
     normalized = method == "normalized"
     eta = float(step)
     prev = None
@@ -143,6 +148,7 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     while True:
         tails = kernel.tails(theta)
         g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
+        scale = kernel.scale_exponent              # the scaled gradient is e^{-scale} grad L
         gn = float(np.sqrt(g @ g))
         unit = g / gn if gn > 0 else g
         if normalized and adaptive and prev is not None:
@@ -151,9 +157,7 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
             st = kernel.state(theta)
             true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g
             if normalized:
-                rmax = float(np.max(tails[0]))
-                glog = float(np.log10(gn)) + rmax / np.log(10.0) if gn > 0 and np.isfinite(rmax) else \
-                    (float(np.log10(gn)) if gn > 0 else float("-inf"))
+                glog = float(np.log10(gn)) + scale / np.log(10.0) if gn > 0 else float("-inf")
             else:
                 glog = float(np.log10(gn)) if gn > 0 else float("-inf")
             cp = Checkpoint(iteration=k, theta=theta.copy(), norm=float(np.linalg.norm(theta)),

@@ -17,3 +17,6 @@ __all__ = [
     "BUILTIN_LOSSES", "AssumptionA", "LossExpressionError", "LossFunctions", "assumption_a", "iv_eval",
     "lambdify_loss", "parse_loss",
 ]
+from .equality_kkt import certify_equality_svm  # noqa: E402
+
+__all__ += ["certify_equality_svm"]

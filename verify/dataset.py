@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import head_fields
 from .errors import DatasetError
 
 MODELS = ("prompt", "self", "cross")
@@ -126,6 +127,8 @@ class Dataset:
     Z: Any = None
     parameterization: Any = None
     rank: Any = None
+    head: Any = None      # the prediction head (verify.head_fields): "linear" (default), relu or quadratic
+    v0: Any = None        # joint training's initial head (verify.head_fields)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -152,6 +155,7 @@ class Dataset:
             raise DatasetError(f"v: expected {d} numbers (d of X), got {self.v_exact.shape[0]}")
         if self.model in ATTENTION_MODELS:
             self._attention_model_fields()
+            head_fields.apply(self)
             return
         for key in ("query_index", "Z", "parameterization", "rank"):
             if getattr(self, key) is not None:
@@ -183,6 +187,7 @@ class Dataset:
         self.v = _to_float(self.v_exact)
         self.W = _to_float(self.W_exact)
         self.inits = _to_float(self.inits_exact)
+        head_fields.apply(self)
 
     # -- shapes and derived quantities -------------------------------------------------------
     @property
@@ -199,12 +204,16 @@ class Dataset:
 
     @property
     def gamma(self) -> np.ndarray:
-        """Token scores gamma_it = Y_i v^T x_it, float64 (n, T)."""
+        """Token scores gamma_it = Y_i v^T x_it, float64 (n, T); with a nonlinear head Y_i h(x_it)."""
+        if not self.head.is_linear:
+            return self.head.token_scores(self.X, self.Y)
         return self.Y[:, None] * (self.X @ self.v)
 
     @property
     def gamma_exact(self) -> np.ndarray:
         """Token scores as exact rationals (object array (n, T))."""
+        if not self.head.is_linear:
+            return head_fields.exact_token_scores(self.head, self.X_exact, self.Y_exact)
         return self.Y_exact[:, None] * self.X_exact.dot(self.v_exact)
 
     def _attention_model_fields(self) -> None:
@@ -310,6 +319,8 @@ class Dataset:
         out = {"name": self.name, "model": self.model, "n": self.n, "T": self.T, "d": self.d}
         if self.is_attention_model:
             out.update(parameterization=self.parameterization, rank=self.rank)
+        if not self.head.is_linear:
+            out["head"] = self.head.kind
         return out
 
     # -- files ---------------------------------------------------------------------------------
@@ -324,7 +335,7 @@ class Dataset:
         if not isinstance(obj, dict):
             raise DatasetError(f"expected a JSON object at the top level, got {type(obj).__name__}")
         known = {"name", "model", "X", "Y", "v", "W", "loss", "inits", "gd", "description", "train",
-                 "query_index", "Z", "parameterization", "rank"}
+                 "query_index", "Z", "parameterization", "rank", "head", "v0"}
         unknown = sorted(set(obj) - known)
         if unknown:
             raise DatasetError(f"unknown field {unknown[0]!r} (known fields: {', '.join(sorted(known))})")
@@ -344,7 +355,7 @@ class Dataset:
                    loss=obj.get("loss", "logistic"), inits=obj.get("inits"), gd=obj.get("gd") or {},
                    description=description, source=source, train=obj.get("train", "p"),
                    query_index=obj.get("query_index"), Z=obj.get("Z"), parameterization=obj.get("parameterization"),
-                   rank=obj.get("rank"))
+                   rank=obj.get("rank"), head=obj.get("head"), v0=obj.get("v0"))
 
     @classmethod
     def from_file(cls, path: str) -> "Dataset":
@@ -438,9 +449,9 @@ def _parse_loss(loss: Any) -> LossSpec:
 def _parse_gd(gd: Any) -> dict:
     if not isinstance(gd, dict):
         raise DatasetError(f"gd: expected an object, got {type(gd).__name__}")
-    unknown = sorted(set(gd) - {"method", "step", "iterations"})
+    unknown = sorted(set(gd) - {"method", "step", "iterations", "normalization", "ridge"})
     if unknown:
-        raise DatasetError(f"gd: unknown field {unknown[0]!r} (known: method, step, iterations)")
+        raise DatasetError(f"gd: unknown field {unknown[0]!r} (known: method, step, iterations, normalization, ridge)")
     out = {}
     if "method" in gd:
         if gd["method"] not in GD_METHODS:
@@ -456,4 +467,15 @@ def _parse_gd(gd: Any) -> dict:
         if isinstance(it, bool) or not isinstance(it, int) or it < 1:
             raise DatasetError(f"gd.iterations: expected a positive integer, got {json.dumps(it)}")
         out["iterations"] = it
+    # (K, Q) only: how the factors' gradients are normalised, and the ridge lambda (||K||^2 + ||Q||^2)
+    if "normalization" in gd:
+        if gd["normalization"] not in ("joint", "per-factor"):
+            raise DatasetError(f"gd.normalization: expected \"joint\" or \"per-factor\", got "
+                               f"{json.dumps(gd['normalization'], default=str)[:40]}")
+        out["normalization"] = gd["normalization"]
+    if "ridge" in gd:
+        ridge = float(parse_number(gd["ridge"], "gd.ridge"))
+        if ridge < 0:
+            raise DatasetError(f"gd.ridge: must be >= 0, got {ridge:g}")
+        out["ridge"] = ridge
     return out
