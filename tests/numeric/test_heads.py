@@ -163,3 +163,27 @@ def test_head_values_and_gradients_by_finite_differences():
                 yk = [mpmath.mpf(float(x)) for x in y[k]]
                 assert float(head.mp_value(yk)) == pytest.approx(float(head.value(y[k])), rel=1e-12, abs=1e-14)
                 np.testing.assert_allclose([float(x) for x in head.mp_gradient(yk)], g[k], rtol=1e-12, atol=1e-14)
+
+
+def test_scaled_gradient_survives_a_sequence_with_constant_output():
+    """Sequence 0 has every relu unit off (V^T x < 0 for all its tokens), so it carries no weight while its
+    tokens keep O(1) probabilities; the others are separated by logit gaps of about 800. The scale must come from
+    the largest actual coefficient (e^-800 relative to sequence 0's logits would underflow to a zero gradient)."""
+    rng = np.random.default_rng(6)
+    u = np.array([1.0, 0.0, 0.0, 0.0])
+    X = rng.standard_normal((n, T, d)) * 0.1
+    X[0] += 2 * u                       # u^T x > 0 on sequence 0
+    X[1:] -= 2 * u                      # u^T x < 0 elsewhere
+    V = -np.outer(u, np.ones(d)) + 0.01 * rng.standard_normal((d, d)) * (np.arange(d) == 0)[:, None]
+    Z = rng.standard_normal((n, d))
+    Y = np.array([1.0, -1.0, 1.0])
+    head = make_head("relu", np.ones(d), V)
+    phi = numeric.w_features(X, Z)
+    W = _large_norm_W(X, Z, [(0, 1, 2, 3), (1,), (2,)], 800.0, rng)
+    kernel = numeric.StableAttention(phi, head.token_scores(X, Y), Readout(head, X, Y))
+    tails = kernel.tails(W)
+    assert not np.any(kernel.effective_dgamma(tails)[0])          # sequence 0: constant output
+    gs = kernel.gradient(W, numeric.LOGISTIC, scaled=True)
+    assert np.linalg.norm(gs) > 1e-3 and kernel.scale_exponent < -700
+    ref, _, _ = mp_head_gradient(W, phi, X, Y, head, numeric.LOGISTIC, dps=450)
+    assert numeric.mp_one_minus_corr([mpmath.mpf(float(x)) for x in gs], ref) < 1e-20
