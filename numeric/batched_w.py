@@ -43,6 +43,16 @@ class BatchedHead:
         self.V = None if V is None else torch.as_tensor(np.asarray(V, dtype=float), **f64)
         self.lam = None if lam is None else torch.as_tensor(np.asarray(lam, dtype=float), **f64)
 
+    def select(self, rows) -> "BatchedHead":
+        """The heads of the batch elements ``rows``."""
+        out = BatchedHead.__new__(BatchedHead)
+        idx = torch.as_tensor(np.asarray(rows, dtype=np.int64), device=self.Y.device)
+        out.kind = self.kind
+        out.Y, out.v = self.Y[idx], self.v[idx]
+        out.V = None if self.V is None else self.V[idx]
+        out.lam = None if self.lam is None else self.lam[idx]
+        return out
+
     def value_and_gradient(self, y: torch.Tensor):
         """(h(y_bi) (B, n), grad h(y_bi) (B, n, d)) for y (B, n, d)."""
         if self.kind == "linear":
@@ -145,25 +155,47 @@ def _combine_ridge(grads, params, rmax, ridge):
 
 
 def _run(kind, params0, X, Z, gamma, loss, step, iterations, rule, decay, per_decade, device, *, adaptive=False,
-         normalization="joint", ridge=0.0, head=None, schedule=None):
+         normalization="joint", ridge=0.0, head=None, schedule=None, state=None, start=0):
+    """The shared loop. ``state`` (a previous trajectory's ``state``: params, step and last direction) continues
+    a run exactly, with iterations counted from ``start``; checkpoints then lie on the same log-spaced schedule
+    as an uninterrupted run. The returned trajectory's ``state`` holds "theta" (the parameters flattened and
+    concatenated, (B, P)), "eta" (B,) and "direction" (B, P)."""
     from .batched import GROWTH, SHRINK
 
     if rule not in STEP_RULES:
         raise ValueError(f"unknown step rule {rule!r}; expected one of {STEP_RULES}")
     device = device or default_device()
-    params = _tensors(device, *params0)
+    f64 = dict(dtype=torch.float64, device=device)
+    shapes = [np.asarray(p).shape[1:] for p in params0]
+    sizes = [int(np.prod(sh)) for sh in shapes]
+
+    def split(flat):
+        flat = torch.as_tensor(np.asarray(flat, dtype=float), **f64)
+        out, k = [], 0
+        for sh, sz in zip(shapes, sizes):
+            out.append(flat[:, k:k + sz].reshape(flat.shape[0], *sh).clone())
+            k += sz
+        return out
+
+    params = _tensors(device, *params0) if state is None else split(state["theta"])
     X, Z, gamma = _tensors(device, X, Z, gamma)
     B = X.shape[0]
     dloss = loss_derivative(loss)
-    schedule = set(checkpoint_schedule(iterations, per_decade)) if schedule is None else \
-        {int(k) for k in schedule if 0 <= int(k) <= iterations} | {iterations}
+    end = start + iterations
+    if schedule is None:
+        schedule = {k for k in checkpoint_schedule(end, per_decade) if k >= start}
+    else:
+        schedule = {int(k) for k in schedule if start <= int(k) <= end} | {end}
     its, thetas, sels, omms, glogs, etas = [], [], [], [], [], []
-    eta_b = torch.full((B, 1, 1), float(step), dtype=torch.float64, device=device)
+    eta_b = torch.full((B, 1, 1), float(step), **f64)
     prev = None
+    if state is not None:
+        eta_b = torch.as_tensor(np.asarray(state["eta"], dtype=float), **f64).reshape(B, 1, 1).clone()
+        prev = None if state.get("direction") is None else split(state["direction"])
     ln10 = float(np.log(10.0))
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     with torch.no_grad():
-        for k in range(iterations + 1):
+        for k in range(start, end + 1):
             W = params[0] if kind == "W" else params[0] @ params[1].transpose(1, 2)
             G, dominant, omm, rmax = batched_w_gradient(W, X, Z, gamma, dloss, scaled=True, head=head,
                                                         with_scale=True)
@@ -176,14 +208,14 @@ def _run(kind, params0, X, Z, gamma, loss, step, iterations, rule, decay, per_de
                 joint = torch.sqrt(sum((g * g).sum(dim=(1, 2)) for g in grads))[:, None, None]
                 norms = [joint] * len(grads)
             units = [torch.where(gn > 0, g / gn.clamp_min(1e-300), torch.zeros_like(g)) for g, gn in zip(grads, norms)]
-            if adaptive and prev is not None and k < iterations:
+            if adaptive and prev is not None and k < end:
                 turned = sum((u * p).sum(dim=(1, 2)) for u, p in zip(units, prev)) < 0
                 eta_b = torch.where(turned[:, None, None], eta_b * SHRINK, torch.clamp(eta_b * GROWTH, max=float(step)))
             eta = eta_b if decay is None else eta_b / (1.0 + k / decay) ** 0.5
             if rule == "relative":
                 pn = torch.sqrt(sum((p * p).sum(dim=(1, 2)) for p in params))[:, None, None]
                 eta = eta * pn.clamp_min(1.0)
-            if k in schedule:
+            if k in schedule and not (state is not None and k == start):
                 its.append(k)
                 thetas.append(W.reshape(B, -1).cpu().numpy().copy())
                 sels.append(dominant.cpu().numpy().copy())
@@ -193,10 +225,37 @@ def _run(kind, params0, X, Z, gamma, loss, step, iterations, rule, decay, per_de
                 with np.errstate(divide="ignore"):
                     glogs.append(np.log10(gn_true) + rmax.cpu().numpy() / ln10)
                 etas.append(eta[:, 0, 0].cpu().numpy().copy())
-            if k == iterations:
+            if k == end:
                 break
             params = [p - eta * u for p, u in zip(params, units)]
             prev = units
+    flat = (lambda ts: np.concatenate([t.reshape(B, -1).cpu().numpy() for t in ts], axis=1))
+    new_state = {"theta": flat(params), "eta": eta_b[:, 0, 0].cpu().numpy(),
+                 "direction": None if prev is None else flat(prev), "iteration": end}
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),
-                             one_minus_mass=np.stack(omms), seconds=time.perf_counter() - start,
-                             grad_log10=np.stack(glogs), step=np.stack(etas))
+                             one_minus_mass=np.stack(omms), seconds=time.perf_counter() - t0,
+                             grad_log10=np.stack(glogs), step=np.stack(etas), state=new_state)
+
+
+def runner(kind: str, X, Z, gamma, params_shape: tuple, *, loss="logistic", step: float = 1.0, head=None,
+           normalization: str = "joint", ridge: float = 0.0, device: str | None = None):
+    """A ``runner`` for :func:`numeric.convergence.decide_runs`: normalised GD on W (``kind="W"``) or on (K, Q)
+    (``"KQ"``) with the zigzag step rule, in rounds. decide_runs passes the rows of its theta0 (the parameters
+    flattened: vec(W), or vec(K) then vec(Q), shapes ``params_shape`` = ((d, d),) or ((d, m), (d, m))), the
+    indices of the runs still active, the iterations of this round, the previous round's state and the first
+    iteration number; the trajectory's checkpoints hold theta = vec(W) (W = K Q^T), which decide_runs judges."""
+    sizes = [int(np.prod(sh)) for sh in params_shape]
+    X, Z, gamma = (np.asarray(a, dtype=float) for a in (X, Z, gamma))
+
+    def run(theta_rows, active, iterations, state, start):
+        rows = np.asarray(theta_rows if state is None else state["theta"], dtype=float)
+        params0, k = [], 0
+        for sh, sz in zip(params_shape, sizes):
+            params0.append(rows[:, k:k + sz].reshape(len(rows), *sh))
+            k += sz
+        sub_head = None if head is None else head.select(active)
+        return _run(kind, params0, X[active], Z[active], gamma[active], loss, step, iterations, "constant", None,
+                    10, device, adaptive=True, normalization=normalization, ridge=ridge, head=sub_head,
+                    state=state, start=start)
+
+    return run
