@@ -37,17 +37,6 @@ def test_hand_solved_problem_by_cvxpy_polish_and_exact_certificate():
     assert all(v for k, v in cert.checks.items() if k != "mu") and cert.checks["mu"] == {"0": "0"}
 
 
-def test_equality_multiplier_is_nonzero_when_the_equality_pulls():
-    """min ||theta|| s.t. theta_0 = 2 (E), theta_0 + theta_1 >= 1: theta = (2, 0), the inequality is slack
-    (2 > 1), mu = 2."""
-    A = np.array([[1, 1]], dtype=object)
-    E = np.array([[1, 0]], dtype=object)
-    cert = certify_equality_svm(A, np.array([1], dtype=object), E, np.array([2], dtype=object), [])
-    assert cert.status == "exact" and cert.theta == [2, 0] and cert.lam == [0] and cert.checks["mu"] == {"0": "2"}
-    _, pol = solve_and_polish_equality_svm(A, np.array([1]), E, np.array([2]))
-    assert pol.ok and abs(pol.mu[0] - 2) < 1e-40
-
-
 def test_equalities_only_give_the_minimum_norm_solution_and_dependent_rows_are_fine():
     rng = np.random.default_rng(0)
     E = rng.integers(-3, 4, size=(3, 6)).astype(object)
@@ -60,21 +49,6 @@ def test_equalities_only_give_the_minimum_norm_solution_and_dependent_rows_are_f
     np.testing.assert_allclose([float(x) for x in cert.theta], ref, rtol=1e-12, atol=1e-14)
     red = reduce_equalities(np.zeros((0, 6)), np.zeros(0), E, c, dps=40)
     assert red.basis == [0, 1, 2] and red.consistency_residual < mpmath.mpf(10) ** -30
-
-
-def test_inconsistent_equalities_and_infeasible_inequalities_are_proved_so():
-    E = np.array([[1, 0], [2, 0]], dtype=object)
-    bad = certify_equality_svm(np.zeros((0, 2), dtype=object), np.zeros(0, dtype=object), E,
-                               np.array([1, 1], dtype=object), [])
-    assert bad.infeasible and "inconsistent" in bad.reason
-    # theta_0 = 0 and theta_0 >= 1 (through a row that also involves theta_1): infeasible only with the equality
-    A = np.array([[1, 1], [1, -1]], dtype=object)
-    b = np.array([1, 1], dtype=object)
-    E = np.array([[1, 0]], dtype=object)
-    cert = certify_equality_svm(A, b, E, np.array([0], dtype=object), [])
-    assert cert.infeasible and cert.checks["farkas_combination_zero"] and cert.checks["farkas_value_positive"]
-    assert not solve_equality_svm(A.astype(float), b.astype(float), E.astype(float), np.zeros(1)).feasible
-    assert certify_equality_svm(A, b, np.zeros((0, 2), dtype=object), np.zeros(0, dtype=object), []).status == "exact"
 
 
 def test_random_problems_agree_between_cvxpy_polish_and_certificate():
