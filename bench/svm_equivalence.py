@@ -1,6 +1,6 @@
 """The multi-token SVM equivalence on the tf-svm-multitoken family: the authors' 2,000 steps and a longer run.
 
-    .venv/bin/python bench/svm_equivalence.py [--members 100] [--iterations 20000] [--device cpu]
+    .venv/bin/python bench/svm_equivalence.py [--members 100] [--iterations 10000] [--device cpu]
 
 Normalised GD on W with the relu head, step 0.1 (the authors'), from each member's stored init, all members in one
 batched torch run (numeric.batched_w with numeric.batched_w.BatchedHead: the stable gradients). At the authors'
@@ -65,7 +65,7 @@ def analyse(theta, X, Y, Z, V, tau=1e-3):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--members", type=int, default=100)
-    p.add_argument("--iterations", type=int, default=20000)
+    p.add_argument("--iterations", type=int, default=10000)
     p.add_argument("--step", type=float, default=0.1)
     p.add_argument("--device", default="cpu")
     a = p.parse_args()
