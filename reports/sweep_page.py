@@ -34,7 +34,9 @@ code { background: #f6f6f6; }
 </style></head><body>
 <h1>Sweep over a random family</h1>
 <p>Family: {{ family.name }} ({{ family.tokens }}; head {{ family.head }}; labels {{ family.labels }}; W {{ family.W }};
-seeding {{ family.seeding }}). GD: {{ gd.method }}, step {{ gd.step }}, {{ gd.loss }} loss, {{ options.iterations }}
+{% if family.queries %}queries {{ family.queries }}; {% endif %}seeding {{ family.seeding }}).
+{% if gd.target %}Trained parameter {{ gd.parameter }}; the SVM of a selection: the {{ gd.target }}
+(for W and (K, Q) read p as that parameter and p-SVM as that SVM in the rule below).{% endif %} GD: {{ gd.method }}, step {{ gd.step }}, {{ gd.loss }} loss, {{ options.iterations }}
 iterations, {{ options.inits }} init(s) per dataset (p = 0 and random inits of radius {{ options.init_radius }}),
 {{ options.seeds }} dataset(s) per grid point; {{ gd.backend }}; computed {{ where }} in {{ seconds }} s.</p>
 <p>Convergence rule: {{ rule }}.</p>

@@ -1,6 +1,8 @@
 """The checks, one module per statement, in three roles (verify.claims): premises, claims, instruments.
 
-Each module has ``ID``, ``ROLE``, ``STATEMENT`` and ``run(ctx) -> CheckResult``; :data:`REGISTRY` lists them in
+Each module has ``ID``, ``ROLE``, ``STATEMENT`` and ``run(ctx) -> CheckResult`` (and optionally ``HEADS``, the
+nonlinear head kinds it handles: a check without it assumes the linear head and is out of scope on datasets with
+another head, see verify.context); :data:`REGISTRY` lists them in
 the order they are reported: the premises (hypotheses of the theorems, decided once and shared), the claims
 (conclusions, judged given their premises) and the instruments (the toolkit's numerical self-checks, which
 run last so that they see every SVM and run the claims used).
