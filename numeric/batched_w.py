@@ -38,10 +38,10 @@ class BatchedHead:
             raise ValueError(f"unknown head {kind!r}; expected one of {HEAD_KINDS}")
         f64 = dict(dtype=torch.float64, device=device or default_device())
         self.kind = kind
-        self.Y = torch.as_tensor(np.asarray(Y, dtype=float), **f64)
-        self.v = torch.as_tensor(np.asarray(v, dtype=float), **f64)
-        self.V = None if V is None else torch.as_tensor(np.asarray(V, dtype=float), **f64)
-        self.lam = None if lam is None else torch.as_tensor(np.asarray(lam, dtype=float), **f64)
+        self.Y = torch.as_tensor(np.array(Y, dtype=float), **f64)
+        self.v = torch.as_tensor(np.array(v, dtype=float), **f64)
+        self.V = None if V is None else torch.as_tensor(np.array(V, dtype=float), **f64)
+        self.lam = None if lam is None else torch.as_tensor(np.array(lam, dtype=float), **f64)
 
     def select(self, rows) -> "BatchedHead":
         """The heads of the batch elements ``rows``."""
@@ -107,7 +107,7 @@ def batched_w_gradient(W: torch.Tensor, X: torch.Tensor, Z: torch.Tensor, gamma:
 
 def _tensors(device, *arrays):
     f64 = dict(dtype=torch.float64, device=device)
-    return [torch.as_tensor(np.asarray(a, dtype=float), **f64).clone() for a in arrays]
+    return [torch.as_tensor(np.array(a, dtype=float), **f64).clone() for a in arrays]
 
 
 def batched_w_gd(W0, X, Z, gamma, loss: str = "logistic", *, step: float = 0.1, iterations: int = 2000,
@@ -170,7 +170,7 @@ def _run(kind, params0, X, Z, gamma, loss, step, iterations, rule, decay, per_de
     sizes = [int(np.prod(sh)) for sh in shapes]
 
     def split(flat):
-        flat = torch.as_tensor(np.asarray(flat, dtype=float), **f64)
+        flat = torch.as_tensor(np.array(flat, dtype=float), **f64)
         out, k = [], 0
         for sh, sz in zip(shapes, sizes):
             out.append(flat[:, k:k + sz].reshape(flat.shape[0], *sh).clone())
@@ -190,7 +190,7 @@ def _run(kind, params0, X, Z, gamma, loss, step, iterations, rule, decay, per_de
     eta_b = torch.full((B, 1, 1), float(step), **f64)
     prev = None
     if state is not None:
-        eta_b = torch.as_tensor(np.asarray(state["eta"], dtype=float), **f64).reshape(B, 1, 1).clone()
+        eta_b = torch.as_tensor(np.array(state["eta"], dtype=float), **f64).reshape(B, 1, 1).clone()
         prev = None if state.get("direction") is None else split(state["direction"])
     ln10 = float(np.log(10.0))
     t0 = time.perf_counter()

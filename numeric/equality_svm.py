@@ -21,12 +21,13 @@ decomposition theta = theta_E + theta_perp is orthogonal and unique.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import cvxpy as cp
 import mpmath
 import numpy as np
 
-from .svm import PolishedSVM, SVMSolution, _independent_rows, active_set_guess, polish, to_mpf
+from .svm import PolishedSVM, SVMSolution, _fmpq, active_set_guess, polish, to_mpf
 
 
 def solve_equality_svm(A, b, A_eq, b_eq) -> SVMSolution:
@@ -56,15 +57,17 @@ def solve_equality_svm(A, b, A_eq, b_eq) -> SVMSolution:
 
 @dataclass
 class EqualityReduction:
-    """The elimination of the module docstring in mpmath: ``basis`` (indices of the independent equality rows),
-    theta_E (list of mpf), the reduced rows A P and margins b - A theta_E, the equality residual of the rows left
-    out of the basis (0 when E theta = c is consistent), and G^{-1} E_B as rows (to recover mu)."""
+    """The elimination of the module docstring, in exact rational arithmetic (python-flint) from the data (floats
+    are taken at their exact binary values): ``basis`` (indices of an independent subset of the equality rows,
+    exact rank decisions), theta_E (exact, as Fractions), the reduced rows A P and margins b - A theta_E (exact
+    Fractions, what :func:`numeric.svm.polish` takes), ``consistent`` (E theta_E = c holds exactly for every row,
+    the dependent ones included) and G^{-1} E_B as mpf rows at ``dps`` digits (to recover mu)."""
 
     basis: list
     theta_E: list
-    A_red: list
-    b_red: list
-    consistency_residual: mpmath.mpf
+    A_red: np.ndarray
+    b_red: np.ndarray
+    consistent: bool
     Ginv_E: list
     dps: int
 
@@ -73,37 +76,64 @@ def _dot(u, v):
     return mpmath.fsum(a * b for a, b in zip(u, v))
 
 
+def _fraction(x) -> Fraction:
+    return Fraction(int(x.p), int(x.q))
+
+
+def _independent(M, order: list) -> list:
+    """The indices in ``order`` whose rows of the fmpq_mat M are independent of the earlier chosen ones (exact)."""
+    from flint import fmpq_mat
+
+    if not order:
+        return []
+    sub = fmpq_mat(len(order), M.ncols(), [M[j, c] for j in order for c in range(M.ncols())])
+    R, rank = sub.transpose().rref()
+    piv = []
+    for r in range(rank):
+        for c in range(R.ncols()):
+            if R[r, c] != 0:
+                piv.append(order[c])
+                break
+    return piv
+
+
 def reduce_equalities(A, b, A_eq, b_eq, dps: int = 50) -> EqualityReduction:
-    """Eliminate E theta = c from the inequality SVM (module docstring), in mpmath at ``dps`` digits from the
-    given (exact or float) data."""
+    """Eliminate E theta = c from the inequality SVM (module docstring), exactly."""
+    from flint import fmpq, fmpq_mat
+
+    E_obj = np.asarray(A_eq, dtype=object)
+    k = E_obj.shape[0] if E_obj.size else 0
+    A_obj = np.asarray(A, dtype=object)
+    m = A_obj.shape[0] if A_obj.size else 0
+    D = E_obj.shape[1] if k else A_obj.shape[1]
+    E = fmpq_mat(k, D, [_fmpq(x) for x in E_obj.ravel()]) if k else fmpq_mat(0, D)
+    c = fmpq_mat(k, 1, [_fmpq(x) for x in np.asarray(b_eq, dtype=object).ravel()]) if k else fmpq_mat(0, 1)
+    basis = _independent(E, list(range(k)))
+    if basis:
+        EB = fmpq_mat(len(basis), D, [E[j, col] for j in basis for col in range(D)])
+        cB = fmpq_mat(len(basis), 1, [c[j, 0] for j in basis])
+        Ginv = (EB * EB.transpose()).inv()
+        theta_E = EB.transpose() * (Ginv * cB)
+        GinvE = Ginv * EB
+    else:
+        theta_E = fmpq_mat(D, 1)
+        GinvE = fmpq_mat(0, D)
+    consistent = all((E * theta_E)[j, 0] == c[j, 0] for j in range(k)) if k else True
+    A_red = np.empty((m, D), dtype=object)
+    b_red = np.empty(m, dtype=object)
+    if m:
+        Af = fmpq_mat(m, D, [_fmpq(x) for x in A_obj.ravel()])
+        bf = [_fmpq(x) for x in np.asarray(b, dtype=object).ravel()]
+        red = Af - (Af * EB.transpose()) * GinvE if basis else Af      # A P = A - (A E_B^T) G^{-1} E_B
+        Ath = Af * theta_E
+        for j in range(m):
+            A_red[j, :] = [_fraction(red[j, col]) for col in range(D)]
+            b_red[j] = _fraction(bf[j] - Ath[j, 0])
     with mpmath.workdps(dps):
-        E = [[to_mpf(x) for x in row] for row in np.asarray(A_eq, dtype=object)]
-        c = [to_mpf(x) for x in np.asarray(b_eq, dtype=object).ravel()]
-        rows = [[to_mpf(x) for x in row] for row in np.asarray(A, dtype=object)] if len(A) else []
-        bb = [to_mpf(x) for x in np.asarray(b, dtype=object).ravel()] if len(A) else []
-        D = len(E[0]) if E else (len(rows[0]) if rows else 0)
-        tol = mpmath.mpf(10) ** (-(dps * 3 // 5))
-        basis = _independent_rows(E, list(range(len(E))), tol) if E else []
-        if basis:
-            G = mpmath.matrix([[_dot(E[j], E[k]) for k in basis] for j in basis])
-            Ginv = mpmath.inverse(G)
-            Ginv_E = [[mpmath.fsum(Ginv[p, q] * E[basis[q]][col] for q in range(len(basis))) for col in range(D)]
-                      for p in range(len(basis))]
-            w = [mpmath.fsum(Ginv[p, q] * c[basis[q]] for q in range(len(basis))) for p in range(len(basis))]
-            theta_E = [mpmath.fsum(E[basis[p]][col] * w[p] for p in range(len(basis))) for col in range(D)]
-        else:
-            Ginv_E, theta_E = [], [mpmath.mpf(0)] * D
-
-        def project(v):  # P v = v - E_B^T G^{-1} E_B v
-            coef = [_dot(g, v) for g in Ginv_E]
-            return [v[col] - mpmath.fsum(E[basis[p]][col] * coef[p] for p in range(len(basis))) for col in range(D)]
-
-        A_red = [project(r) for r in rows]
-        b_red = [bb[j] - _dot(rows[j], theta_E) for j in range(len(rows))]
-        scale = max([abs(x) for row in E for x in row] + [abs(x) for x in c] + [mpmath.mpf(1)])
-        resid = max([abs(_dot(E[j], theta_E) - c[j]) for j in range(len(E))] + [mpmath.mpf(0)]) / scale
-        return EqualityReduction(basis=basis, theta_E=theta_E, A_red=A_red, b_red=b_red, consistency_residual=resid,
-                                 Ginv_E=Ginv_E, dps=dps)
+        Ginv_E = [[mpmath.mpf(int(GinvE[p, col].p)) / int(GinvE[p, col].q) for col in range(D)]
+                  for p in range(GinvE.nrows())]
+    return EqualityReduction(basis=basis, theta_E=[_fraction(theta_E[col, 0]) for col in range(D)], A_red=A_red,
+                             b_red=b_red, consistent=consistent, Ginv_E=Ginv_E, dps=dps)
 
 
 @dataclass
@@ -147,16 +177,14 @@ def polish_equality_svm(A, b, A_eq, b_eq, active_guess, dps: int = 50) -> Polish
         m = len(red.A_red)
         inner = None
         if m:
-            A_obj = np.empty((m, D), dtype=object)
-            for j, row in enumerate(red.A_red):
-                A_obj[j, :] = row
-            inner = polish(A_obj, np.array(red.b_red, dtype=object), active_guess, dps=dps)
+            inner = polish(red.A_red, red.b_red, active_guess, dps=dps)
             theta_perp = list(inner.theta)
             lam = list(inner.lam)
             notes += inner.notes
         else:
             theta_perp, lam = [mpmath.mpf(0)] * D, []
-        theta = [x + y for x, y in zip(red.theta_E, theta_perp)]
+        theta_E = [to_mpf(x) for x in red.theta_E]
+        theta = [x + y for x, y in zip(theta_E, theta_perp)]
         rows = [[to_mpf(x) for x in row] for row in np.asarray(A, dtype=object)] if m else []
         bb = [to_mpf(x) for x in np.asarray(b, dtype=object).ravel()] if m else []
         E = [[to_mpf(x) for x in row] for row in np.asarray(A_eq, dtype=object)]
@@ -170,11 +198,11 @@ def polish_equality_svm(A, b, A_eq, b_eq, active_guess, dps: int = 50) -> Polish
         residual = max([-s for s in slack] + [abs(_dot(E[j], theta) - c[j]) for j in range(len(E))] +
                        [-x for x in lam] + [abs(lam[j] * slack[j]) for j in range(m)] + [abs(x) for x in stat] +
                        [mpmath.mpf(0)]) / scale
-        if red.consistency_residual > tol:
-            notes.append(f"the equalities are inconsistent (residual {mpmath.nstr(red.consistency_residual, 3)})")
+        if not red.consistent:
+            notes.append("the equalities are inconsistent (exact)")
         active = [j for j in range(m) if abs(slack[j]) <= tol * scale]
-        ok = bool(residual <= tol and (inner is None or inner.ok))
-        return PolishedEqualitySVM(theta=theta, theta_E=list(red.theta_E), theta_perp=theta_perp, lam=lam, mu=mu,
+        ok = bool(residual <= tol and (inner is None or inner.ok) and red.consistent)
+        return PolishedEqualitySVM(theta=theta, theta_E=theta_E, theta_perp=theta_perp, lam=lam, mu=mu,
                                    eq_basis=list(red.basis), active=active, kkt_residual=residual, ok=ok, dps=dps,
                                    inner=inner, notes=notes)
 

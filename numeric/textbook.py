@@ -59,16 +59,16 @@ def textbook_gd(theta0, phi, gamma, loss_name: str = "logistic", *, dtype: str =
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}")
     tdt = DTYPES[dtype]
     eps = float(torch.finfo(tdt).eps)
-    phi_t = torch.as_tensor(np.asarray(phi, dtype=float), dtype=tdt)
-    gamma_t = torch.as_tensor(np.asarray(gamma, dtype=float), dtype=tdt)
+    phi_t = torch.as_tensor(np.array(phi, dtype=float), dtype=tdt)
+    gamma_t = torch.as_tensor(np.array(gamma, dtype=float), dtype=tdt)
     loss = _torch_loss(loss_name)
     head = None
     if readout is not None and not readout.head.is_linear:
         h = readout.head
-        X_t = torch.as_tensor(readout.X, dtype=tdt)
-        Y_t = torch.as_tensor(readout.Y, dtype=tdt)
-        v_t = torch.as_tensor(h.v, dtype=tdt)
-        V_t = None if h.V is None else torch.as_tensor(h.V, dtype=tdt)
+        X_t = torch.as_tensor(np.array(readout.X, dtype=float), dtype=tdt)
+        Y_t = torch.as_tensor(np.array(readout.Y, dtype=float), dtype=tdt)
+        v_t = torch.as_tensor(np.array(h.v, dtype=float), dtype=tdt)
+        V_t = None if h.V is None else torch.as_tensor(np.array(h.V, dtype=float), dtype=tdt)
 
         def head(s):
             y = torch.einsum("it,itd->id", s, X_t)
@@ -78,7 +78,7 @@ def textbook_gd(theta0, phi, gamma, loss_name: str = "logistic", *, dtype: str =
                 f = y @ v_t - h.lam * (y * y).sum(dim=1)
             return Y_t * f
 
-    theta = torch.as_tensor(np.asarray(theta0, dtype=float).ravel(), dtype=tdt).clone().requires_grad_(True)
+    theta = torch.as_tensor(np.array(theta0, dtype=float).ravel(), dtype=tdt).clone().requires_grad_(True)
     marks = set(int(k) for k in (checkpoints or ())) | {0, iterations}
     out = TextbookTrajectory(dtype=dtype)
     t0 = time.perf_counter()
