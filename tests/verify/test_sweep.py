@@ -160,3 +160,24 @@ def test_attention_sweep_is_deterministic_and_the_page_shows_curves_and_ranks(tm
     assert "1 - corr to the SVM of the final selection" in html and "Ranks of the W-SVMs" in html
     with pytest.raises(InputError):
         sweep([2], [3], [2], 3, model="V")
+
+
+def test_attention_sweep_classes_follow_local_optimality(monkeypatch):
+    """Converged runs are classed by their selection: marking every non-optimal selection "not locally optimal"
+    moves the runs counted as local to not_local (and nothing else changes)."""
+    import attnsvm.verify.sweep_w as sw
+
+    honest = sweep_point(3, 5, 2, 4, inits=3, iterations=200, model="W", ranks=False)
+    real = sw.analyse_selection
+
+    def fake(phi, gamma, sel, *a, **k):
+        res = real(phi, gamma, sel, *a, **k)
+        if res.feasible and tuple(sel) != tuple(int(t) for t in gamma.argmax(axis=1)):
+            res.locally_optimal = False
+        return res
+
+    monkeypatch.setattr(sw, "analyse_selection", fake)
+    row = sweep_point(3, 5, 2, 4, inits=3, iterations=200, model="W", ranks=False)
+    assert honest["counts"]["local"] > 0 and row["counts"]["local"] == 0
+    assert row["counts"]["not_local"] == honest["counts"]["not_local"] + honest["counts"]["local"]
+    assert row["counts"]["optimal"] == honest["counts"]["optimal"]
