@@ -70,6 +70,18 @@ __all__ += [
     "candidate_selections", "feasible_many", "is_locally_optimal", "least_distance", "single_sequence_variations",
     "support_tokens", "torch_threads",
 ]
+from .heads import HEAD_KINDS, Head, Readout, make_head, mp_head_gradient  # noqa: E402
+from .equality_svm import (EqualityReduction, PolishedEqualitySVM, polish_equality_svm, reduce_equalities,  # noqa: E402
+                           solve_and_polish_equality_svm, solve_equality_svm)
+from . import multitoken  # noqa: E402
+from .textbook import TextbookTrajectory, side_by_side, textbook_gd  # noqa: E402
+
+__all__ += [
+    "HEAD_KINDS", "Head", "Readout", "make_head", "mp_head_gradient",
+    "EqualityReduction", "PolishedEqualitySVM", "polish_equality_svm", "reduce_equalities",
+    "solve_and_polish_equality_svm", "solve_equality_svm", "multitoken",
+    "TextbookTrajectory", "side_by_side", "textbook_gd",
+]
 from .interval_attention import IntervalAttention  # noqa: E402
 from .interval_attention import LossDerivatives as IntervalLossDerivatives  # noqa: E402
 from .interval_attention import loss_derivatives as interval_loss_derivatives  # noqa: E402

@@ -11,6 +11,10 @@ With a_i the dominant token (largest logit) and r_it = <theta, Phi_it - Phi_{i,a
     gap_i = gamma_{i,a_i} - u_i = sum_{t != a_i} s_it (gamma_{i,a_i} - gamma_it)
     grad L = (1/n) sum_i l'(u_i) sum_{t != a_i} s_it ((gamma_it - gamma_{i,a_i}) + gap_i) (Phi_it - Phi_{i,a_i})
 
+A nonlinear head h acting on y_i = X_i^T s_i (:mod:`numeric.heads`) enters only through its effective scores:
+``StableAttention(phi, gamma, readout)`` replaces gamma_it - gamma_{i,a_i} by Y_i grad h(y_i)^T (x_it - x_{i,a_i}),
+gap_i by the same weighted sum of those, and u_i by Y_i h(y_i); the formulas above are otherwise unchanged.
+
 Nothing here computes 1 - s_{i,a_i} or gap_i as a difference, so every quantity keeps full relative
 accuracy at any norm. For a direction only, every weight is multiplied by e^{-max r} first, so the
 direction never underflows.
@@ -90,7 +94,7 @@ class StableAttention:
     formulas exist once.
     """
 
-    def __init__(self, phi, gamma: np.ndarray):
+    def __init__(self, phi, gamma: np.ndarray, readout=None):
         self.factored = phi if isinstance(phi, WFeatures) else None
         if self.factored is not None:   # x_it z_i^T features: the per-token arrays are X (n, T, d) and Z
             self.phi = self.factored.X
@@ -102,6 +106,10 @@ class StableAttention:
         self.D = self.factored.shape[2] if self.factored is not None else self.phi.shape[2]
         self.dominant = None
         self.dphi = None
+        # a nonlinear head bound to its data (numeric.heads.Readout): its effective scores replace the fixed
+        # gamma in gap, u and the coefficients (a linear head is the fixed-score case and is not needed here)
+        self.readout = None if readout is None or readout.head.is_linear else readout
+        self.scale_exponent = 0.0
 
     def _query_weights(self, theta: np.ndarray) -> np.ndarray:
         """Factored features: u_i = W z_i (n, d) with W = theta reshaped (d, d2), so q_it = <x_it, u_i>."""
@@ -158,20 +166,53 @@ class StableAttention:
         r_tail = np.minimum(r, 0.0) + self.off
         e_tail = np.exp(r_tail)
         z = 1.0 + e_tail.sum(axis=1)
+        if self.readout is not None:
+            dgamma, gap, u, _ = self.readout.scores(self.dominant, e_tail, z)
+            self._head_cache = (e_tail, dgamma)
+            return r_tail, e_tail, z, gap, u
         gap = -(e_tail * self.dgamma).sum(axis=1) / z
         return r_tail, e_tail, z, gap, self.gamma_a - gap
+
+    def effective_dgamma(self, tails) -> np.ndarray:
+        """gamma_it - gamma_{i,a_i} (n, T): the fixed scores' differences, or with a nonlinear head the
+        effective ones, Y_i grad h(y_i)^T (x_it - x_{i,a_i}) (numeric.heads), at the attention of ``tails``."""
+        if self.readout is None:
+            return self.dgamma
+        cache = getattr(self, "_head_cache", None)
+        if cache is not None and cache[0] is tails[1]:
+            return cache[1]
+        return self.readout.scores(self.dominant, tails[1], tails[2])[0]
 
     def coefficients(self, theta: np.ndarray, loss: Loss, scaled: bool = False, tails=None) -> np.ndarray:
         """c_it = l'(u_i) s_it ((gamma_it - gamma_{i,a_i}) + gap_i) for t != a_i and 0 at a_i, so that
         grad L = (1/n) sum_{i,t} c_it (Phi_it - Phi_{i,a_i}). With ``scaled``, every c_it is multiplied
-        by e^{-max_{j, tau != a_j} r_j tau} (exponents stay <= 0, nothing underflows to a zero direction)."""
-        r_tail, e_tail, z, gap, u = tails if tails is not None else self.tails(theta)
-        if scaled:
+        by e^{-max_{j, tau != a_j} r_j tau} (exponents stay <= 0, nothing underflows to a zero direction).
+
+        With a nonlinear head some tokens may carry no weight at all (a sequence whose ReLU units are all off has
+        a constant output), so there the scale is set by the largest actual coefficient instead: with
+        w_it = (dgamma~_it + gap~_i) l'(u_i) / z_i, every c_it = sign(w_it) e^{r_it + ln|w_it| - m},
+        m = max over w_it != 0 of (r_it + ln|w_it|). ``self.scale_exponent`` holds the exponent used (the true
+        coefficients are e^{scale_exponent} times the scaled ones)."""
+        tails = tails if tails is not None else self.tails(theta)
+        r_tail, e_tail, z, gap, u = tails
+        w = (self.effective_dgamma(tails) + gap[:, None]) * (loss.derivative(u) / z)[:, None]
+        self.scale_exponent = 0.0
+        if not scaled:
+            return e_tail * w
+        if self.readout is None:
             rmax = r_tail.max()
-            base = np.exp(r_tail - rmax) if np.isfinite(rmax) else e_tail
-        else:
-            base = e_tail
-        return base * (self.dgamma + gap[:, None]) * (loss.derivative(u) / z)[:, None]
+            if np.isfinite(rmax):
+                self.scale_exponent = float(rmax)
+                return np.exp(r_tail - rmax) * w
+            return e_tail * w
+        live = np.isfinite(r_tail) & (w != 0)
+        if not live.any():
+            return np.zeros_like(w)
+        with np.errstate(divide="ignore"):
+            expo = np.where(live, r_tail + np.log(np.abs(w)), -np.inf)
+        m = float(expo.max())
+        self.scale_exponent = m
+        return np.where(live, np.sign(w) * np.exp(expo - m), 0.0)
 
     def gradient(self, theta: np.ndarray, loss: Loss, scaled: bool = False, tails=None) -> np.ndarray:
         """grad_theta L (or, with ``scaled``, the same vector times e^{-max r}) by the stable formula."""
@@ -190,8 +231,8 @@ class StableAttention:
         return AttentionState(dominant=self.dominant.copy(), r=np.where(mask, r_tail, 0.0),
                               e=np.where(mask, e_tail, 1.0), tail_sum=tail_sum,
                               s=np.where(mask, e_tail, 1.0) / z[:, None], one_minus_mass=tail_sum / z, gap=gap,
-                              u=u, dphi=self.dphi if self.factored is None else None, dgamma=self.dgamma,
-                              mask=mask)
+                              u=u, dphi=self.dphi if self.factored is None else None,
+                              dgamma=self.effective_dgamma((r_tail, e_tail, z)), mask=mask)
 
 
 def attention_state(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray) -> AttentionState:

@@ -49,7 +49,7 @@ def default_device() -> str:
 
 
 def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, gamma_a: torch.Tensor, dloss,
-                    scaled: bool = False):
+                    scaled: bool = False, u: torch.Tensor | None = None):
     """The coefficients c_bit of the stable gradient, grad L_b = (1/n) sum_{i,t} c_bit (Phi_bit - Phi_{b,i,a_bi}):
 
         c_bit = l'(u_bi) s_bit ((gamma_bit - gamma_{b,i,a_bi}) + gap_bi)   for t != a_bi, 0 at a_bi,
@@ -59,14 +59,28 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
     Returns (c, one_minus_mass, rmax) with one_minus_mass[b, i] = 1 - s_{b,i,a_bi} (no cancellation) and
     rmax[b] the scaling exponent (0 when not scaled), so the true gradient is e^{rmax} times the scaled one.
     Any model whose logits are linear in its parameter reuses this; only the contraction with the
-    feature differences depends on the model."""
+    feature differences depends on the model. A nonlinear head (numeric.heads) passes its effective score
+    differences as ``dgamma`` and its outputs u_bi = Y_bi h(y_bi) as ``u`` (``gamma_a`` is then unused); the
+    scale is then set by the largest actual coefficient, as in numeric.attention.StableAttention.coefficients."""
     r = r.clamp(max=0.0).masked_fill(~mask, -torch.inf)                   # -inf at a_bi: out of every tail sum
     e = torch.exp(r)
     tail = e.sum(dim=2)                                                    # sum_{t != a} e^{r}
     z = 1.0 + tail
     dg = dgamma.masked_fill(~mask, 0.0)
     gap = -(e * dg).sum(dim=2) / z
-    u = gamma_a - gap
+    head_scale = u is not None
+    u = gamma_a - gap if u is None else u
+    if scaled and head_scale:
+        # a nonlinear head: scale by the largest actual coefficient (tokens of a sequence whose output is constant
+        # carry no weight), c_bit = sign(w) e^{r + ln|w| - m_b}, w = (dgamma + gap) l'(u) / z (numeric.attention)
+        w = (dg + gap[..., None]) * (dloss(u) / z)[..., None]
+        live = mask & (w != 0)
+        expo = torch.where(live, r + torch.log(torch.abs(torch.where(live, w, torch.ones_like(w)))),
+                           torch.full_like(r, -torch.inf))
+        m = expo.amax(dim=(1, 2))
+        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        c = torch.where(live, torch.sign(w) * torch.exp(expo - m[:, None, None]), torch.zeros_like(r))
+        return c, tail / z, m
     if scaled:
         rmax = r.amax(dim=(1, 2))                                          # (B,), finite: T >= 2
         base = torch.exp(r - rmax[:, None, None])

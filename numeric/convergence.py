@@ -167,7 +167,8 @@ class DecidedRuns:
 
 def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, budgets=BUDGETS,
                 certify: Callable | None = None, keep_going: Callable | None = None, device: str | None = None,
-                time_budget: float | None = None, relative: float = RELATIVE_STEP, **rule) -> DecidedRuns:
+                time_budget: float | None = None, relative: float = RELATIVE_STEP, runner: Callable | None = None,
+                keep_thetas: bool = False, **rule) -> DecidedRuns:
     """Normalised GD (step rule of :mod:`numeric.batched`) from every row of ``theta0`` (B, D) on the data
     ``phi`` (B, n, T, D) and ``gamma`` (B, n, T) (or (n, T, D) and (n, T) shared by all runs), in rounds: the
     first runs ``budgets[0]`` iterations, each later round continues the runs still undecided (or for which
@@ -175,7 +176,10 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
     ``p_mm(b, selection)`` gives p_mm of ``selection`` for run b (or None); ``certify(b, theta)`` a
     stationary-point certificate (or None). ``step`` and ``relative`` (the step rule's floor and rate) are
     numbers or one value per run. ``time_budget`` (seconds, optional) stops starting new rounds once
-    exceeded; ``cut_by_time`` then says so."""
+    exceeded; ``cut_by_time`` then says so. ``runner(theta_rows, active, iterations, state, start)`` replaces
+    the batched GD on the features (``phi`` and ``gamma`` are then unused): e.g. :func:`numeric.batched_w.runner`
+    for W or (K, Q) in factored form; its checkpoints' theta are what the rule judges. ``keep_thetas``: each history
+    also holds its checkpoints' parameters ("theta")."""
     import time
 
     from .batched import batched_gd
@@ -203,11 +207,14 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
             cut = True
             break
         rounds += 1
-        traj = batched_gd(theta0[active] if state is None else state["theta"], phi if shared else phi[active],
-                          gamma if shared else gamma[active], loss,
-                          method="normalized", step=step[active], iterations=budget - done_iterations, adaptive=True,
-                          relative=relative[active],
-                          state=state, start=done_iterations, device=device)
+        if runner is not None:
+            traj = runner(theta0[active], active, budget - done_iterations, state, done_iterations)
+        else:
+            traj = batched_gd(theta0[active] if state is None else state["theta"], phi if shared else phi[active],
+                              gamma if shared else gamma[active], loss,
+                              method="normalized", step=step[active], iterations=budget - done_iterations,
+                              adaptive=True, relative=relative[active], state=state, start=done_iterations,
+                              device=device)
         for j, b in enumerate(active):
             h = hist[b]
             h["iterations"].extend(traj.iterations.tolist())
@@ -227,6 +234,7 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
         active = active[again]
     histories = [{"iterations": h["iterations"], "norm": [float(np.linalg.norm(t)) for t in h["theta"]],
                   "selected": [list(map(int, s)) for s in h["selected"]], "one_minus_mass": h["one_minus_mass"],
-                  "grad_log10": h["grad_log10"], "step": h["step"], "theta_final": h["theta"][-1]} for h in hist]
+                  "grad_log10": h["grad_log10"], "step": h["step"], "theta_final": h["theta"][-1],
+                  **({"theta": h["theta"]} if keep_thetas else {})} for h in hist]
     return DecidedRuns(judgements=judged, histories=histories, budgets=tuple(budgets), rounds=rounds,
                        iterations=[h["iterations"][-1] for h in hist], cut_by_time=cut)

@@ -79,6 +79,7 @@ class FloatStep:
     eta: float
     delta: np.ndarray
     tails: tuple
+    scale: float = 0.0     # normalised GD: g = e^{-scale} grad L (the kernel's scale exponent)
 
 
 def step_size(state: StepState, unit: np.ndarray, theta: np.ndarray, step: float, adaptive: bool,
@@ -108,6 +109,7 @@ def float64_step(kernel: StableAttention, theta: np.ndarray, loss: Loss, state: 
     normalized = method == "normalized"
     tails = kernel.tails(theta)
     g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
+    scale = kernel.scale_exponent
     gn = float(np.sqrt(g @ g))
     if not normalized:
         return FloatStep(g=g, grad_norm=gn, unit=None, factor=state.factor, turned=None, eta=float(step),
@@ -115,7 +117,7 @@ def float64_step(kernel: StableAttention, theta: np.ndarray, loss: Loss, state: 
     unit = g / gn if gn > 0 else g
     factor, turned, eta = step_size(state, unit, theta, step, adaptive, relative)
     return FloatStep(g=g, grad_norm=gn, unit=unit, factor=factor, turned=turned, eta=eta, delta=eta * unit,
-                     tails=tails)
+                     tails=tails, scale=scale)
 
 
 @dataclass
@@ -162,8 +164,9 @@ class CheckpointSchedule:
     """
 
     def __init__(self, max_iter: int, per_decade: int, time_budget: float | None = None, observer=None,
-                 start: int = 0):
-        self.iterations = [start] + [k for k in checkpoint_schedule(max_iter, per_decade) if k > start]
+                 start: int = 0, extra=()):
+        self.iterations = [start] + sorted({k for k in checkpoint_schedule(max_iter, per_decade) if k > start} |
+                                           {int(k) for k in extra if start < int(k) <= max_iter})
         self.time_budget = float("inf") if time_budget is None else time_budget
         self.observer = observer
         self.checkpoints: list = []
@@ -198,16 +201,18 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
            method: str = "normalized", step: float = 1.0, max_iter: int = 300_000,
            time_budget: float | None = None, per_decade: int = 10,
            observer: Callable[[Checkpoint], bool] | None = None, adaptive: bool = False,
-           relative: float = 0.0) -> Trajectory:
+           relative: float = 0.0, readout=None, extra_checkpoints=()) -> Trajectory:
     """Run GD from theta0 and return its trajectory (see module docstring).
 
     ``observer(checkpoint) -> bool`` may add entries to ``checkpoint.extra``; returning True stops.
+    ``readout`` (numeric.heads.Readout): a nonlinear head on y_i = X_i^T s_i instead of the fixed scores gamma.
+    ``extra_checkpoints``: iterations checkpointed besides the log-spaced ones.
     """
     if method not in METHODS:
         raise ValueError(f"unknown GD method {method!r}; expected one of {METHODS}")
     theta = np.array(theta0, dtype=float).ravel().copy()
-    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
-    kernel = StableAttention(phi, gamma)
+    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer, extra=extra_checkpoints)
+    kernel = StableAttention(phi, gamma, readout)
     normalized = method == "normalized"
     state = StepState()
     k = 0
@@ -217,10 +222,8 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
         if book.due(k, gn == 0.0):
             st = kernel.state(theta)
             true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g
-            if normalized:
-                rmax = float(np.max(tails[0]))
-                glog = float(np.log10(gn)) + rmax / np.log(10.0) if gn > 0 and np.isfinite(rmax) else \
-                    (float(np.log10(gn)) if gn > 0 else float("-inf"))
+            if normalized:   # the scaled gradient is e^{-scale} grad L
+                glog = float(np.log10(gn)) + fs.scale / np.log(10.0) if gn > 0 else float("-inf")
             else:
                 glog = float(np.log10(gn)) if gn > 0 else float("-inf")
             cp = Checkpoint(iteration=k, theta=theta.copy(), norm=float(np.linalg.norm(theta)),

@@ -65,6 +65,26 @@ def kq_gradient(K: np.ndarray, Q: np.ndarray, X: np.ndarray, Z: np.ndarray, gamm
     return G @ Q, G.T @ K
 
 
+def _scale_exponent(W, X, Z, gamma) -> float:
+    """rmax = max_{i, t != a_i} r_it, the exponent of the scale e^{-rmax} of the scaled gradient (0 if none)."""
+    q = w_logits(W, X, Z)
+    r_tail = StableAttention(q[:, :, None], gamma).tails(np.ones(1))[0]
+    rmax = float(r_tail.max())
+    return rmax if np.isfinite(rmax) else 0.0
+
+
+def kq_direction(K, Q, X, Z, gamma, loss: Loss, ridge: float = 0.0):
+    """A positive multiple of the gradient of L(K Q^T) + ridge (||K||_F^2 + ||Q||_F^2) with respect to (K, Q),
+    computed without underflow or overflow: with the scaled attention gradient e^{-rmax} (G Q, G^T K) and
+    c = ln(2 ridge) - rmax, e^{min(0, -c)} (G Q, G^T K)_scaled + e^{min(0, c)} (K, Q). Returns (dK, dQ)."""
+    gK, gQ = kq_gradient(K, Q, X, Z, gamma, loss, scaled=True)
+    if ridge <= 0:
+        return gK, gQ
+    c = float(np.log(2.0 * ridge)) - _scale_exponent(K @ Q.T, X, Z, gamma)
+    w_att, w_ridge = np.exp(min(0.0, -c)), np.exp(min(0.0, c))
+    return w_att * gK + w_ridge * K, w_att * gQ + w_ridge * Q
+
+
 def w_loss(W, X, Z, gamma, loss: Loss) -> float:
     """L(W) = (1/n) sum_i l(u_i), u_i computed without cancellation."""
     q = w_logits(W, X, Z)
@@ -80,12 +100,19 @@ def balanced_init(d: int, m: int, scale: float) -> tuple[np.ndarray, np.ndarray]
     return scale * E, scale * E.copy()
 
 
+KQ_NORMALIZATIONS = ("joint", "per-factor")
+
+
 def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamma: np.ndarray, loss: Loss, *,
               step: float = 0.1, max_iter: int = 20_000, time_budget: float | None = None, per_decade: int = 10,
-              rule: str = "constant", decay: float | None = None, observer=None) -> Trajectory:
+              rule: str = "constant", decay: float | None = None, observer=None, normalization: str = "joint",
+              ridge: float = 0.0) -> Trajectory:
     """Normalised GD on the joint parameter (K, Q):
 
-        (K, Q) <- (K, Q) - eta_k (grad_K, grad_Q) / ||(grad_K, grad_Q)||_F
+        (K, Q) <- (K, Q) - eta_k (grad_K, grad_Q) / ||(grad_K, grad_Q)||_F          (normalization "joint")
+        K <- K - eta_k grad_K / ||grad_K||_F,  Q <- Q - eta_k grad_Q / ||grad_Q||_F    ("per-factor", the authors')
+
+    of L(K Q^T) + ``ridge`` (||K||_F^2 + ||Q||_F^2) (the authors add ridge = float64's machine epsilon; default 0)
 
     with eta_k = step (``rule="constant"``) or eta_k = step * max(1, ||(K_k, Q_k)||_F) (``"relative"``:
     the norm grows geometrically), both divided by sqrt(1 + k/decay) when ``decay`` is given (with a fixed
@@ -94,12 +121,16 @@ def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamm
     theta = vec(K Q^T) (so every W-level tool applies) and extra["K"], extra["Q"]."""
     if rule not in ("constant", "relative"):
         raise ValueError(f"unknown step rule {rule!r}; expected constant or relative")
+    if normalization not in KQ_NORMALIZATIONS:
+        raise ValueError(f"unknown normalisation {normalization!r}; expected one of {KQ_NORMALIZATIONS}")
+    if not ridge >= 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge!r}")
     K = np.array(K0, dtype=float).copy()
     Q = np.array(Q0, dtype=float).copy()
     book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     k = 0
     while True:
-        gK, gQ = kq_gradient(K, Q, X, Z, gamma, loss, scaled=True)
+        gK, gQ = kq_direction(K, Q, X, Z, gamma, loss, ridge)
         gn = float(np.sqrt(np.sum(gK * gK) + np.sum(gQ * gQ)))
         if book.due(k, gn == 0.0):
             W = K @ Q.T
@@ -117,8 +148,14 @@ def run_kq_gd(K0: np.ndarray, Q0: np.ndarray, X: np.ndarray, Z: np.ndarray, gamm
         eta = step if decay is None else step / np.sqrt(1.0 + k / decay)
         if rule == "relative":
             eta *= max(1.0, float(np.sqrt(np.sum(K * K) + np.sum(Q * Q))))
-        K = K - eta * gK / gn
-        Q = Q - eta * gQ / gn
+        if normalization == "per-factor":
+            nK, nQ = float(np.sqrt(np.sum(gK * gK))), float(np.sqrt(np.sum(gQ * gQ)))
+            K = K - (eta * gK / nK if nK > 0 else 0.0)
+            Q = Q - (eta * gQ / nQ if nQ > 0 else 0.0)
+        else:
+            K = K - eta * gK / gn
+            Q = Q - eta * gQ / gn
         k += 1
-    return Trajectory(method=f"normalized-kq-{rule}", step=step, checkpoints=book.checkpoints, stop_reason=stop,
-                      seconds=book.seconds)
+    method = f"normalized-kq-{rule}" + ("-per-factor" if normalization == "per-factor" else "") + \
+        (f"-ridge{ridge:g}" if ridge > 0 else "")
+    return Trajectory(method=method, step=step, checkpoints=book.checkpoints, stop_reason=stop, seconds=book.seconds)

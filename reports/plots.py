@@ -385,6 +385,8 @@ def regularization_path_plots(evidence, ctx) -> list[Figure]:
     from .joint_plots import one_minus_corr_svg, path_plane_svg
 
     figs = []
+    if not (evidence.get("joint") or {}).get("rows") and not (evidence.get("p_alone") or {}).get("rows"):
+        return figs                         # nothing computed (the check was out of scope)
     if (evidence.get("joint") or {}).get("rows"):
         figs.append(Figure("v and p regularisation paths in the plane", path_plane_svg(evidence),
                            "v_r/r and p_R/R along the grid of radii, with the v-SVM direction, the relaxed p-SVM "
@@ -392,3 +394,38 @@ def regularization_path_plots(evidence, ctx) -> list[Figure]:
     figs.append(Figure("1 - corr along the regularisation path", one_minus_corr_svg(evidence),
                        "1 - corr of the path's directions with the predicted SVM directions, against the radius."))
     return figs
+
+
+@register("svm-equivalence")
+def svm_equivalence_plot(evidence, ctx) -> list[Figure]:
+    """1 - corr of the iterate against W_fin + R W_dir, W_dir alone and the one-token SVM, and the masked softmax
+    mass, against ||W_k|| (log-log)."""
+    rows = [r for r in evidence.get("trend") or [] if _f(r.get("norm")) and r.get("one_minus_corr_svmeq") is not None]
+    if not rows:
+        return []
+    fig = _new_figure(6.4, 3.8)
+    ax = fig.add_subplot()
+    norms = np.array([r["norm"] for r in rows], dtype=float)
+    for key, label, color in (("one_minus_corr_svmeq", "fin + R dir (the conjecture)", PALETTE[0]),
+                              ("one_minus_corr_dir", "dir alone", PALETTE[1]),
+                              ("one_minus_corr_one_token", "one-token SVM", PALETTE[2])):
+        ys = [_f(r.get(key)) for r in rows]
+        pts = [(x, max(y, 1e-300)) for x, y in zip(norms, ys) if y is not None]
+        if pts:
+            ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, lw=1.2, color=color, label=label)
+    masked = [(x, _f(r.get("masked_mass"))) for x, r in zip(norms, rows)]
+    masked = [(x, y) for x, y in masked if y is not None and y > 0]
+    if masked:
+        ax.loglog([p[0] for p in masked], [p[1] for p in masked], ":", lw=1, color="0.5",
+                  label="masked softmax mass max s_i,tau (tau not in O_i)")
+    at = evidence.get("at_authors_steps") or {}
+    if _f(at.get("norm")):
+        ax.axvline(float(at["norm"]), color="0.7", lw=0.8, ls="--", label="the authors' 2,000 steps")
+    ax.set_xlabel("||theta_k||")
+    ax.set_ylabel("1 - corr")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    cap = ("1 - corr of the GD iterate with theta_fin + R theta_dir (each checkpoint its own theta_fin and R, the final "
+           "selected sets and theta_dir), with theta_dir alone, and with the one-token SVM of the final argmax; the "
+           "conjecture predicts the first falls to 0 (like ||theta||^-2 if the rest stays bounded).")
+    return [Figure("SVM equivalence: the fit against ||theta_k||", to_svg(fig), cap)]

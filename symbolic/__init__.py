@@ -25,3 +25,6 @@ __all__ = [
     "BUILTIN_LOSSES", "AssumptionA", "LossDomainError", "LossExpressionError", "LossFunctions", "assumption_a",
     "iv_eval", "lambdify_loss", "parse_loss", "builtin_name", "SignProof", "prove_sign", "structural_sign",
 ]
+from .equality_kkt import certify_equality_svm  # noqa: E402
+
+__all__ += ["certify_equality_svm"]

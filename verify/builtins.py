@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from importlib import resources
 
+import numpy as np
+
 from .dataset import Dataset
 from .errors import DatasetError
 
@@ -26,6 +28,14 @@ FAMILIES = {
         "file": "tf-svm-local.npz",
         "description": "cross-attention, unit Gaussian tokens/queries/v, random labels (second paper's setting)",
     },
+    # tools/make_tf_svm_multitoken.py: relu head f = sum_j ReLU((V^T X^T s)_j), the authors' init W0 and step 0.1,
+    # draws kept by the authors' filters (one member per kept draw; ``draw`` holds the draw number)
+    "tf-svm-multitoken": {
+        "file": "tf-svm-multitoken.npz",
+        "description": "cross-attention, relu head sum_j ReLU((V^T X^T s)_j), unit Gaussian tokens/queries, random "
+                       "labels, the authors' init and filters (second paper's multi-token experiment)",
+        "gd": {"method": "normalized", "step": 0.1},
+    },
 }
 
 
@@ -46,8 +56,6 @@ _FAMILY_CACHE: dict = {}
 
 def _family_arrays(fam: str) -> dict:
     if fam not in _FAMILY_CACHE:
-        import numpy as np
-
         with resources.as_file(_data_dir() / FAMILIES[fam]["file"]) as path:
             with np.load(str(path), allow_pickle=False) as data:
                 _FAMILY_CACHE[fam] = {k: data[k] for k in data.files}
@@ -64,9 +72,16 @@ def _family_member(name: str) -> Dataset | None:
     if not seed.isdigit() or int(seed) not in seeds:
         raise DatasetError(f"dataset {name[:60]!r}: the family {fam}-<seed> has seeds {seeds[0]} to {seeds[-1]}")
     k = seeds.index(int(seed))
-    ds = Dataset(X=arrays["X"][k], Y=arrays["Y"][k], v=arrays["v"][k], Z=arrays["Z"][k], model="cross",
-                 parameterization="W", name=f"{fam}-{int(seed)}",
-                 description=f"{FAMILIES[fam]['description']}; seed {int(seed)}")
+    extra = {}
+    if "V" in arrays:      # relu head with output weights 1
+        extra["head"] = {"kind": "relu", "V": arrays["V"][k]}
+    if "W0" in arrays:     # the stored initial W
+        extra["inits"] = [arrays["W0"][k]]
+    v = arrays["v"][k] if "v" in arrays else np.ones(arrays["X"].shape[-1])
+    origin = f"; draw {int(arrays['draw'][k])}" if "draw" in arrays else ""
+    ds = Dataset(X=arrays["X"][k], Y=arrays["Y"][k], v=v, Z=arrays["Z"][k], model="cross",
+                 parameterization="W", name=f"{fam}-{int(seed)}", gd=dict(FAMILIES[fam].get("gd", {})),
+                 description=f"{FAMILIES[fam]['description']}; seed {int(seed)}{origin}", **extra)
     ds.source = f"builtin:{fam}-{int(seed)}"
     return ds
 

@@ -176,6 +176,16 @@ _LIST = [
               "The authors' experiments run normalised GD (step 0.1, unit-norm gradient), which no theorem of either "
               "paper covers; they observe directional convergence to the SVM of the selected tokens.",
               premises=("assumption-A",), conclusion="normalised GD converges in direction to p_mm of its selection"),
+    Statement("P2-GEN", "P2", "SVM equivalence for nonlinear heads / several selected tokens (conjecture)", "code",
+              "conjecture",
+              "With a nonlinear head GD may keep several tokens per sequence. With O_i = {t : s_it >= tau} the tokens "
+              "selected at the end of the run (the authors' tau = 1e-3), W_dir = argmin ||W||_F s.t. "
+              "(x_t - x_tau)^T W z_i = 0 for t, tau in O_i and >= 1 for t in O_i, tau not in O_i, and W_fin = argmin "
+              "||W||_F s.t. (x_t - x_tau)^T W z_i = log(s_it / s_i,tau) for t, tau in O_i, GD satisfies "
+              "W_k ~ W_fin + R_k W_dir with R_k -> infinity: 1 - corr(W_k, W_fin + R W_dir) (R fitted) tends to 0 "
+              "and is much smaller than against the one-token W-SVM. Proposed in the second paper (its code), called "
+              "a conjecture by a later paper; not a theorem. Tested on normalised GD, the authors' algorithm.",
+              premises=(), conclusion="1 - corr(W_k, W_fin + R_k W_dir) -> 0 with R_k -> infinity"),
     # -- instruments --------------------------------------------------------------------------------
     Statement("precision", "toolkit", "float64 GD is trustworthy", "derived", "instrument",
               "Every float64 step equals the step computed in mpmath (>= 50 digits) from the same iterate, and float64 "

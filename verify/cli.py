@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="datasets checked in parallel processes (default: one per CPU core, at most one per dataset)")
     from .sweep_cli import add_parser as add_sweep_parser
     add_sweep_parser(sub)
+    from .textbook import add_parser as add_textbook_parser
+    add_textbook_parser(sub)
     return p
 
 
@@ -52,11 +54,18 @@ def _add_check_options(p) -> None:
     p.add_argument("--step", type=float, help="nominal step of normalised GD (default: the dataset's, else 1)")
     p.add_argument("--fixed-step", type=float,
                    help="step of the theorems' fixed-step GD (default: the dataset's; always capped at 1/L)")
+    p.add_argument("--normalization", choices=("joint", "per-factor"),
+                   help="(K, Q) GD: normalise the joint gradient (default) or each factor's (the authors')")
+    p.add_argument("--ridge", type=float, metavar="LAMBDA",
+                   help="(K, Q) GD: add LAMBDA (||K||^2 + ||Q||^2) to the loss (default 0; the authors use 2.2e-16)")
+    p.add_argument("--selected-threshold", type=float, metavar="TAU",
+                   help="svm-equivalence: token t is selected when s_it >= TAU (default 1e-3, the authors')")
 
 
 def _check_options(args) -> dict:
     return {"max_iterations": args.max_iterations, "time_budget": args.time_budget, "tol": args.tol,
-            "step": args.step, "fixed_step": args.fixed_step}
+            "step": args.step, "fixed_step": args.fixed_step, "kq_normalization": args.normalization,
+            "kq_ridge": args.ridge, "selected_threshold": args.selected_threshold}
 
 
 def _write_json_atomically(path: str, text: str) -> None:
@@ -195,7 +204,9 @@ def main(argv=None) -> int:
             raise InputError("missing command (use 'attnsvm list' or 'attnsvm check DATASET')")
         args.argv = list(sys.argv[1:] if argv is None else argv)
         from .sweep_cli import cmd_sweep
-        return {"list": cmd_list, "check": cmd_check, "report": cmd_report, "sweep": cmd_sweep}[args.command](args)
+        from .textbook import cmd_textbook
+        return {"list": cmd_list, "check": cmd_check, "report": cmd_report, "sweep": cmd_sweep,
+                "textbook": cmd_textbook}[args.command](args)
     except InputError as exc:
         msg = " ".join(str(exc).split())
         print(f"error: {msg}", file=sys.stderr)

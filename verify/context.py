@@ -30,6 +30,11 @@ DEFAULT_OPTIONS = {
                                  # be larger)
     "certify_dps": 50,           # mpmath digits of the one-step consistency and SVM certificates (at least 30)
     "naive_tol": 1e-8,           # direction distance at which the naive float64 gradient counts as departed
+    "selected_threshold": 1e-3,  # svm-equivalence: token t is selected in sequence i when s_it >= this (the authors')
+    "kq_step": None,             # (K, Q) GD: normalised step (default: an explicit step (option or the dataset's
+                                 # gd.step), else verify.w_runs.KQ_STEP)
+    "kq_normalization": None,    # (K, Q) GD: "joint" (default) or "per-factor" (the authors'); dataset gd.normalization
+    "kq_ridge": None,            # (K, Q) GD: lambda of lambda (||K||^2 + ||Q||^2) (default 0; the authors: 2.2e-16)
 }
 FIRST_BUDGET, BUDGET_FACTOR = 2000, 4
 
@@ -62,15 +67,32 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         opts["step" if method == "normalized" else "fixed_step"] = gd["step"]
     if "iterations" in gd:
         opts["max_iterations"] = gd["iterations"]
+    for key in ("normalization", "ridge"):
+        if key in gd:
+            opts[f"kq_{key}"] = gd[key]
+    if method == "normalized" and "step" in gd:
+        opts["kq_step"] = gd["step"]
     for key, value in options.items():
         if value is not None:
             opts[key] = value
+    if options.get("step") is not None and options.get("kq_step") is None:
+        opts["kq_step"] = options["step"]       # an explicit --step applies to (K, Q) too
+    if opts["kq_normalization"] not in (None, "joint", "per-factor"):
+        raise InputError(f"kq_normalization: expected joint or per-factor, got {opts['kq_normalization']!r}")
+    if opts["kq_ridge"] is not None:
+        try:
+            opts["kq_ridge"] = float(opts["kq_ridge"])
+        except (TypeError, ValueError):
+            raise InputError(f"kq_ridge: expected a number, got {opts['kq_ridge']!r}") from None
+        if not (opts["kq_ridge"] >= 0 and np.isfinite(opts["kq_ridge"])):
+            raise InputError(f"kq_ridge: expected a number >= 0, got {opts['kq_ridge']!r}")
     opts["step"] = 1.0 if opts["step"] is None else opts["step"]
     for key in ("max_iterations", "random_inits", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps", "certify_dps"):
         if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
         opts[key] = int(opts[key])
-    for key in ("time_budget", "tol", "step", "fixed_step", "fixed_max_log10_steps", "cross_check_time_budget", "cross_check_tol", "naive_tol"):
+    for key in ("time_budget", "tol", "step", "fixed_step", "fixed_max_log10_steps", "cross_check_time_budget",
+                "cross_check_tol", "naive_tol", "kq_step"):
         if opts[key] is None:
             continue
         try:
@@ -80,6 +102,10 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         if not value > 0 or not np.isfinite(value):
             raise InputError(f"{key}: expected a positive number, got {opts[key]!r}")
         opts[key] = value
+    tau = opts["selected_threshold"]
+    if isinstance(tau, bool) or not isinstance(tau, (int, float, np.floating)) or not 0 < float(tau) < 0.5:
+        raise InputError(f"selected_threshold: expected a number in (0, 0.5), got {tau!r}")
+    opts["selected_threshold"] = float(tau)
     for key in ("tol", "cross_check_tol", "naive_tol"):
         if opts[key] >= 1e-2:
             raise InputError(f"{key}: {opts[key]:g} would make the verdict meaningless (1 - corr lies in [0, 2]; "
@@ -308,6 +334,13 @@ def _run_isolated(ctx, check_id: str):
     module = MODULES[check_id]
     role = getattr(module, "ROLE", "claim")
     statement = getattr(module, "STATEMENT", None)
+    head = ctx.dataset.head
+    if not head.is_linear and head.kind not in getattr(module, "HEADS", ("linear",)):
+        # the check's mathematics assumes the linear head (fixed token scores); see svm-equivalence for others
+        from .claims import out_of_scope
+
+        return out_of_scope(check_id, statement, f"{head.kind} head: this check assumes the linear head "
+                            "(fixed token scores); see svm-equivalence", role=role)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

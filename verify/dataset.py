@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import head_fields
 from .errors import DatasetError
 from .numbers import (MAX_MAGNITUDE, JSONConstant, Numbers, _describe, parse_number,  # noqa: F401
                       to_numbers)
@@ -76,6 +77,8 @@ class Dataset:
     Z: Any = None
     parameterization: Any = None
     rank: Any = None
+    head: Any = None      # the prediction head (verify.head_fields): "linear" (default), relu or quadratic
+    v0: Any = None        # joint training's initial head (verify.head_fields)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -108,6 +111,7 @@ class Dataset:
             self._attention_model_fields()
         else:
             self._prompt_model_fields()
+        head_fields.apply(self)
         self._check_derived_range()
 
     def _prompt_model_fields(self) -> None:
@@ -152,7 +156,9 @@ class Dataset:
 
     @property
     def gamma(self) -> np.ndarray:
-        """Token scores gamma_it = Y_i v^T x_it, float64 (n, T)."""
+        """Token scores gamma_it = Y_i v^T x_it, float64 (n, T); with a nonlinear head Y_i h(x_it)."""
+        if not self.head.is_linear:
+            return self.head.token_scores(self.X, self.Y)
         return self.Y[:, None] * (self.X @ self.v)
 
     def _exact(self, key: str):
@@ -357,7 +363,9 @@ class Dataset:
     @property
     def gamma_exact(self) -> np.ndarray:
         """Token scores Y_i v^T x_it as exact rationals (object array (n, T) of Fractions; computed once with
-        python-flint matrices)."""
+        python-flint matrices); with a nonlinear head Y_i h(x_it)."""
+        if not self.head.is_linear:
+            return head_fields.exact_token_scores(self.head, self.X_exact, self.Y_exact)
         if "gamma_exact" not in self._cache:
             from flint import fmpq_mat
 
@@ -514,6 +522,8 @@ class Dataset:
         out = {"name": self.name, "model": self.model, "n": self.n, "T": self.T, "d": self.d}
         if self.is_attention_model:
             out.update(parameterization=self.parameterization, rank=self.rank)
+        if not self.head.is_linear:
+            out["head"] = self.head.kind
         return out
 
     # -- files ---------------------------------------------------------------------------------
@@ -546,7 +556,7 @@ class Dataset:
                    loss=obj.get("loss", "logistic"), inits=obj.get("inits"), gd=obj.get("gd") or {},
                    description=description, source=source, train=obj.get("train", "p"),
                    query_index=obj.get("query_index"), Z=obj.get("Z"), parameterization=obj.get("parameterization"),
-                   rank=obj.get("rank"))
+                   rank=obj.get("rank"), head=obj.get("head"), v0=obj.get("v0"))
 
     @classmethod
     def from_file(cls, path: str) -> "Dataset":
@@ -585,7 +595,7 @@ class Dataset:
 
 
 KNOWN_FIELDS = {"name", "model", "X", "Y", "v", "W", "loss", "inits", "gd", "description", "train",
-                "query_index", "Z", "parameterization", "rank"}
+                "query_index", "Z", "parameterization", "rank", "head", "v0"}
 NPZ_FIELDS = (KNOWN_FIELDS - {"loss", "gd"}) | {"loss", "loss_expr", "gd_method", "gd_step", "gd_iterations"}
 MAX_NPZ_BYTES = 4 * 2 ** 30   # declared uncompressed size of all members together
 
@@ -689,9 +699,9 @@ def _parse_loss(loss: Any) -> LossSpec:
 def _parse_gd(gd: Any) -> dict:
     if not isinstance(gd, dict):
         raise DatasetError(f"gd: expected an object, got {type(gd).__name__}")
-    unknown = sorted(set(gd) - {"method", "step", "iterations"})
+    unknown = sorted(set(gd) - {"method", "step", "iterations", "normalization", "ridge"})
     if unknown:
-        raise DatasetError(f"gd: unknown field {unknown[0]!r} (known: method, step, iterations)")
+        raise DatasetError(f"gd: unknown field {unknown[0]!r} (known: method, step, iterations, normalization, ridge)")
     out = {}
     if "method" in gd:
         if not isinstance(gd["method"], str) or gd["method"] not in GD_METHODS:
@@ -707,4 +717,15 @@ def _parse_gd(gd: Any) -> dict:
         if isinstance(it, bool) or not isinstance(it, int) or it < 1:
             raise DatasetError(f"gd.iterations: expected a positive integer, got {it if isinstance(it, int) else _describe(it)}")
         out["iterations"] = it
+    # (K, Q) only: how the factors' gradients are normalised, and the ridge lambda (||K||^2 + ||Q||^2)
+    if "normalization" in gd:
+        if gd["normalization"] not in ("joint", "per-factor"):
+            raise DatasetError(f"gd.normalization: expected \"joint\" or \"per-factor\", got "
+                               f"{json.dumps(gd['normalization'], default=str)[:40]}")
+        out["normalization"] = gd["normalization"]
+    if "ridge" in gd:
+        ridge = float(parse_number(gd["ridge"], "gd.ridge"))
+        if ridge < 0:
+            raise DatasetError(f"gd.ridge: must be >= 0, got {ridge:g}")
+        out["ridge"] = ridge
     return out

@@ -65,14 +65,25 @@ def random_inits(n: int, T: int, d: int, seed: int, count: int, radius: float, b
     return np.vstack([np.zeros((1, d)), radius * u])
 
 
+MODELS = ("p", "W", "KQ")
+
+
 def sweep_point(n: int, T: int, d: int, seeds: int, *, inits: int = 5, init_radius: float = 2.0,
-                iterations: int = 2000, base_seed: int = 0, device: str | None = None, threads: int | None = 1) -> dict:
-    """One row of the sweep table (see module docstring). ``threads`` caps torch's CPU threads during the
-    batch (one thread is fastest for these small tensors on a busy machine; None leaves torch's setting)."""
+                iterations: int = 2000, base_seed: int = 0, device: str | None = None, threads: int | None = 1,
+                model: str = "p", ranks: bool = True) -> dict:
+    """One row of the sweep table (see module docstring; ``model`` "W" or "KQ": verify.sweep_w). ``threads`` caps
+    torch's CPU threads during the batch (one thread is fastest for these small tensors on a busy machine; None
+    leaves torch's setting). ``ranks`` (W, KQ): the certified ranks of both W-SVMs of the optimal tokens."""
     start = time.perf_counter()
     device = device or default_device()
     with torch_threads(threads):
-        row = _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, device)
+        if model == "p":
+            row = _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, device)
+        else:
+            from .sweep_w import sweep_point_w
+
+            row = sweep_point_w(model, n, T, d, seeds, inits, init_radius, iterations, base_seed, device,
+                                budget_factors=BUDGET_FACTORS, ranks=ranks)
     row["seconds"] = round(time.perf_counter() - start, 3)
     row["device"] = device
     return row
@@ -203,9 +214,13 @@ def parse_int_list(text: str, name: str, minimum: int = 1) -> list[int]:
 
 
 def sweep(ns, Ts, ds, seeds: int, *, inits: int = 5, init_radius: float = 2.0, iterations: int = 2000,
-          base_seed: int = 0, scheduler: str | None = None, device: str | None = None) -> dict:
+          base_seed: int = 0, scheduler: str | None = None, device: str | None = None, model: str = "p",
+          ranks: bool = True) -> dict:
     """The sweep table over the grid ns x Ts x ds: {"schema", "family", "options", "rule", "rows", ...}.
-    With ``scheduler`` (a Dask scheduler address) the grid points run as tasks on that cluster."""
+    With ``scheduler`` (a Dask scheduler address) the grid points run as tasks on that cluster. ``model``: "p"
+    (the prompt model), "W" or "KQ" (cross-attention, verify.sweep_w)."""
+    if model not in MODELS:
+        raise InputError(f"model: expected one of {', '.join(MODELS)}, got {str(model)[:20]!r}")
     for name, value in (("seeds", seeds), ("inits", inits), ("iterations", iterations)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name}: expected a positive integer, got {value!r}")
@@ -215,7 +230,9 @@ def sweep(ns, Ts, ds, seeds: int, *, inits: int = 5, init_radius: float = 2.0, i
     if scheduler is None:
         check_memory(grid, int(seeds), int(inits))
     opts = {"inits": int(inits), "init_radius": float(init_radius), "iterations": int(iterations),
-            "base_seed": int(base_seed)}
+            "base_seed": int(base_seed), "model": model}
+    if model != "p":
+        opts["ranks"] = bool(ranks)
     start = time.perf_counter()
     if scheduler is None:
         rows = [sweep_point(n, T, d, int(seeds), device=device, **opts) for n, T, d in grid]
@@ -223,11 +240,16 @@ def sweep(ns, Ts, ds, seeds: int, *, inits: int = 5, init_radius: float = 2.0, i
     else:
         rows = _sweep_distributed(grid, int(seeds), opts, scheduler, device)
         where = f"dask scheduler {scheduler}"
-    return {"schema": SCHEMA,
-            "family": {"name": "unit-norm Gaussian", "tokens": "x_it ~ N(0, I_d) / ||.||", "head": "v ~ N(0, I_d) / ||.||",
-                       "labels": "Y_i uniform on {-1, +1}", "W": "identity",
-                       "seeding": "numpy PCG64, SeedSequence([base_seed, n, T, d, seed])"},
-            "gd": {"method": "normalized", "step": 1.0, "loss": "logistic", "backend": "torch float64 (batched)"},
+    family = {"name": "unit-norm Gaussian", "tokens": "x_it ~ N(0, I_d) / ||.||", "head": "v ~ N(0, I_d) / ||.||",
+              "labels": "Y_i uniform on {-1, +1}", "W": "identity",
+              "seeding": "numpy PCG64, SeedSequence([base_seed, n, T, d, seed])"}
+    if model != "p":
+        family.update(W=f"trained ({'W' if model == 'W' else 'W = K Q^T, K, Q of shape d x d'})",
+                      queries="cross-attention z_i ~ N(0, I_d) / ||.||, SeedSequence([base_seed, n, T, d, seed, 2])")
+    return {"schema": SCHEMA, "model": model, "family": family,
+            "gd": {"method": "normalized", "step": 1.0, "loss": "logistic", "backend": "torch float64 (batched)",
+                   "parameter": {"p": "p", "W": "W", "KQ": "(K, Q), normalised jointly"}[model],
+                   "target": {"p": "p-SVM", "W": "Frobenius W-SVM", "KQ": "nuclear-norm W-SVM"}[model]},
             "options": {**opts, "seeds": int(seeds)}, "rule": RULE, "judge": dict(JUDGE),
             "classes": {"optimal": "converged to the optimal tokens",
                         "local": "converged to another locally optimal selection",

@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     s.add_argument("--out", required=True, metavar="DIR", help="folder for sweep.json and sweep.html")
     s.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address: run grid points on that cluster")
     s.add_argument("--device", choices=["cpu", "cuda"], help="torch device (default: cuda when present)")
+    s.add_argument("--model", choices=["p", "W", "KQ"], default="p",
+                   help="p: the prompt model (default); W or KQ: cross-attention trained as W or as W = K Q^T")
+    s.add_argument("--no-ranks", action="store_true", help="W, KQ: skip the certified ranks of the W-SVMs")
 
 
 def _write_atomically(path: str, text: str) -> None:
@@ -43,6 +46,18 @@ def format_table(table: dict) -> str:
         lines.append(f"{r['n']:>3} {r['T']:>3} {r['d']:>4} {r['feasible_optimal']:>9.3f} " +
                      " ".join(f"{r['fractions'][c]:>9.3f}" for c in CLASSES) +
                      f" {r['fractions_from_zero']['optimal']:>9.3f} {r['seconds']:>8.1f}")
+    ranked = [r for r in table["rows"] if r.get("ranks")]
+    if ranked:
+        lines.append("ranks of the W-SVMs of the optimal tokens (mean): certified | matrix_rank(tol=1e-7) on the raw "
+                     "solver output; infeasible instances excluded")
+        for r in ranked:
+            rk = r["ranks"]
+            f, nu = rk["frobenius"], rk["nuclear"]
+            fmt = (lambda x: "-" if x is None else f"{x:.2f}")
+            lines.append(f"{r['n']:>3} {r['T']:>3} {r['d']:>4}  Frobenius {fmt(f['certified_mean'])} | "
+                         f"{fmt(f['absolute_1e-7_mean'])}   nuclear {fmt(nu['certified_mean'])} | "
+                         f"{fmt(nu['absolute_1e-7_mean'])}   infeasible {rk['infeasible']}/{rk['instances']}, "
+                         f"undetermined {f['undetermined']} / {nu['undetermined']}")
     lines.append(f"{sum(r['datasets'] for r in table['rows'])} datasets, "
                  f"{sum(r['runs'] for r in table['rows'])} runs in {table['seconds']:.1f} s ({table['where']})")
     return "\n".join(lines)
@@ -70,7 +85,8 @@ def cmd_sweep(args) -> int:
             raise InputError("--scheduler needs dask.distributed, which is not installed "
                              "(pip install 'attnsvm[dist]')") from None
     table = sweep(ns, Ts, ds, args.seeds, inits=args.inits, init_radius=args.init_radius,
-                  iterations=args.iterations, base_seed=args.seed, scheduler=args.scheduler, device=args.device)
+                  iterations=args.iterations, base_seed=args.seed, scheduler=args.scheduler, device=args.device,
+                  model=args.model, ranks=not args.no_ranks)
     from attnsvm.reports.sweep_page import render_sweep_page
 
     os.makedirs(out, exist_ok=True)

@@ -116,11 +116,25 @@ def kq_run(ctx):
             K0, Q0 = numeric.balanced_init(ds.d, ds.rank, 0.1)
         X, Z, gamma = _queries_and_data(ctx)
         o = ctx.options
-        ctx._w["kq_run"] = numeric.run_kq_gd(K0, Q0, X, Z, gamma, ctx.loss, step=KQ_STEP, rule=KQ_RULE,
-                                             decay=KQ_DECAY,
+        ctx._w["kq_run"] = numeric.run_kq_gd(K0, Q0, X, Z, gamma, ctx.loss, step=kq_settings(ctx)["step"],
+                                             rule=KQ_RULE, decay=KQ_DECAY,
                                              max_iter=min(o["max_iterations"], KQ_ITERATIONS),
-                                             time_budget=o["time_budget"])
+                                             time_budget=o["time_budget"],
+                                             normalization=kq_settings(ctx)["normalization"],
+                                             ridge=kq_settings(ctx)["ridge"])
     return ctx._w["kq_run"]
+
+
+def kq_settings(ctx) -> dict:
+    """The (K, Q) GD settings of this check: step (``kq_step``: an explicit step, from the options or the dataset's
+    gd.step, else KQ_STEP), normalisation ("joint" or "per-factor") and ridge lambda (default 0), with where each
+    came from."""
+    o = ctx.options
+    return {"step": KQ_STEP if o.get("kq_step") is None else float(o["kq_step"]),
+            "step_source": "default" if o.get("kq_step") is None else "explicit (option or dataset gd.step)",
+            "normalization": o.get("kq_normalization") or "joint",
+            "ridge": 0.0 if o.get("kq_ridge") is None else float(o["kq_ridge"]),
+            "rule": KQ_RULE, "decay": KQ_DECAY}
 
 
 def judge_iterate(theta, svms: WSVMs, d: int) -> dict:

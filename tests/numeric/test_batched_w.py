@@ -41,3 +41,41 @@ def test_batched_w_and_kq_gd_follow_the_numpy_runs():
         refk = numeric.run_kq_gd(K0, Q0, X[b], Z[b], gamma[b], numeric.LOGISTIC, step=0.1, rule="relative",
                                  decay=10.0, max_iter=50)
         np.testing.assert_allclose(trk.theta[-1, b], refk.final.theta, rtol=1e-9, atol=1e-12)
+
+
+def test_w_runner_in_decide_runs_matches_the_feature_route_and_continues_exactly():
+    """decide_runs with the factored W runner equals decide_runs on the features vec(x z^T) (same step rule,
+    same rounds); and a run continued over rounds equals one uninterrupted run."""
+    from attnsvm.numeric.batched_w import runner
+    from attnsvm.numeric.convergence import decide_runs
+
+    X, Z, gamma = _batch(B=3, d=3, seed=4)
+    phi = np.stack([numeric.w_features(X[b], Z[b]) for b in range(3)])
+    theta0 = np.random.default_rng(1).standard_normal((3, 9))
+    p_mm = lambda b, sel: numeric.analyse_selection(phi[b], gamma[b], sel).p_mm   # noqa: E731
+    ref = decide_runs(theta0, phi, gamma, "logistic", p_mm, budgets=(200, 800), device="cpu")
+    run = runner("W", X, Z, gamma, ((3, 3),), device="cpu")
+    got = decide_runs(theta0, None, None, "logistic", p_mm, budgets=(200, 800), runner=run)
+    for a, b in zip(ref.judgements, got.judgements):
+        assert a.status == b.status and a.selection == b.selection
+    for ha, hb in zip(ref.histories, got.histories):
+        assert ha["iterations"] == hb["iterations"]
+        np.testing.assert_allclose(ha["theta_final"], hb["theta_final"], rtol=1e-8, atol=1e-10)
+    one = run(theta0, np.arange(3), 800, None, 0)
+    two = run(theta0, np.arange(3), 300, None, 0)
+    two = run(None, np.arange(3), 500, two.state, 300)
+    np.testing.assert_allclose(two.theta[-1], one.theta[-1], rtol=1e-12, atol=1e-12)
+    assert two.iterations[0] > 300 and two.iterations[-1] == 800
+
+
+def test_kq_runner_continues_exactly():
+    from attnsvm.numeric.batched_w import runner
+
+    X, Z, gamma = _batch(B=2, d=3, seed=5)
+    K0, Q0 = numeric.balanced_init(3, 3, 0.3)
+    theta0 = np.tile(np.concatenate([K0.ravel(), Q0.ravel()]), (2, 1))
+    run = runner("KQ", X, Z, gamma, ((3, 3), (3, 3)), step=0.5, normalization="per-factor", device="cpu")
+    one = run(theta0, np.arange(2), 400, None, 0)
+    two = run(theta0, np.arange(2), 150, None, 0)
+    two = run(None, np.arange(2), 250, two.state, 150)
+    np.testing.assert_allclose(two.theta[-1], one.theta[-1], rtol=1e-12, atol=1e-12)

@@ -142,3 +142,54 @@ def test_w_and_kq_gradients_match_a_sympy_derivation():
     oK, oQ = kq_gradient(np.array([[0.5], [-1.0]]), np.array([[0.75], [0.25]]), X, Z, gamma, numeric.LOGISTIC)
     np.testing.assert_allclose(oK, gK, rtol=1e-12)
     np.testing.assert_allclose(oQ, gQ, rtol=1e-12)
+
+
+def test_kq_direction_with_ridge_matches_autograd_and_survives_large_norms():
+    """kq_direction is a positive multiple of grad (L(K Q^T) + lambda (||K||^2 + ||Q||^2)): against autograd at
+    moderate norms; at large norms, where the attention part is ~e^-300, the ridge term takes over (autograd's
+    attention part is then rounding noise or 0, the sum is 2 lambda (K, Q) to float64 accuracy)."""
+    from attnsvm.numeric.w_attention import kq_direction
+
+    X, Z, gamma = _data(7)
+    rng = np.random.default_rng(7)
+    for scale, lam in ((0.7, 0.05), (0.7, 2.2e-16), (25.0, 1e-3)):
+        K = scale * rng.standard_normal((3, 3))
+        Q = scale * rng.standard_normal((3, 3))
+        Kt = torch.tensor(K, requires_grad=True)
+        Qt = torch.tensor(Q, requires_grad=True)
+        L = _torch_loss(Kt @ Qt.T, *(torch.tensor(a) for a in (X, Z, gamma)), "logistic") + lam * ((Kt * Kt).sum() + (Qt * Qt).sum())
+        L.backward()
+        dK, dQ = kq_direction(K, Q, X, Z, gamma, numeric.LOGISTIC, ridge=lam)
+        ours = np.concatenate([dK.ravel(), dQ.ravel()])
+        ref = np.concatenate([Kt.grad.numpy().ravel(), Qt.grad.numpy().ravel()])
+        assert numeric.one_minus_corr(ours, ref) < 1e-14
+    dK, dQ = kq_direction(K, Q, X, Z, gamma, numeric.LOGISTIC, ridge=0.0)
+    assert numeric.one_minus_corr(np.concatenate([dK.ravel(), dQ.ravel()]),
+                                  np.concatenate([*(g.ravel() for g in kq_gradient(K, Q, X, Z, gamma,
+                                                                                   numeric.LOGISTIC))])) < 1e-14
+
+
+def test_per_factor_normalisation_moves_each_factor_by_the_step():
+    X, Z, gamma = _data(8)
+    K0, Q0 = numeric.balanced_init(3, 3, 0.1)
+    joint = run_kq_gd(K0, Q0, X, Z, gamma, numeric.LOGISTIC, step=0.1, max_iter=1)
+    per = run_kq_gd(K0, Q0, X, Z, gamma, numeric.LOGISTIC, step=0.1, max_iter=1, normalization="per-factor")
+    K1, Q1 = per.final.extra["K"], per.final.extra["Q"]
+    assert np.linalg.norm(K1 - K0) == pytest.approx(0.1, rel=1e-12)
+    assert np.linalg.norm(Q1 - Q0) == pytest.approx(0.1, rel=1e-12)
+    Kj, Qj = joint.final.extra["K"], joint.final.extra["Q"]
+    assert np.hypot(np.linalg.norm(Kj - K0), np.linalg.norm(Qj - Q0)) == pytest.approx(0.1, rel=1e-12)
+    with pytest.raises(ValueError):
+        run_kq_gd(K0, Q0, X, Z, gamma, numeric.LOGISTIC, normalization="each")
+
+
+def test_batched_kq_controls_follow_the_numpy_run():
+    from attnsvm.numeric.batched_w import batched_kq_gd
+
+    X, Z, gamma = _data(9)
+    K0, Q0 = numeric.balanced_init(3, 3, 0.3)
+    for kw in ({"normalization": "per-factor"}, {"ridge": 1e-3}, {"normalization": "per-factor", "ridge": 2.2e-16}):
+        ref = run_kq_gd(K0, Q0, X, Z, gamma, numeric.LOGISTIC, step=0.2, max_iter=40, **kw)
+        tr = batched_kq_gd(K0[None], Q0[None], X[None], Z[None], gamma[None], step=0.2, iterations=40, device="cpu",
+                           **kw)
+        np.testing.assert_allclose(tr.theta[-1, 0], ref.final.theta, rtol=1e-9, atol=1e-12)

@@ -114,3 +114,13 @@ def test_predicted_lines_have_the_predicted_slopes(monkeypatch):
     x, y = np.asarray(pred.get_xdata(), float), np.asarray(pred.get_ydata(), float)
     assert np.polyfit(np.log(x), y, 1)[0] == pytest.approx(0.7)  # ||p_mm|| per unit ln k
     assert y[-1] == pytest.approx(0.3 * np.log(1000) + 2)  # through the last observed point
+
+
+def test_svm_equivalence_plot_and_empty_evidence():
+    from attnsvm.reports.plots import regularization_path_plots, svm_equivalence_plot
+
+    rows = [{"iteration": k, "norm": 0.1 * k, "one_minus_corr_svmeq": 1.0 / k ** 2, "one_minus_corr_dir": 2.0 / k ** 2,
+             "one_minus_corr_one_token": 0.2, "masked_mass": 10.0 ** -k} for k in (10, 100, 1000)]
+    figs = svm_equivalence_plot({"trend": rows, "at_authors_steps": {"norm": 10.0}}, None)
+    assert len(figs) == 1 and "<svg" in figs[0].svg
+    assert svm_equivalence_plot({}, None) == [] and regularization_path_plots({"scope": "x"}, None) == []

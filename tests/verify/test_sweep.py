@@ -134,3 +134,50 @@ def test_apparent_contradictions_are_rechecked_on_longer_runs(monkeypatch):
     assert row["rechecked"] >= honest["counts"]["local"]
     assert row["counts"]["local"] == 0 and sum(row["counts"].values()) == row["runs"]
     assert row["counts"]["not_local"] > 0          # GD really does converge there: the recheck confirms it
+
+
+@pytest.mark.parametrize("model", ["W", "KQ"])
+def test_attention_sweep_rows_partition_runs_and_carry_ranks_and_curves(model):
+    row = sweep_point(2, 3, 3, 3, inits=2, iterations=100, model=model)
+    assert row["model"] == model and row["runs"] == 6 and sum(row["counts"].values()) == 6
+    rk = row["ranks"]
+    assert rk["instances"] == 3 and rk["infeasible"] + sum(rk["frobenius"]["certified_counts"].values()) + \
+        rk["frobenius"]["undetermined"] == 3
+    # the Frobenius W-SVM is sum_i a_i z_i^T: rank <= min(n, d) = 2, certified exactly
+    assert all(int(k) <= 2 for k in rk["frobenius"]["certified_counts"])
+    c = row["curves"]
+    assert c["iterations"][-1] == 100 and len(c["top_probability_mean"]) == len(c["iterations"])
+    assert all(0 < p <= 1 for p in c["top_probability_mean"])
+
+
+def test_attention_sweep_is_deterministic_and_the_page_shows_curves_and_ranks(tmp_path):
+    from attnsvm.reports.sweep_page import render_sweep_page
+
+    a = sweep([2], [3], [2], 3, inits=2, iterations=150, model="W")
+    b = sweep([2], [3], [2], 3, inits=2, iterations=150, model="W")
+    assert comparable(a) == comparable(b)
+    html = render_sweep_page(a)
+    assert "1 - corr to the SVM of the final selection" in html and "Ranks of the W-SVMs" in html
+    with pytest.raises(InputError):
+        sweep([2], [3], [2], 3, model="V")
+
+
+def test_attention_sweep_classes_follow_local_optimality(monkeypatch):
+    """Converged runs are classed by their selection: marking every non-optimal selection "not locally optimal"
+    moves the runs counted as local to not_local (and nothing else changes)."""
+    import attnsvm.verify.sweep_w as sw
+
+    honest = sweep_point(3, 5, 2, 4, inits=3, iterations=200, model="W", ranks=False)
+    real = sw.analyse_selection
+
+    def fake(phi, gamma, sel, *a, **k):
+        res = real(phi, gamma, sel, *a, **k)
+        if res.feasible and tuple(sel) != tuple(int(t) for t in gamma.argmax(axis=1)):
+            res.locally_optimal = False
+        return res
+
+    monkeypatch.setattr(sw, "analyse_selection", fake)
+    row = sweep_point(3, 5, 2, 4, inits=3, iterations=200, model="W", ranks=False)
+    assert honest["counts"]["local"] > 0 and row["counts"]["local"] == 0
+    assert row["counts"]["not_local"] == honest["counts"]["not_local"] + honest["counts"]["local"]
+    assert row["counts"]["optimal"] == honest["counts"]["optimal"]

@@ -97,7 +97,8 @@ def test_tf_svm_local_family():
         with pytest.raises(DatasetError, match="seeds 0 to 99"):
             verify.builtin(bad)
     fams = verify.builtin_families()
-    assert [f["pattern"] for f in fams] == ["tf-svm-local-<seed>"] and fams[0]["seeds"] == (0, 99)
+    assert [f["pattern"] for f in fams] == ["tf-svm-local-<seed>", "tf-svm-multitoken-<seed>"]
+    assert fams[0]["seeds"] == (0, 99) and fams[1]["seeds"] == (0, 99)
 
 
 def test_npz_self_attention_file(tmp_path):

@@ -118,11 +118,13 @@ def run(ctx):
     ds, o = ctx.dataset, ctx.options
     runs = []
     for init in ds.inits:
-        traj = nj.run_joint_gd(ds.v, init, ds.X, ds.Y, ctx.phi, ctx.loss, method="normalized", step=o["step"],
+        v_init = ds.v if ds.v0 is None else ds.v0       # the dataset's v0: joint GD's initial head (default v)
+        traj = nj.run_joint_gd(v_init, init, ds.X, ds.Y, ctx.phi, ctx.loss, method="normalized", step=o["step"],
                                max_iter=o["max_iterations"], time_budget=o["time_budget"], observer=_observer(ctx))
         runs.append(judge_joint_run(ctx, traj, alpha, o["tol"]))
     ev = {"runs": runs, "alpha": alpha, "tol": o["tol"], "stop_tol": STOP_TOL, "backend": "float64",
           "gradient": "stable joint gradients (numeric.joint), normalised per block", "step": o["step"],
+          "initial_head": "v0 (dataset)" if ds.v0 is not None else "v (dataset)",
           "max_iterations": o["max_iterations"]}
     verdicts = [r["verdict"] for r in runs]
     n_alpha = sum(r["selected_is_alpha"] for r in runs)

@@ -5,7 +5,10 @@ the Frobenius one. The second paper proves the nuclear-norm limit for the regula
 Normalised GD on the joint (K, Q), W = K Q^T, from the dataset's first [K, Q] init (default: balanced,
 K = Q = I_{d x m}/10), with constant normalised steps of 2 on the joint parameter, (K, Q) <- (K, Q) - 2 grad / ||grad||
 (bench/tf_svm_kq_schedule.py: with stable gradients, larger steps converge faster; the initialisation
-scale and balance matter little), up to 20,000 iterations. The observed rate is slow: over the
+scale and balance matter little), up to 20,000 iterations. The step, the normalisation (joint, or per factor as
+the authors do) and the authors' ridge lambda (||K||^2 + ||Q||^2) are settable (options kq_step / --step,
+kq_normalization, kq_ridge; the dataset's gd.step, gd.normalization, gd.ridge; verify.w_runs.kq_settings) and
+reported in the evidence. The observed rate is slow: over the
 tf-svm-local family the median gap falls roughly like k^-0.8 (6.8e-3 at k = 2,000, 1.8e-3 at 10,000). The nuclear-norm SVM
 need not have a unique solution, so the measure is optimality, not an angle: the iterate scaled to margin 1,
 W_s = W_k / min_j <A_j, W_k>, has the nuclear gap ||W_s||_* / ||W_*^mm||_* - 1 (>= 0; 0 exactly at an
@@ -23,7 +26,7 @@ a gap that did not fall over one half-run is not by itself evidence against the 
 from __future__ import annotations
 
 from ..claims import CONTRADICTED, OBSERVED, STATEMENTS, UNDECIDED, Observation, judge, out_of_scope
-from ..w_runs import (KQ_DECAY, KQ_RULE, KQ_STEP, RANK_RTOL_ITERATE, judge_iterate, kq_run, trajectory_evidence,
+from ..w_runs import (KQ_DECAY, KQ_RULE, RANK_RTOL_ITERATE, judge_iterate, kq_run, kq_settings, trajectory_evidence,
                       w_svm)
 
 ID = "kq-directional-limit"
@@ -40,12 +43,16 @@ def run(ctx):
     final = traj.final
     svms = w_svm(ctx, final.selected)
     stable = traj.selection_stable()
-    ev = {"method": traj.method, "step": KQ_STEP, "step_rule": KQ_RULE, "step_decay": KQ_DECAY,
+    settings = kq_settings(ctx)
+    ev = {"method": traj.method, "step": settings["step"], "step_source": settings["step_source"],
+          "normalization": settings["normalization"], "ridge": settings["ridge"],
+          "step_rule": KQ_RULE, "step_decay": KQ_DECAY,
           "iterations": final.iteration, "seconds": round(traj.seconds, 3),
           "stop_reason": traj.stop_reason, "selected": list(final.selected), "selection_stable": stable,
           "rank": ds.rank, "init_from_dataset": ds.kq_inits is not None, "rank_rtol_iterate": RANK_RTOL_ITERATE,
           "backend": "float64", "gradient": "stable (DESIGN.md section 3), chain rule G Q, G^T K",
-          "regularisation": "none", "nuc_gap_tol": NUC_GAP_TOL}
+          "regularisation": (f"ridge {settings['ridge']:g} (||K||^2 + ||Q||^2)" if settings["ridge"] > 0 else "none"),
+          "nuc_gap_tol": NUC_GAP_TOL}
     if not svms.feasible:
         return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, f"a W-SVM of the selected tokens "
                                                      f"{list(final.selected)} is infeasible", ev))
@@ -81,7 +88,8 @@ def run(ctx):
     if stable and not closer_nuc:
         K0, Q0 = (ds.kq_inits[0] if ds.kq_inits is not None else (None, None))
         counterexample = {"init_K": K0, "init_Q": Q0, "init": "dataset" if ds.kq_inits is not None else "balanced I/10",
-                          "final_W": final.theta, "iteration": final.iteration, "step": KQ_STEP,
+                          "final_W": final.theta, "iteration": final.iteration, "step": settings["step"],
+                          "normalization": settings["normalization"], "ridge": settings["ridge"],
                           "nuclear_gap": j["nuc_gap"], "frobenius_gap": j["fro_gap"]}
         return judge(ctx, ID, STATEMENT, Observation(CONTRADICTED, desc + "; closer to the Frobenius solution", ev,
                                                      counterexample))
