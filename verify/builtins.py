@@ -1,9 +1,13 @@
-"""The built-in datasets: JSON files shipped inside the package (verify/data/), so their values never change."""
+"""The built-in datasets: JSON files shipped inside the package (verify/data/), so their values never change.
+
+:func:`catalogue` lists them from the files' shapes alone, without numpy (``attnsvm list`` answers at once);
+:func:`builtin` parses and validates one.
+"""
 from __future__ import annotations
 
+import json
 from importlib import resources
 
-from .dataset import Dataset
 from .errors import DatasetError
 
 
@@ -54,7 +58,60 @@ def _family_arrays(fam: str) -> dict:
     return _FAMILY_CACHE[fam]
 
 
-def _family_member(name: str) -> Dataset | None:
+def _npy_header(fh) -> dict:
+    """The header dict (descr, fortran_order, shape) of a .npy stream positioned at its start."""
+    import ast
+
+    if fh.read(6) != b"\x93NUMPY":
+        raise ValueError("not a .npy member")
+    major = fh.read(2)[0]
+    size = int.from_bytes(fh.read(2 if major == 1 else 4), "little")
+    return ast.literal_eval(fh.read(size).decode("latin1"))
+
+
+def _family_shapes(fam: str) -> dict:
+    """{"shape": X's shape, "seeds": (first, last)} of a family, read from the .npz headers without numpy."""
+    import zipfile
+
+    with resources.as_file(_data_dir() / FAMILIES[fam]["file"]) as path, zipfile.ZipFile(path) as zf:
+        with zf.open("X.npy") as fh:
+            shape = tuple(_npy_header(fh)["shape"])
+        with zf.open("seeds.npy") as fh:
+            head = _npy_header(fh)
+            descr, count = head["descr"], head["shape"][0]
+            if descr[0] not in "<|" or descr[1] not in "iu" or head["fortran_order"] and len(head["shape"]) > 1:
+                raise ValueError(f"unexpected seed array {descr}")
+            width = int(descr[2:])
+            raw = fh.read(width * count)
+    first = int.from_bytes(raw[:width], "little", signed=descr[1] == "i")
+    last = int.from_bytes(raw[-width:], "little", signed=descr[1] == "i")
+    return {"shape": shape, "seeds": (first, last)}
+
+
+def catalogue() -> list[dict]:
+    """One entry per built-in dataset and family, read from the shipped files without building any Dataset
+    (no numpy): name, n, T, d, description, and for a family its seeds. What ``attnsvm list`` prints.
+
+    >>> [e for e in catalogue() if e["name"] == "multi-input"][0]["T"]
+    7
+    >>> [e["seeds"] for e in catalogue() if e["name"] == "tf-svm-local-<seed>"]
+    [(0, 99)]
+    """
+    out = []
+    for name in builtin_names():
+        obj = json.loads((_data_dir() / f"{name}.json").read_text(encoding="utf-8"))
+        X = obj["X"]
+        out.append({"name": name, "n": len(X), "T": len(X[0]), "d": len(X[0][0]),
+                    "description": obj.get("description", "")})
+    for fam, info in FAMILIES.items():
+        meta = _family_shapes(fam)
+        _, n, T, d = meta["shape"]
+        out.append({"name": f"{fam}-<seed>", "family": fam, "n": n, "T": T, "d": d, "seeds": meta["seeds"],
+                    "description": info["description"]})
+    return out
+
+
+def _family_member(name: str):
     """tf-svm-local-17 -> the cross-attention dataset of seed 17 (None when ``name`` names no family)."""
     fam, _, seed = name.rpartition("-")
     if fam not in FAMILIES:
@@ -64,6 +121,8 @@ def _family_member(name: str) -> Dataset | None:
     if not seed.isdigit() or int(seed) not in seeds:
         raise DatasetError(f"dataset {name[:60]!r}: the family {fam}-<seed> has seeds {seeds[0]} to {seeds[-1]}")
     k = seeds.index(int(seed))
+    from .dataset import Dataset
+
     ds = Dataset(X=arrays["X"][k], Y=arrays["Y"][k], v=arrays["v"][k], Z=arrays["Z"][k], model="cross",
                  parameterization="W", name=f"{fam}-{int(seed)}",
                  description=f"{FAMILIES[fam]['description']}; seed {int(seed)}")
@@ -76,7 +135,26 @@ def family_batch(fam: str = "tf-svm-local") -> dict:
     return dict(_family_arrays(fam))
 
 
-def builtin(name: str) -> Dataset:
+def _suggestion(name) -> str:
+    """'; did you mean 'multi-input'?' for the closest built-in name (a family member keeps its seed), or ''.
+
+    >>> _suggestion("multi-inptu"), _suggestion("tf-svm-locl-17"), _suggestion("zzz")
+    ("; did you mean 'multi-input'?", "; did you mean 'tf-svm-local-17'?", '')
+    """
+    import difflib
+
+    if not isinstance(name, str):
+        return ""
+    stem, _, seed = name.rpartition("-")
+    if seed.isdigit() and stem:
+        close = difflib.get_close_matches(stem, list(FAMILIES), n=1, cutoff=0.75)
+        if close:
+            return f"; did you mean {close[0] + '-' + seed!r}?"
+    close = difflib.get_close_matches(name, builtin_names(), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def builtin(name: str):
     """The built-in dataset called ``name``.
 
     >>> builtin("single-input-global").summary()
@@ -86,14 +164,17 @@ def builtin(name: str) -> Dataset:
     if member is not None:
         return member
     if name not in builtin_names():
-        raise DatasetError(f"dataset {name[:60]!r}: not a built-in dataset (see 'attnsvm list') and not a file")
+        raise DatasetError(f"dataset {name[:60]!r}: not a built-in dataset (see 'attnsvm list') and not a file"
+                           f"{_suggestion(name)}")
+    from .dataset import Dataset
+
     with resources.as_file(_data_dir() / f"{name}.json") as path:
         ds = Dataset.from_file(str(path))
     ds.source = f"builtin:{name}"
     return ds
 
 
-def load(spec) -> Dataset:
+def load(spec):
     """A Dataset from a Dataset, a built-in name, or a path to a .json / .npz file.
 
     >>> load("multi-input").source
@@ -104,6 +185,8 @@ def load(spec) -> Dataset:
     attnsvm.verify.errors.DatasetError: dataset 'nothing-like-this': not a built-in dataset (see 'attnsvm list') and not a file
     """
     import os
+
+    from .dataset import Dataset
 
     if isinstance(spec, Dataset):
         return spec

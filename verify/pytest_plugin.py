@@ -2,6 +2,7 @@
 
     pytest --attnsvm multi-input my_data.json        # one item per dataset x check
     pytest --attnsvm my_data.json --attnsvm-allow-inconclusive
+    pytest --attnsvm my_data.json --attnsvm-only p-svm,directional-limit   # only these checks (and items)
 
 Items follow the roles of the checks (verify.claims). A claim or an instrument fails its item when its
 verdict is ``fails`` (a counterexample, or a float64 error) and, unless ``--attnsvm-allow-inconclusive``
@@ -37,6 +38,29 @@ def pytest_addoption(parser):
                          "one test item per dataset and check")
     group.addoption("--attnsvm-allow-inconclusive", action="store_true", default=False,
                     help="let attnsvm items whose verdict is 'inconclusive' pass")
+    group.addoption("--attnsvm-only", action="append", default=None, metavar="ID[,ID...]",
+                    help="run only these attnsvm checks (comma-separated check ids; may be repeated)")
+
+
+def _only(config) -> tuple | None:
+    """The check ids of ``--attnsvm-only`` (validated), or None for every check."""
+    values = config.getoption("attnsvm_only", None)
+    if not values:
+        return None
+    from .checks import CHECK_IDS
+    from .errors import InputError
+
+    ids = tuple(dict.fromkeys(x.strip() for v in values for x in v.split(",") if x.strip()))
+    unknown = [c for c in ids if c not in CHECK_IDS]
+    if unknown or not ids:
+        raise InputError(f"--attnsvm-only: unknown check {unknown[0] if unknown else ''!r} "
+                         f"(checks: {', '.join(CHECK_IDS)})")
+    return ids
+
+
+def _run_options(config) -> dict:
+    only = _only(config)
+    return {} if only is None else {"only": only}
 
 
 def cache_key(dataset, options: dict) -> tuple:
@@ -157,8 +181,8 @@ class AttnsvmItem(pytest.Item):
         if not self.config.stash.get(_PREFETCHED, False):
             self.config.stash[_PREFETCHED] = True
             specs = list(dict.fromkeys(self.config.getoption("attnsvm")))
-            cached_checks(specs)  # every --attnsvm dataset at once, in parallel
-        result = cached_check(self.spec)
+            cached_checks(specs, **_run_options(self.config))  # every --attnsvm dataset at once, in parallel
+        result = cached_check(self.spec, **_run_options(self.config))
         c = result[self.check_id]
         if c.verdict == NOT_APPLICABLE:
             pytest.skip(f"{self.check_id} not applicable: {c.summary}")
@@ -193,7 +217,8 @@ class AttnsvmDataset(pytest.Collector):
         from .checks import CHECK_IDS
 
         load(self.spec)  # a bad dataset is a collection error, reported once
-        for cid in CHECK_IDS:
+        only = _only(self.config)
+        for cid in (CHECK_IDS if only is None else [c for c in CHECK_IDS if c in only]):
             yield AttnsvmItem.from_parent(self, name=cid, spec=self.spec, check_id=cid)
 
     def repr_failure(self, excinfo):
