@@ -73,14 +73,15 @@ class sigint_ignored:
 
 
 def stop_pool(pool) -> None:
-    """Stop a ProcessPoolExecutor now: cancel what has not started and terminate its workers."""
-    pool.shutdown(wait=False, cancel_futures=True)
+    """Stop a ProcessPoolExecutor now: terminate its workers (also those still starting), then cancel what
+    has not started. The workers are taken before ``shutdown``, which forgets them."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     for proc in procs:
         try:
             proc.terminate()
         except (OSError, ValueError, AttributeError):
             pass
+    pool.shutdown(wait=False, cancel_futures=True)
     deadline = time.monotonic() + 1.0
     for proc in procs:
         try:
