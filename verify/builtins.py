@@ -186,10 +186,11 @@ def load(spec):
     """
     import os
 
-    from .dataset import Dataset
+    if not isinstance(spec, (str, os.PathLike)):
+        from .dataset import Dataset
 
-    if isinstance(spec, Dataset):
-        return spec
+        if isinstance(spec, Dataset):
+            return spec
     spec = os.fspath(spec)
     if spec in builtin_names() and not os.path.exists(spec):
         return builtin(spec)
