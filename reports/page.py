@@ -20,7 +20,7 @@ from importlib import metadata
 import jinja2
 import numpy as np
 
-from .plots import PlotContext, figures_for
+from .plots import PlotContext, figures_for, reset_figure_ids
 from .views import VerdictCell, evidence_tables, facts_for
 
 SYMBOLS = {"holds": "✓", "fails": "✗", "inconclusive": "?", "not-applicable": "–"}
@@ -308,7 +308,9 @@ def _claim_counts(result) -> str:
 
 def render_dataset_page(result, dataset=None, *, json_file: str = "result.json", prov: dict | None = None) -> str:
     """The HTML page of one dataset's :class:`verify.Result` (``dataset``: the Dataset, for the token
-    table and the token-plane plot; optional). See the module docstring for an example."""
+    table and the token-plane plot; optional). See the module docstring for an example. The same result
+    gives the same bytes, in any process (figure ids are numbered per page; no time is written)."""
+    reset_figure_ids()
     views = check_views(result, dataset)
     return environment().get_template("dataset.html").render(
         ds=_dataset_view(result, dataset), tokens=_token_view(result, dataset), groups=_groups(views),

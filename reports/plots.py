@@ -27,7 +27,22 @@ from typing import Any, Callable
 import numpy as np
 
 PLOTS: dict[str, list[Callable]] = {}
-_counter = itertools.count()
+_counter = itertools.count()   # numbers the figures of one page (ids unique within the page); see reset_figure_ids
+
+
+def reset_figure_ids() -> None:
+    """Start numbering figures from 0 again: called at the start of each page, so that a page's SVG ids (and
+    bytes) do not depend on how many figures this process drew before.
+
+    >>> from matplotlib.figure import Figure as MplFigure
+    >>> def svg():
+    ...     fig = MplFigure(); _ = fig.add_subplot().plot([0, 1]); return to_svg(fig)
+    >>> reset_figure_ids(); a = svg(); b = svg(); reset_figure_ids(); c = svg()
+    >>> a == c and a != b
+    True
+    """
+    global _counter
+    _counter = itertools.count()
 
 # a colour-blind-safe palette (Okabe-Ito), one colour per GD run
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
