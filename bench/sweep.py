@@ -15,11 +15,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-import numeric  # noqa: E402
+from attnsvm import numeric  # noqa: E402
 from attnsvm.verify.sweep import random_dataset, random_inits, sweep  # noqa: E402
 from attnsvm.verify.sweep_cli import format_table  # noqa: E402
 

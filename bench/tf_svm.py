@@ -28,9 +28,8 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import numeric  # noqa: E402
+from attnsvm import numeric  # noqa: E402
 from attnsvm.numeric.batched_w import batched_kq_gd, batched_w_gd  # noqa: E402
 from attnsvm.verify.builtins import family_batch  # noqa: E402
 

@@ -6,7 +6,6 @@ the textbook autograd gradient and with the stable gradient (numeric.run_kq_gd),
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import numpy as np, numeric
 from bench.tf_svm import baseline_run, SVMCache, measure
 from attnsvm.verify.builtins import family_batch

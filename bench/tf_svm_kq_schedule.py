@@ -15,10 +15,9 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from bench.tf_svm import SVMCache, measure  # noqa: E402
-import numeric  # noqa: E402
+from attnsvm import numeric  # noqa: E402
 from attnsvm.numeric.batched_w import batched_kq_gd  # noqa: E402
 from attnsvm.verify.builtins import family_batch  # noqa: E402
 

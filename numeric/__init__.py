@@ -12,7 +12,7 @@ from .joint import (JointCheckpoint, JointTrajectory, grad_p, grad_v, joint_grad
                     mixed_features, mp_joint_gradient, run_joint_gd, v_svm_rows)
 from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
 from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
-from .assumption_b import MarginSolver, RatioEvaluator, estimate_nu
+from .assumption_b import MarginSolver, RatioEvaluator, decide_assumption_b, estimate_nu, mp_ratio
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
                   solve_and_polish, solve_svm, svm_constraints, to_mpf)
 
@@ -26,7 +26,8 @@ __all__ = [
     "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
     "mixed_features", "mp_joint_gradient", "run_joint_gd", "v_svm_rows",
     "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",
-    "MarginSolver", "RatioEvaluator", "estimate_nu", "mp_joint_gradient_stable", "mp_run_joint_gd",
+    "MarginSolver", "RatioEvaluator", "decide_assumption_b", "estimate_nu", "mp_ratio", "mp_joint_gradient_stable",
+    "mp_run_joint_gd",
 ]
 from .mp_attention import (MPAttentionState, mp_array, mp_attention_state, mp_dominant_tokens, mp_excess_loss,
                            mp_gradient, mp_logits, mp_loss_increment, mp_loss_value, mp_naive_gradient, mp_norm,
@@ -65,4 +66,14 @@ __all__ += [
     "LDPSolution", "SelectionSVM", "all_selections", "analyse_selection", "analyse_selections",
     "candidate_selections", "feasible_many", "is_locally_optimal", "least_distance", "single_sequence_variations",
     "support_tokens", "torch_threads",
+]
+from .interval_attention import IntervalAttention, LossDerivatives, loss_derivatives  # noqa: E402
+from .stationary import (DescentCertificate, NewtonResult, StationaryCertificate, certified_inertia,  # noqa: E402
+                         certify_stationary_point, descent_certificate, exact_span, find_stationary_point, hessian,
+                         loss_subspace)
+
+__all__ += [
+    "IntervalAttention", "LossDerivatives", "loss_derivatives",
+    "DescentCertificate", "NewtonResult", "StationaryCertificate", "certified_inertia", "certify_stationary_point",
+    "descent_certificate", "exact_span", "find_stationary_point", "hessian", "loss_subspace",
 ]

@@ -1,32 +1,45 @@
-"""Assumption B of joint (v, p) training, estimated by sampling p.
+"""Assumption B of joint (v, p) training: the ratio, its sampled infimum, and the decision of both readings.
 
 With alpha the optimal tokens, v(alpha) = argmin ||v|| s.t. Y_i v^T x_{i,alpha_i} >= 1 and
 Gamma = 1/||v(alpha)||, the mixed features z_i(p) = X_i^T s_i(p) have the label margin
 
     margin(p) = max_{||v|| <= 1} min_i Y_i v^T z_i(p)      (= 1/||v-SVM(z(p))|| when positive)
 
-and Assumption B asks for nu > 0 with margin(p) <= Gamma - nu max_i (1 - s_{i,alpha_i}(p)) for all p,
-that is nu_hat = inf_p ratio(p) > 0 with
+and Assumption B asks for nu > 0 with margin(p) <= Gamma - nu max_{i in I} (1 - s_{i,alpha_i}(p)) for all p,
+that is nu_hat_I = inf_p ratio_I(p) > 0 with
 
-    ratio(p) = (Gamma - margin(p)) / max_i (1 - s_{i,alpha_i}(p)).
+    ratio_I(p) = (Gamma - margin(p)) / max_{i in I} (1 - s_{i,alpha_i}(p)).
 
-ratio(p) <= 0 at one p proves the assumption fails. nu_hat > 0 can only be estimated by sampling;
-it is never a proof. The denominator is computed without cancellation (the stable tails of
-numeric.attention). Where it is small the numerator Gamma - margin(p) is a difference of nearly
-equal margins, so below ``mp_below`` the margin is recomputed in mpmath: z_i(p) at high precision and
-the KKT system of the v-SVM on z(p) polished with numeric.svm.polish.
+Two readings: B[n] (I = every sequence, as the slides state it) and B[S] (I = the support S of the
+v-SVM, the reading under which the relaxed p-SVM of Theorem II is not vacuous). B[n] implies B[S].
+
+Evaluation (:class:`RatioEvaluator`): the denominator from the stable tails of numeric.attention; where it is
+small, Gamma - margin(p) is a difference of nearly equal numbers, so below ``mp_below`` the margin is
+recomputed in mpmath (z_i(p) at high precision, the v-SVM on z(p) polished with numeric.svm.polish).
+:func:`estimate_nu` samples it; a sampled infimum is never a proof.
+
+Decision (:func:`decide_assumption_b`): each reading is `holds` only with a certified rational nu
+(symbolic.assumption_b.convexity_certificate; for B[n] with S != [n] also domination_certificate), `fails`
+only with a certificate (a ray whose exact asymptotics send the ratio to 0, cross-checked in mpmath, or a
+point where the margin provably exceeds Gamma), and `inconclusive` otherwise, with nu_hat, the search done
+and its budget (counts). Candidates come from numeric.assumption_b_search.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from fractions import Fraction
 
 import cvxpy as cp
 import mpmath
 import numpy as np
 
+from attnsvm.symbolic import assumption_b as sab
+
+from . import assumption_b_search as search
 from .attention import attention_state
 from .joint import mixed_features
-from .svm import active_set_guess, polish, solve_svm, to_mpf
+from .svm import polish, to_mpf
 
 
 class MarginSolver:
@@ -52,30 +65,61 @@ def one_minus_s_alpha(st, alpha) -> np.ndarray:
     return np.where(st.dominant == alpha, st.one_minus_mass, 1.0 - st.s[rows, alpha])
 
 
+_MARGIN_SOLVERS: dict = {}
+
+
 def mp_margin(p, X_exact, Y_exact, W_exact, dps: int):
     """margin(p) in mpmath: z_i = X_i^T softmax(X_i W p) at ``dps`` digits, then the v-SVM
     min ||v|| s.t. Y_i z_i^T v >= 1 polished from the float solver's active set; margin = 1/||v||.
     Returns (margin, polished) or (None, reason) when the v-SVM on z(p) is infeasible."""
+    keys = np.asarray(X_exact, dtype=object).dot(np.asarray(W_exact, dtype=object))
+    rows, _ = mp_mixed_rows(p, X_exact, Y_exact, keys, None, dps)
+    return mp_margin_of_rows(rows, dps)
+
+
+def mp_mixed_rows(p, X_exact, Y_exact, keys_exact, alpha, dps: int) -> tuple[list, list | None]:
+    """Rows Y_i z_i(p) (mpf, at ``dps`` digits) with logits q_it = <p, k_it> (p: Fractions or floats), and, when
+    ``alpha`` is given, 1 - s_{i,alpha_i}(p): the tail sum_{t != alpha_i} e^{q_it - q_i,alpha_i} / (1 + tail) when
+    alpha_i has the largest logit (no cancellation), else 1 - s_{i,alpha_i} directly (then s_{i,alpha_i} <= 1/2)."""
     X = np.asarray(X_exact, dtype=object)
+    K = np.asarray(keys_exact, dtype=object)
     n, T, d = X.shape
+    D = K.shape[2]
+    rows, oms = [], ([] if alpha is not None else None)
     with mpmath.workdps(dps):
         pm = [to_mpf(x) for x in p]
-        Wm = [[to_mpf(x) for x in row] for row in np.asarray(W_exact, dtype=object)]
-        rows = []
         for i in range(n):
             toks = [[to_mpf(x) for x in X[i, t]] for t in range(T)]
-            q = [mpmath.fsum(toks[t][a] * mpmath.fsum(Wm[a][c] * pm[c] for c in range(d)) for a in range(d))
-                 for t in range(T)]
+            q = [mpmath.fsum(to_mpf(K[i, t, c]) * pm[c] for c in range(D)) for t in range(T)]
             qmax = max(q)
             e = [mpmath.exp(x - qmax) for x in q]
             zs = mpmath.fsum(e)
             z = [mpmath.fsum(e[t] * toks[t][c] for t in range(T)) / zs for c in range(d)]
             rows.append([to_mpf(Y_exact[i]) * zc for zc in z])
-        A_float = np.array([[float(x) for x in row] for row in rows])
-    sol = solve_svm(A_float, np.ones(n))
-    if not sol.feasible:
-        return None, f"v-SVM on the mixed features infeasible ({sol.status})"
-    guess = active_set_guess(sol, A_float, np.ones(n))
+            if alpha is not None:
+                a = int(alpha[i])
+                if q[a] == qmax:
+                    tail = mpmath.fsum(mpmath.exp(q[t] - q[a]) for t in range(T) if t != a)
+                    oms.append(tail / (1 + tail))
+                else:
+                    oms.append(1 - e[a] / zs)
+    return rows, oms
+
+
+def mp_margin_of_rows(rows: list, dps: int):
+    """margin of the rows a_i (mpf): the v-SVM min ||v|| s.t. <a_i, v> >= 1 solved in float64 for its active
+    set, then polished at ``dps`` digits; margin = 1/||v||. Returns (margin, polished) or (None, reason)."""
+    n, d = len(rows), len(rows[0])
+    A_float = np.array([[float(x) for x in row] for row in rows])
+    # the active set from the float margin SOCP (compiled once per shape): rows with <a_i, w> = t
+    if (n, d) not in _MARGIN_SOLVERS:
+        _MARGIN_SOLVERS[(n, d)] = MarginSolver(n, d)
+    t, w = _MARGIN_SOLVERS[(n, d)](A_float, np.ones(n))
+    if not t > 0:
+        return None, f"v-SVM on the mixed features infeasible (margin {t:.3g} <= 0)"
+    slack = A_float @ w - t
+    near = np.nonzero(slack <= 1e-5 * max(1.0, abs(t)))[0]
+    guess = [int(j) for j in near[np.argsort(slack[near])]]
     A_mp, b_mp = np.array(rows, dtype=object), np.ones(n, dtype=object)
     pol = polish(A_mp, b_mp, guess, dps=dps)
     if not pol.ok:
@@ -95,13 +139,29 @@ def mp_margin(p, X_exact, Y_exact, W_exact, dps: int):
         return 1 / pol.norm, pol
 
 
+def mp_ratio(p, X_exact, Y_exact, keys_exact, alpha, gamma_sq, reading, dps: int) -> dict:
+    """ratio_I(p) = (Gamma - margin(p)) / max_{i in I} (1 - s_{i,alpha_i}(p)) entirely in mpmath at ``dps`` digits
+    (no float64 tail that could underflow): Gamma = sqrt(Gamma^2) from the exact Gamma^2, the margin from
+    :func:`mp_margin_of_rows` (0 when the v-SVM on z(p) is infeasible: then only v = 0 reaches min >= 0).
+    Returns {'ratio', 'numerator', 'denominator' (mpf), 'kkt_ok', 'dps'}."""
+    rows, oms = mp_mixed_rows(p, X_exact, Y_exact, keys_exact, alpha, dps)
+    m, pol = mp_margin_of_rows(rows, dps)
+    with mpmath.workdps(dps):
+        margin = mpmath.mpf(0) if m is None else m
+        num = mpmath.sqrt(to_mpf(gamma_sq)) - margin
+        den = max(oms[i] for i in reading)
+        return {"ratio": num / den, "numerator": num, "denominator": den,
+                "kkt_ok": True if m is None else bool(pol.ok), "dps": dps}
+
+
 class RatioEvaluator:
     """ratio(p) of the module docstring for one dataset, float64 above ``mp_below``, mpmath below."""
 
     def __init__(self, X, Y, phi, alpha, Gamma, X_exact=None, Y_exact=None, W_exact=None,
                  Gamma_mp=None, support=None, mp_below: float = 1e-3, v_rows_exact=None, v_active=None,
-                 gamma_digits: int = 50):
+                 gamma_digits: int = 50, gamma_sq=None):
         self.X, self.Y, self.phi = X, Y, phi
+        self.gamma_sq = gamma_sq
         self.alpha = np.asarray(alpha, dtype=int)
         self.Gamma = float(Gamma)
         self.Gamma_mp = Gamma_mp
@@ -117,8 +177,12 @@ class RatioEvaluator:
         self.mp_evaluations = 0
 
     def gamma_at(self, dps: int):
-        """(Gamma, digits): Gamma = 1/||v(alpha)|| re-polished at ``dps`` digits from the exact v-SVM rows and
-        its active set when they were given (cached), else the given Gamma_mp, trusted to ``gamma_digits``."""
+        """(Gamma, digits): sqrt(gamma_sq) at ``dps`` digits when the exact Gamma^2 was given; else Gamma =
+        1/||v(alpha)|| re-polished at ``dps`` digits from the exact v-SVM rows and its active set when they were
+        given (cached), else the given Gamma_mp, trusted to ``gamma_digits``."""
+        if self.gamma_sq is not None:
+            with mpmath.workdps(dps):
+                return mpmath.sqrt(to_mpf(self.gamma_sq)), dps
         if self.v_rows_exact is None or self.v_active is None:
             return self.Gamma_mp, self.gamma_digits
         if dps not in self._gamma_cache:
@@ -230,90 +294,313 @@ def estimate_nu(evaluator: RatioEvaluator, D: int, directions=(), norms=None, n_
             "sample_ratios": [[float(np.linalg.norm(s[1])), s[0]] for s in samples]}
 
 
-def convexity_certificate(X_exact, Y_exact, alpha, basis, max_vertices: int = 4096) -> dict:
-    """A proof of Assumption B with an explicit nu, when one exists of this form.
+# -- the decision of both readings -------------------------------------------------------------------------
 
-    Weak duality: for any lambda in the simplex and unit v, min_i Y_i v^T z_i <= ||sum_i lambda_i Y_i z_i||, so
-    margin(p) + nu max_i (1 - s_{i,alpha_i}) <= g(s) := ||sum_i lambda_i Y_i X_i^T s_i|| + nu max_i (1 - s_{i,alpha_i}).
-    g is convex in (s_1, ..., s_n) on the product of simplices, so its maximum is at a vertex: one token tau_i
-    per sequence. If lambda lies on the dual face of the v-SVM (||sum_i lambda_i Y_i x_{i,alpha_i}|| = Gamma),
-    then g <= Gamma everywhere as soon as
+HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
 
-        nu <= nu_cert := Gamma - max_{tau != alpha} ||sum_i lambda_i Y_i x_{i,tau_i}||,
 
-    and Assumption B holds with nu = nu_cert whenever nu_cert > 0. lambda is chosen by cvxpy (minimising the
-    largest vertex norm on the face), then made exact: v(alpha) is solved in rationals on the polished basis
-    (exact KKT check), mu = ||v||^2 lambda is projected exactly onto {sum_{i in S} mu_i Y_i x_{i,alpha_i} = v},
-    and every comparison is done in rationals (squared norms). Returns {'proved', 'nu_cert', 'lambda', ...}.
-    """
-    import itertools
-    from fractions import Fraction
+@dataclass(frozen=True)
+class Budget:
+    """Counts that bound the decision (never seconds): token choices of the convexity certificate, LPs and
+    roundings of the ray search, offsets per tie ray, mpmath points on an accepted ray, candidate points,
+    and the sampling of :func:`estimate_nu` (random directions, local searches and their evaluations)."""
 
-    import sympy
+    max_vertices: int = 4096
+    ray_lps: int = 200
+    roundings: int = 6
+    offsets: int = 4
+    cross_check_points: int = 5
+    points: int = 6
+    n_random: int = 24
+    local_starts: int = 3
+    local_evals: int = 60
 
-    X = np.asarray(X_exact, dtype=object)
-    n, T, d = X.shape
-    Yf = [Fraction(y) for y in Y_exact]
-    alpha = [int(a) for a in alpha]
-    if T ** n - 1 > max_vertices:
-        return {"proved": False, "reason": f"{T ** n - 1} vertices exceed the limit {max_vertices}"}
-    rows = [[Yf[i] * Fraction(X[i, alpha[i], c]) for c in range(d)] for i in range(n)]
-    # exact v(alpha) on the polished basis, with an exact KKT check
-    AB = sympy.Matrix([[sympy.Rational(x.numerator, x.denominator) for x in rows[j]] for j in basis])
-    try:
-        lamB = (AB * AB.T).inv() * sympy.ones(len(basis), 1)
-    except (ValueError, sympy.matrices.common.NonInvertibleMatrixError):
-        return {"proved": False, "reason": "the v-SVM basis is singular"}
-    vvec = AB.T * lamB
-    v = [Fraction(int(sympy.fraction(x)[0]), int(sympy.fraction(x)[1])) for x in vvec]
-    slack = [sum(r[c] * v[c] for c in range(d)) - 1 for r in rows]
-    if any(x < 0 for x in lamB) or any(s < 0 for s in slack):
-        return {"proved": False, "reason": "the exact v-SVM on the polished basis fails its KKT check"}
-    S = [i for i in range(n) if slack[i] == 0]
-    vv = sum(x * x for x in v)                       # ||v||^2 = 1/Gamma^2
-    # every vertex tau != alpha as rows Y_i x_{i,tau_i}
-    verts = [tau for tau in itertools.product(range(T), repeat=n) if list(tau) != alpha]
-    Xf = np.vectorize(float, otypes=[float])(X)
-    Af = np.array([[float(x) for x in r] for r in rows])
-    Vf = np.array([[Xf[i, tau[i]] * float(Yf[i]) for i in range(n)] for tau in verts])   # (V, n, d)
-    lam = cp.Variable(n)
-    t = cp.Variable()
-    gamma_f = 1 / math.sqrt(float(vv))
-    vhat = np.array([float(x) for x in v]) / math.sqrt(float(vv))
-    cons = [lam >= 0, cp.sum(lam) == 1, Af.T @ lam == gamma_f * vhat]
-    cons += [cp.norm(Vf[k].T @ lam, 2) <= t for k in range(len(verts))]
-    prob = cp.Problem(cp.Minimize(t), cons)
-    try:
-        prob.solve(solver=cp.CLARABEL)
-    except cp.error.SolverError as exc:  # pragma: no cover
-        return {"proved": False, "reason": f"solver error: {exc}"}
-    if lam.value is None:
-        return {"proved": False, "reason": f"no lambda on the dual face ({prob.status})"}
-    # exact projection of mu = ||v||^2 lambda onto {sum_{i in S} mu_i rows_i = v}
-    mu_f = [Fraction(float(x)).limit_denominator(10 ** 12) * vv for x in lam.value]
-    M = sympy.Matrix([[sympy.Rational(rows[i][c].numerator, rows[i][c].denominator) for i in S] for c in range(d)])
-    mu_S = sympy.Matrix([sympy.Rational(mu_f[i].numerator, mu_f[i].denominator) for i in S])
-    target = sympy.Matrix([sympy.Rational(x.numerator, x.denominator) for x in v])
-    mu_S = mu_S + M.pinv() * (target - M * mu_S)
-    if M * mu_S != target:
-        return {"proved": False, "reason": "exact projection onto the dual face failed"}
-    mu = [Fraction(0)] * n
-    for k, i in enumerate(S):
-        num, den = sympy.fraction(sympy.nsimplify(mu_S[k]))
-        mu[i] = Fraction(int(num), int(den))
-    if any(m < 0 for m in mu):
-        return {"proved": False, "reason": "the exact dual weights are not all non-negative"}
-    lam_exact = [m / vv for m in mu]                 # sum = 1, sum lam_i rows_i = v / ||v||^2
-    assert sum(lam_exact) == 1
-    worst_sq, worst_tau = Fraction(-1), None
-    for tau in verts:
-        w = [sum(lam_exact[i] * Yf[i] * Fraction(X[i, tau[i], c]) for i in range(n)) for c in range(d)]
-        sq = sum(x * x for x in w)
-        if sq > worst_sq:
-            worst_sq, worst_tau = sq, tau
-    gamma_sq = 1 / vv
-    with mpmath.workdps(50):
-        nu_cert = mpmath.sqrt(to_mpf(gamma_sq)) - mpmath.sqrt(to_mpf(worst_sq))
-    return {"proved": worst_sq < gamma_sq, "nu_cert": nu_cert, "lambda": [str(x) for x in lam_exact],
-            "worst_vertex": list(worst_tau), "vertices": len(verts), "Gamma_squared": str(gamma_sq),
-            "worst_vertex_norm_squared": str(worst_sq)}
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ReadingResult:
+    """The decision of one reading: name ("B[n]" or "B[S]"), I, verdict, one-line summary, the certified nu
+    (a Fraction, holds only), the certificate's evidence, its cross-check, the search done, the sampled
+    nu_hat and where it was found."""
+
+    name: str
+    reading: list
+    verdict: str
+    summary: str
+    nu: Fraction | None = None
+    certificate: dict | None = None
+    cross_check: dict | None = None
+    search: dict = field(default_factory=dict)
+    nu_hat: float | None = None
+    p_worst: list | None = None
+
+    def evidence(self) -> dict:
+        return {"reading": self.name, "I": list(self.reading), "verdict": self.verdict, "summary": self.summary,
+                "nu": None if self.nu is None else str(self.nu),
+                "nu_float": None if self.nu is None else float(self.nu),
+                "certificate": self.certificate, "cross_check": self.cross_check, "search": self.search,
+                "nu_hat": self.nu_hat, "p_worst": self.p_worst}
+
+
+@dataclass
+class AssumptionBDecision:
+    """Both readings, the exact v-SVM they rest on, the sampled estimate and the budget used."""
+
+    vsvm: sab.ExactVSVM | None
+    readings: dict
+    estimate: dict | None
+    budget: Budget
+
+    @property
+    def b_n(self) -> ReadingResult:
+        return self.readings["B[n]"]
+
+    @property
+    def b_s(self) -> ReadingResult:
+        return self.readings["B[S]"]
+
+
+def _fmt(x) -> str:
+    return f"{float(x):.4g}"
+
+
+def _ray_text(cert: sab.RayCertificate) -> str:
+    u = "(" + ", ".join(str(x) for x in cert.u) + ")"
+    p0 = "" if not any(cert.p0) else " + (" + ", ".join(str(x) for x in cert.p0) + ")"
+    if cert.tilt is not None:
+        p0 += (f" (margin bounded with v + e^(-{cert.tilt['rho_eta']} a) g, g = (" + ", ".join(cert.tilt["g"]) +
+               "): a support sequence without dual weight)")
+    if cert.rate_numerator is None:
+        return (f"ray p = a {u}{p0}: Gamma - margin is eventually <= 0 while max_(i in I) (1 - s_i,alpha_i) "
+                f">= c e^(-{cert.rate_denominator} a) (exact logit gaps)")
+    return (f"ray p = a {u}{p0}: Gamma - margin <= C e^(-{cert.rate_numerator} a), max_(i in I) (1 - s_i,alpha_i) "
+            f">= c e^(-{cert.rate_denominator} a), ratio -> 0 at rate {cert.rate} (exact logit gaps)")
+
+
+class _Decider:
+    """Shared state of one decision: exact data, the exact v-SVM, the evaluator and the samples."""
+
+    def __init__(self, X_exact, Y_exact, W_exact, alpha, keys_exact, v_active_guess, directions, budget, seed):
+        self.X_exact = sab.fraction_array(X_exact)
+        self.Y_exact = np.array([sab.as_fraction(y) for y in np.asarray(Y_exact, dtype=object)], dtype=object)
+        self.W_exact = sab.fraction_array(W_exact)
+        self.keys = sab.fraction_array(keys_exact if keys_exact is not None else self.X_exact.dot(self.W_exact))
+        self.alpha = [int(a) for a in alpha]
+        self.budget = budget
+        self.n, self.T, _ = self.X_exact.shape
+        self.vs = sab.exact_v_svm(self.X_exact, self.Y_exact, self.alpha, v_active_guess)
+        self.estimate = None
+        self.evaluator = None
+        self.directions, self.seed = directions, seed
+        self._points = None
+        self._cache: dict = {}
+        if self.vs is None:
+            return
+        to_f = np.vectorize(float, otypes=[float])
+        X, Y, phi = to_f(self.X_exact), to_f(self.Y_exact), to_f(self.keys)
+        gamma = math.sqrt(float(self.vs.gamma_sq))
+        self.evaluator = RatioEvaluator(X, Y, phi, self.alpha, gamma, X_exact=self.X_exact, Y_exact=self.Y_exact,
+                                        W_exact=self.W_exact, support=self.vs.support, gamma_sq=self.vs.gamma_sq)
+
+    def sample(self, local: bool) -> None:
+        """The sampled estimate (numeric.assumption_b.estimate_nu); with ``local`` also its local searches."""
+        b = self.budget
+        self.estimate = estimate_nu(self.evaluator, self.keys.shape[2], directions=self.directions, seed=self.seed,
+                                    n_random=b.n_random, local_starts=b.local_starts if local else 0,
+                                    local_evals=b.local_evals)
+        self._points = None
+
+    def cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    # -- certificates --------------------------------------------------------------------------------
+    def convexity(self, I) -> sab.ConvexityCertificate | None:
+        return self.cached(("convexity", tuple(I)), lambda: self._convexity(I))
+
+    def _convexity(self, I) -> sab.ConvexityCertificate | None:
+        best = None
+        for lam in search.dual_point_candidates(self.X_exact, self.Y_exact, self.vs, I, self.budget.max_vertices):
+            cert = sab.convexity_certificate(self.X_exact, self.Y_exact, self.vs, I, lam, self.budget.max_vertices)
+            if best is None or (cert.proved and (not best.proved or cert.nu > best.nu)):
+                best = cert
+        return best
+
+    def rays(self, I) -> search.RaySearch:
+        return self.cached(("rays", tuple(I)), lambda: self._rays(I))
+
+    def _rays(self, I) -> search.RaySearch:
+        b = self.budget
+        rows = np.array([[self.Y_exact[i] * x for x in self.X_exact[i, self.alpha[i]]] for i in range(self.n)],
+                        dtype=object)
+        return search.find_rays(self.keys, self.vs, I, max_lps=b.ray_lps, roundings=b.roundings, offsets=b.offsets,
+                                rows_exact=rows)
+
+    def points(self) -> tuple:
+        if self._points is None:
+            cands = [np.zeros(self.keys.shape[2])]
+            if self.estimate is not None:
+                for key in ("p_worst", "p_worst_S"):
+                    if self.estimate.get(key) is not None:
+                        cands.append(np.asarray(self.estimate[key], dtype=float))
+
+            def margin_at(p):
+                st, _ = self.evaluator.denominators(p)
+                return self.evaluator.margin(mixed_features(self.evaluator.X, st), self.evaluator.Y)
+
+            self._points = search.find_point_certificates(self.keys, self.X_exact, self.Y_exact, self.vs, margin_at,
+                                                          cands, self.budget.points)
+        return self._points
+
+    def sampled(self, name) -> tuple:
+        if self.estimate is None:
+            return None, None
+        if name == "B[S]":
+            return self.estimate.get("nu_hat_S"), self.estimate.get("p_worst_S")
+        return self.estimate.get("nu_hat"), self.estimate.get("p_worst")
+
+    def recheck(self, p, name) -> float | None:
+        """ratio_I at p with the margin forced into mpmath."""
+        old = self.evaluator.mp_below
+        self.evaluator.mp_below = 2.0
+        try:
+            res = self.evaluator(np.asarray(p, dtype=float))
+        finally:
+            self.evaluator.mp_below = old
+        return res.get("ratio_S" if name == "B[S]" else "ratio")
+
+    # -- conclusions ---------------------------------------------------------------------------------
+    def conclude(self, name, I, holds, holds_text, nu, fails, search_info) -> ReadingResult:
+        """Combine a holds-certificate (evidence dict or None, with nu) and a fails-certificate (RayCertificate,
+        PointCertificate or None) with the cross-checks into the reading's verdict."""
+        nu_hat, p_worst = self.sampled(name)
+        base = dict(name=name, reading=list(I), search=search_info, nu_hat=nu_hat, p_worst=p_worst)
+        if holds is not None and fails is not None:
+            return ReadingResult(verdict=INCONCLUSIVE, certificate={"holds": holds, "fails": fails.evidence()},
+                                 summary="a proof and a disproof were both accepted: a defect of the certificates",
+                                 **base)
+        if holds is not None:
+            agree = ""
+            if nu_hat is not None and nu_hat < float(nu) * (1 - 1e-9) - 1e-12:
+                again = self.recheck(p_worst, name)
+                base["nu_hat"] = again
+                if again is None or again < float(nu) * (1 - 1e-9) - 1e-12:
+                    return ReadingResult(verdict=INCONCLUSIVE, certificate=holds, nu=nu,
+                                         summary=f"the certificate gives nu = {_fmt(nu)} but a sampled ratio is "
+                                                 f"{again} (mpmath): they disagree", **base)
+            if base["nu_hat"] is not None:
+                agree = f"; sampled nu_hat = {_fmt(base['nu_hat'])} >= nu"
+            return ReadingResult(verdict=HOLDS, certificate=holds, nu=nu,
+                                 summary=f"nu = {_fmt(nu)} ({holds_text}){agree}", **base)
+        if fails is not None:
+            if isinstance(fails, sab.RayCertificate):
+                def ratio_at(p, dps):
+                    return mp_ratio(p, self.X_exact, self.Y_exact, self.keys, self.alpha, self.vs.gamma_sq, I, dps)
+
+                cross = self.cached(("cross", name, tuple(fails.u), tuple(fails.p0)), lambda: search.ray_cross_check(
+                    ratio_at, self.keys, fails, self.budget.cross_check_points))
+                last = cross["points"][-1]
+                seen = (f"mpmath: ratio {last['ratio']:.3g} at a = {last['a']:.4g}" +
+                        (f" (log-slope {cross['observed_log_slope']:.3g})" if cross["observed_log_slope"] is not None
+                         else ""))
+                if not cross["consistent"]:
+                    return ReadingResult(verdict=INCONCLUSIVE, certificate=fails.evidence(), cross_check=cross,
+                                         summary=f"{_ray_text(fails)}; but the mpmath evaluation along the ray does "
+                                                 f"not show it ({seen}): a defect", **base)
+                return ReadingResult(verdict=FAILS, certificate=fails.evidence(), cross_check=cross,
+                                     summary=f"{_ray_text(fails)}; {seen}", **base)
+            ratio = self.recheck([float(x) for x in fails.p], name)
+            cross = {"ratio_mpmath": ratio, "consistent": ratio is not None and ratio < 0}
+            if not cross["consistent"]:
+                return ReadingResult(verdict=INCONCLUSIVE, certificate=fails.evidence(), cross_check=cross,
+                                     summary="a point certificate is not confirmed by mpmath: a defect", **base)
+            return ReadingResult(verdict=FAILS, certificate=fails.evidence(), cross_check=cross,
+                                 summary=f"margin(p) > Gamma at p = {[_fmt(x) for x in fails.p]} (interval "
+                                         f"arithmetic), ratio {ratio:.3g} < 0", **base)
+        sampled = (f"sampled nu_hat = {nu_hat:.3g} at p = {np.round(p_worst, 4).tolist()} from "
+                   f"{self.estimate['samples']} samples and {len(self.estimate['local_searches'])} local searches"
+                   if nu_hat is not None else "no sampling")
+        return ReadingResult(verdict=INCONCLUSIVE, summary=f"no certificate within the budget; {sampled}", **base)
+
+    def decide_s(self) -> ReadingResult:
+        S = list(self.vs.support)
+        conv = self.convexity(S)
+        rays = self.rays(S)
+        point, tried = self.points()
+        info = {"convexity": conv.evidence() if conv is not None else None, "rays": rays.summary(),
+                "points_tried": tried}
+        holds = conv.evidence() if conv is not None and conv.proved else None
+        fails = rays.accepted[0] if rays.accepted else point
+        text = f"convexity certificate over the {conv.vertices} token choices of S, exact" if holds else ""
+        return self.conclude("B[S]", S, holds, text, conv.nu if holds else None, fails, info)
+
+    def decide_n(self, b_s: ReadingResult) -> ReadingResult:
+        everyone = list(range(self.n))
+        S = list(self.vs.support)
+        if S == everyone:
+            out = ReadingResult(**{**b_s.__dict__, "name": "B[n]"})
+            out.search = {**b_s.search, "note": "S = [n]: the two readings coincide"}
+            return out
+        conv = self.convexity(everyone)
+        gaps = sab.gap_vectors(self.keys, self.alpha)
+        combos, lps = search.domination_combinations(np.vectorize(float, otypes=[float])(self.keys), self.alpha, S,
+                                                     gaps)
+        dom = sab.domination_certificate(self.keys, self.alpha, S, combos)
+        rays = self.rays(everyone)
+        point, tried = self.points()
+        fails = rays.accepted[0] if rays.accepted else point
+        if fails is None and b_s.verdict == FAILS and b_s.certificate.get("kind") == "ray":
+            # B[n] implies B[S]: the ray that disproves B[S] disproves B[n]; re-checked for I = [n]
+            again = sab.ray_certificate(self.keys, self.vs.scores, self.alpha, everyone,
+                                        [Fraction(x) for x in b_s.certificate["u"]],
+                                        [Fraction(x) for x in b_s.certificate["p0"]])
+            fails = again if again.accepted else None
+        info = {"convexity": conv.evidence() if conv is not None else None, "domination": dom.evidence(),
+                "domination_lps": lps, "rays": rays.summary(), "points_tried": tried}
+        holds, nu, text = None, None, ""
+        if dom.proved and b_s.verdict == HOLDS:
+            nu = b_s.nu / dom.constant
+            holds = {"kind": "B[S] and domination", "nu_S": str(b_s.nu), "constant": dom.constant,
+                     "B[S]": b_s.certificate, "domination": dom.evidence()}
+            text = (f"B[S] with nu_S = {_fmt(b_s.nu)} and max_i (1 - s_i,alpha_i) <= {dom.constant} max_(i in S) "
+                    f"(1 - s_i,alpha_i) for every p: each non-support logit gap a combination of support gaps with "
+                    f"weights >= 0 summing to >= 1, exact")
+        return self.conclude("B[n]", everyone, holds, text, nu, fails, info)
+
+
+def decide_assumption_b(X_exact, Y_exact, W_exact, alpha, *, keys_exact=None, v_active_guess=(), directions=(),
+                        budget: Budget | None = None, sample: bool = True, seed: int = 0) -> AssumptionBDecision:
+    """Decide B[S] and B[n] for the prompt model (keys k_it = W^T x_it unless ``keys_exact`` is given).
+
+    B[S]: `holds` with the convexity certificate's rational nu; `fails` with an accepted ray or point
+    certificate; else `inconclusive`. B[n]: the same as B[S] when S = [n]; else `holds` with nu_S / C when B[S]
+    holds and the domination certificate proves max_i (1 - s_{i,alpha_i}) <= C max_{i in S} (1 - s_{i,alpha_i})
+    (the convexity certificate alone cannot prove B[n] then: see its docstring); `fails` with a ray or a point
+    (or B[S]'s ray, re-checked for I = [n], since B[n] implies B[S]). A holds-certificate is cross-checked
+    against the sampled nu_hat (re-evaluated in mpmath when lower), a ray against the ratio evaluated in
+    mpmath along it; a disagreement, or a proof and a disproof together, give `inconclusive` (a defect).
+    ``directions``: extra sampling directions (e.g. the p-SVM solutions); ``sample=False`` skips sampling
+    (the certificates do not need it; the cross-check against nu_hat and the inconclusive nu_hat do). The
+    local searches of the sampling run only when a reading is left inconclusive by the certificates."""
+    budget = budget or Budget()
+    dec = _Decider(X_exact, Y_exact, W_exact, alpha, keys_exact, v_active_guess, directions, budget, seed)
+    if dec.vs is None:
+        why = "the v-SVM of the optimal tokens could not be certified in exact arithmetic"
+        n = dec.n
+        res = {name: ReadingResult(name=name, reading=[], verdict=INCONCLUSIVE, summary=why)
+               for name in ("B[n]", "B[S]")}
+        res["B[n]"].reading = list(range(n))
+        return AssumptionBDecision(vsvm=None, readings=res, estimate=None, budget=budget)
+    if sample:
+        dec.sample(local=False)
+    b_s = dec.decide_s()
+    b_n = dec.decide_n(b_s)
+    if sample and budget.local_starts > 0 and INCONCLUSIVE in (b_s.verdict, b_n.verdict):
+        dec.sample(local=True)              # the local searches only serve an undecided reading's nu_hat
+        b_s = dec.decide_s()
+        b_n = dec.decide_n(b_s)
+    return AssumptionBDecision(vsvm=dec.vs, readings={"B[n]": b_n, "B[S]": b_s}, estimate=dec.estimate,
+                               budget=budget)

@@ -60,23 +60,20 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
     rmax[b] the scaling exponent (0 when not scaled), so the true gradient is e^{rmax} times the scaled one.
     Any model whose logits are linear in its parameter reuses this; only the contraction with the
     feature differences depends on the model."""
-    zero = torch.zeros_like(r)
-    r = torch.where(mask, r.clamp(max=0.0), zero)
+    r = r.clamp(max=0.0).masked_fill(~mask, -torch.inf)                   # -inf at a_bi: out of every tail sum
     e = torch.exp(r)
-    tail = torch.where(mask, e, zero).sum(dim=2)                          # sum_{t != a} e^{r}
+    tail = e.sum(dim=2)                                                    # sum_{t != a} e^{r}
     z = 1.0 + tail
-    s = e / z[..., None]
-    gap = -torch.where(mask, s * dgamma, zero).sum(dim=2)
+    dg = dgamma.masked_fill(~mask, 0.0)
+    gap = -(e * dg).sum(dim=2) / z
     u = gamma_a - gap
-    rmax = torch.zeros(r.shape[0], dtype=r.dtype, device=r.device)
     if scaled:
-        neg_inf = torch.full_like(r, -torch.inf)
-        rmax = torch.where(mask, r, neg_inf).amax(dim=(1, 2))             # (B,)
-        rmax = torch.where(torch.isfinite(rmax), rmax, torch.zeros_like(rmax))
-        base = torch.exp(torch.where(mask, r - rmax[:, None, None], neg_inf)) / z[..., None]
+        rmax = r.amax(dim=(1, 2))                                          # (B,), finite: T >= 2
+        base = torch.exp(r - rmax[:, None, None])
     else:
-        base = torch.where(mask, s, zero)
-    return base * (dgamma + gap[..., None]) * dloss(u)[..., None], tail / z, rmax
+        rmax = torch.zeros(r.shape[0], dtype=r.dtype, device=r.device)
+        base = e
+    return base * (dg + gap[..., None]) * (dloss(u) / z)[..., None], tail / z, rmax
 
 
 def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor, dloss, scaled: bool = False):
@@ -139,19 +136,23 @@ class BatchedTrajectory:
                                  None if self.step is None else self.step[:, rows], state)
 
 
-# The step rule of normalised GD (every float64 backend uses it, numeric.gd too): the step eta_k halves when
-# the new gradient points against the previous step's direction (<g_k, g_{k-1}> < 0: the last step overshot a
-# valley, GD zigzags) and otherwise grows by GROWTH, capped at the nominal step. It keeps normalised GD in its
-# monotone regime at every scale without knowing the curvature, and reduces to the constant nominal step once
-# consecutive gradients agree (the directional regime).
+# The step rule of normalised GD (every float64 backend uses it, numeric.gd too): the step is
+#     eta_k = f_k * max(eta, rho ||theta_k||),
+# where the factor f_k halves when the new gradient points against the previous step's direction
+# (<g_k, g_{k-1}> < 0: the last step overshot a valley, GD zigzags) and otherwise grows by GROWTH, capped at 1.
+# It keeps normalised GD in its monotone regime at every scale without knowing the curvature. The base grows
+# with the norm when ``relative`` = rho > 0: the direction of normalised GD changes on the time scale of
+# ||theta|| (a step of rho ||theta|| turns it by at most rho radians), so a run started far out, in a cone,
+# still moves through several decades of ||theta|| within its budget.
 SHRINK, GROWTH = 0.5, 1.1
 
 
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
                iterations: int = 10_000, per_decade: int = 10, device: str | None = None,
-               adaptive: bool = False, state: dict | None = None, start: int = 0) -> BatchedTrajectory:
+               adaptive: bool = False, relative: float = 0.0, state: dict | None = None,
+               start: int = 0) -> BatchedTrajectory:
     """GD on every batch element at once: theta <- theta - step g (fixed) or - eta_b g/||g|| (normalised,
-    per element; eta_b = ``step``, or with ``adaptive`` the step rule above). Inputs are arrays (B, D),
+    per element; eta_b = ``step``, or with ``adaptive`` the step rule above with rho = ``relative``). Inputs are arrays (B, D),
     (B, n, T, D), (B, n, T), or (n, T, D), (n, T) for data shared by every element; float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
     run exactly, with iteration numbers counted from ``start`` (checkpoints on the same log-spaced
     schedule as an uninterrupted run)."""
@@ -171,10 +172,10 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
     normalized = method == "normalized"
     if method not in ("normalized", "fixed"):
         raise ValueError(f"unknown GD method {method!r}")
-    eta = torch.full((B,), float(step), **f64)
+    factor = torch.ones(B, **f64)
     prev = None
     if state is not None:
-        eta = torch.as_tensor(state["eta"], **f64).clone()
+        factor = torch.as_tensor(state["factor"], **f64).clone()
         prev = None if state.get("direction") is None else torch.as_tensor(state["direction"], **f64)
     ln10 = float(np.log(10.0))
     with torch.no_grad():
@@ -185,7 +186,11 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
             last = k == end
             if normalized and adaptive and prev is not None and not last:
                 turned = (unit * prev).sum(dim=1) < 0
-                eta = torch.where(turned, eta * SHRINK, torch.clamp(eta * GROWTH, max=float(step)))
+                factor = torch.where(turned, factor * SHRINK, torch.clamp(factor * GROWTH, max=1.0))
+            if normalized and adaptive:
+                eta = factor * torch.clamp(relative * theta.norm(dim=1), min=float(step))
+            else:
+                eta = torch.full((B,), float(step), **f64)
             if k in schedule and not (state is not None and k == start):
                 its.append(k)
                 thetas.append(theta.cpu().numpy().copy())
@@ -201,7 +206,7 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
                 prev = unit
             else:
                 theta = theta - step * g
-    state = {"eta": eta.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
+    state = {"factor": factor.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
              "theta": theta.cpu().numpy(), "iteration": end}
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),
                              one_minus_mass=np.stack(omms), seconds=time.perf_counter() - t0,

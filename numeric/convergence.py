@@ -7,8 +7,9 @@ run that approaches a finite stationary point stops moving while its gradient va
 
 * ``converged`` to the selection S when the dominant tokens equal S at every checkpoint in [K0, K],
   ||theta|| grew at least ``min_growth``-fold from K0 to K (the norm diverges), the p-SVM of S is feasible,
-  1 - corr(theta_K, p_mm(S)) <= ``tol`` and 1 - corr fell at least ``min_drop``-fold from K0 to K (or sits
-  below 1e-20 at both): the direction approaches p_mm(S);
+  1 - corr(theta_K, p_mm(S)) <= ``tol`` and 1 - corr fell at least ``min_drop``-fold and at least as much as
+  ||theta|| grew from K0 to K (or sits below 1e-20 at both): the direction approaches p_mm(S) at least like
+  1/||theta|| (the theory's rate is 1/||theta||^2; a direction that settles elsewhere stops falling);
 * ``stalled`` only with evidence of a finite stationary point: ||theta|| changed by less than 1% over
   [K0, K], the gradient norm fell at least tenfold, and ``certify(theta_K)`` (e.g. Krawczyk's test in
   interval arithmetic, :mod:`numeric.stationary`) proves a zero of grad L nearby; the certificate is kept.
@@ -19,7 +20,8 @@ run that approaches a finite stationary point stops moving while its gradient va
 * ``undecided`` otherwise (still moving: more iterations could decide it).
 
 :func:`decide_runs` runs batched normalised GD with the step rule of :mod:`numeric.batched` (the step halves
-on a zigzag, so GD stays in its monotone regime) in rounds of growing iteration budgets, continuing only the
+on a zigzag, so GD stays in its monotone regime, and its base grows like 1% of ||theta||, so that runs started
+far out still cross decades of ||theta||) in rounds of growing iteration budgets, continuing only the
 undecided runs, until every run is decided or the last budget is spent. 1 - corr is computed stably
 (:func:`numeric.directions.one_minus_corr`).
 """
@@ -36,7 +38,8 @@ CONVERGED, STALLED, MIXED, UNDECIDED = "converged", "stalled", "mixed", "undecid
 STATUSES = (CONVERGED, STALLED, MIXED, UNDECIDED)
 ROUNDING_FLOOR = 1e-20
 BUDGETS = (2000, 8000, 32000)
-RULE = {"tol": 1e-3, "min_drop": 4.0, "mixed_mass": 1e-3, "min_growth": 3.0, "stall_growth": 1.01,
+RELATIVE_STEP = 0.0       # no growth of the base step with ||theta|| by default (see numeric.batched)
+RULE = {"tol": 1e-3, "min_drop": 2.0, "mixed_mass": 1e-3, "min_growth": 2.0, "stall_growth": 1.01,
         "stall_grad_drop_log10": 1.0}
 
 
@@ -102,7 +105,7 @@ def judge_run(iterations, thetas, selected, one_minus_mass, p_mm: Callable, *, g
     if its[-1] == its[k0]:
         return RunJudgement(UNDECIDED, reason="no decade of iterations to judge", **base)
     if stable and omc1 is not None and omc1 <= tol and growth >= min_growth:
-        if (omc0 <= ROUNDING_FLOOR and omc1 <= ROUNDING_FLOOR) or omc1 == 0 or omc0 / omc1 >= min_drop:
+        if (omc0 <= ROUNDING_FLOOR and omc1 <= ROUNDING_FLOOR) or omc1 == 0 or omc0 / omc1 >= max(min_drop, growth):
             return RunJudgement(CONVERGED, reason=f"selection stable over the last decade, ||theta|| grew {growth:.3g}x, "
                                 f"1 - corr {omc1:.1e} <= {tol:g} and falling", **base)
     if growth < stall_growth:
@@ -164,7 +167,7 @@ class DecidedRuns:
 
 def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, budgets=BUDGETS,
                 certify: Callable | None = None, keep_going: Callable | None = None, device: str | None = None,
-                time_budget: float | None = None, **rule) -> DecidedRuns:
+                time_budget: float | None = None, relative: float = RELATIVE_STEP, **rule) -> DecidedRuns:
     """Normalised GD (step rule of :mod:`numeric.batched`) from every row of ``theta0`` (B, D) on the data
     ``phi`` (B, n, T, D) and ``gamma`` (B, n, T) (or (n, T, D) and (n, T) shared by all runs), in rounds: the
     first runs ``budgets[0]`` iterations, each later round continues the runs still undecided (or for which
@@ -200,6 +203,7 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
         traj = batched_gd(theta0[active] if state is None else state["theta"], phi if shared else phi[active],
                           gamma if shared else gamma[active], loss,
                           method="normalized", step=step, iterations=budget - done_iterations, adaptive=True,
+                          relative=relative,
                           state=state, start=done_iterations, device=device)
         for j, b in enumerate(active):
             h = hist[b]

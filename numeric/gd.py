@@ -2,8 +2,9 @@
 
 * fixed step:       theta_{k+1} = theta_k - eta grad L(theta_k)
 * normalised step:  theta_{k+1} = theta_k - eta_k grad L(theta_k) / ||grad L(theta_k)||, with eta_k = eta, or
-  (``adaptive=True``) the step rule of :mod:`numeric.batched`: eta_k halves when the new gradient points
-  against the previous step (<g_k, g_{k-1}> < 0, a zigzag) and otherwise grows by 10%, capped at eta.
+  (``adaptive=True``) the step rule of :mod:`numeric.batched`: eta_k = f_k max(eta, rho ||theta_k||), where
+  f_k halves when the new gradient points against the previous step (<g_k, g_{k-1}> < 0, a zigzag) and
+  otherwise grows by 10%, capped at 1 (rho = ``relative``, default 0).
 
 The gradient is the stable one of :mod:`numeric.attention`; the normalised step uses the scaled
 gradient, whose direction survives at any norm. The loop records a :class:`Checkpoint` at
@@ -124,7 +125,8 @@ class CheckpointSchedule:
 def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *,
            method: str = "normalized", step: float = 1.0, max_iter: int = 300_000,
            time_budget: float | None = None, per_decade: int = 10,
-           observer: Callable[[Checkpoint], bool] | None = None, adaptive: bool = False) -> Trajectory:
+           observer: Callable[[Checkpoint], bool] | None = None, adaptive: bool = False,
+           relative: float = 0.0) -> Trajectory:
     """Run GD from theta0 and return its trajectory (see module docstring).
 
     ``observer(checkpoint) -> bool`` may add entries to ``checkpoint.extra``; returning True stops.
@@ -137,6 +139,7 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     kernel = StableAttention(phi, gamma)
     normalized = method == "normalized"
+    factor = 1.0
     eta = float(step)
     prev = None
     k = 0
@@ -145,8 +148,10 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
         g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
         gn = float(np.sqrt(g @ g))
         unit = g / gn if gn > 0 else g
-        if normalized and adaptive and prev is not None:
-            eta = eta * SHRINK if float(unit @ prev) < 0 else min(float(step), eta * GROWTH)
+        if normalized and adaptive:
+            if prev is not None:
+                factor = factor * SHRINK if float(unit @ prev) < 0 else min(1.0, factor * GROWTH)
+            eta = factor * max(float(step), relative * float(np.sqrt(theta @ theta)))
         if book.due(k, gn == 0.0):
             st = kernel.state(theta)
             true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g

@@ -34,7 +34,7 @@ def environment() -> jinja2.Environment:
     >>> environment().from_string("{{ name }}").render(name="<b>")
     '&lt;b&gt;'
     """
-    env = jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("attnsvm.reports", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.globals["symbols"] = SYMBOLS

@@ -1,35 +1,25 @@
-"""Losses as sympy expressions in ``u``, a whitelist parser for user expressions, and Assumption A.
+"""Losses as sympy expressions in ``u``, a whitelist parser for user expressions, and numeric callables.
 
-A loss l enters the theory through l and l' at the outputs u_i = Y_i f(X_i). Since u_i is a convex
-combination of the token scores gamma_it, every output lies in [-U, U] with U = max_{i,t} |gamma_it|.
-Assumption A on that interval:
-
-    (i)  l is strictly decreasing (proven through l' < 0 on [-U, U], or for a polynomial l' through
-         l' <= 0 with finitely many zeros; disproven by a witness with l'(w) > 0),
-    (ii) l' is M0-Lipschitz (M0 = sup |l''|) and |l'| <= M1 (M1 = sup |l'|).
-
-:func:`assumption_a` decides it rigorously: exactly with sympy when l' is a polynomial (its extrema
-are at the endpoints or at real roots of l'', isolated exactly), otherwise with interval arithmetic
-(``mpmath.iv``) on an adaptive subdivision of [-U, U]; either way M0 and M1 are proven upper bounds,
-and a failure comes with a witness u where l'(u) > 0 is proven (or where l is undefined).
+A loss l enters the theory through l and l' at the outputs u_i = Y_i f(X_i). The built-in losses are
+the logistic log(1 + e^-u), the exponential e^-u and the correlation loss -u; a dataset may give any
+other loss as an expression in u.
 
 User expressions (``{"expr": "..."}`` in a dataset file) are parsed by walking Python's ``ast`` of
 the string and building sympy objects from a whitelist: the symbol ``u``, the constants ``e`` and
 ``pi``, numbers (kept exact), ``+ - * / **`` and the functions in :data:`FUNCTIONS`. Nothing is
 evaluated as code, and ``sympify`` never sees the string.
+
+Assumption A (l strictly decreasing on R, l' locally Lipschitz and bounded) is decided in
+:mod:`symbolic.assumption`; :func:`assumption_a` and :class:`AssumptionA` are re-exported here.
 """
 from __future__ import annotations
 
 import ast
-import heapq
-import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
 import sympy as sp
-from mpmath import iv
 
 u = sp.Symbol("u", real=True)
 
@@ -45,11 +35,9 @@ MAX_LENGTH = 400
 MAX_DEPTH = 100
 MAX_EXPONENT = 64        # |n| for a numeric exponent, so that no input builds a huge number
 MAX_INTEGER_DIGITS = 30
-MAX_SYMBOLIC_DEGREE = 24  # exact root isolation for l' of at most this degree, intervals beyond
 MAX_NUMBER_BITS = 4096   # a power of two numbers may not exceed this size
-MAX_MAGNITUDE = mpmath.mpf(10) ** 300   # interval values beyond this are treated as unbounded
-REFINE_EVALS = 400       # extra evaluations that tighten M0 and M1
-TIME_BUDGET = 10.0       # seconds for the interval search; undecided after that
+MP_MAX_EXP_ARG = 2 ** 30   # mpmath: exp, sinh, cosh of |x| beyond this (and powers b**e with |e log b| beyond it) raise
+MP_MAX_TRIG_BITS = 2 ** 12  # mpmath: sin, cos of |x| >= 2^(2^12) raise (argument reduction would take too long)
 
 
 class LossExpressionError(ValueError):
@@ -114,6 +102,14 @@ def _build(node: ast.AST, text: str, depth: int) -> sp.Expr:
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise LossExpressionError(f"{node.func.id}() takes exactly one argument, in {seg[:40]!r}")
         return FUNCTIONS[node.func.id](_build(node.args[0], text, depth + 1))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
+        raise LossExpressionError(f"'^' is not a power in this syntax (it is bitwise xor); write '**' for a power, "
+                                  f"e.g. u**2 (at {seg[:40]!r})")
+    if isinstance(node, ast.BinOp):
+        sym = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|",
+               ast.LShift: "<<", ast.RShift: ">>"}.get(type(node.op), type(node.op).__name__)
+        raise LossExpressionError(f"operator '{sym}' is not allowed in a loss expression (allowed: + - * / **; "
+                                  f"at {seg[:40]!r})")
     kind = {ast.Attribute: "attribute access", ast.Lambda: "lambda", ast.Subscript: "subscript",
             ast.Compare: "comparison", ast.BoolOp: "boolean operator"}.get(type(node), type(node).__name__)
     raise LossExpressionError(f"{kind} is not allowed in a loss expression (at {seg[:40]!r})")
@@ -156,9 +152,22 @@ def parse_loss(text: str) -> sp.Expr:
 
 # -- numeric callables (sympy's printers generate the code from the whitelisted expression) --------------
 
+class LossDomainError(ValueError):
+    """Raised by the mpmath callables of :func:`lambdify_loss` where l or l' is not a finite real number:
+    the expression is undefined or complex there (sqrt(-u) at u = 1, log(u) at u = -1, 1/u at 0), or an
+    argument leaves the supported range (exp, sinh, cosh of |x| > 2^30, b**e with |e log b| > 2^30, sin and
+    cos of |x| >= 2^4096)."""
+
+
 @dataclass(frozen=True)
 class LossFunctions:
-    """l and l' of a sympy loss as numpy (elementwise) and mpmath (one number) callables."""
+    """l and l' of a sympy loss as numpy (elementwise) and mpmath (one number) callables.
+
+    ``value``/``derivative`` take float arrays and return float64 arrays of the same shape; they never
+    raise and never warn: nan where the expression is not real, +-inf at a pole or on overflow.
+    ``mp_value``/``mp_derivative`` take one mpmath number and return a finite real mpf, or raise
+    :class:`LossDomainError` (a ValueError) with a one-line message.
+    """
 
     expr: sp.Expr
     derivative_expr: sp.Expr
@@ -168,366 +177,128 @@ class LossFunctions:
     mp_derivative: object
 
 
-def lambdify_loss(expr: sp.Expr) -> LossFunctions:
-    """numpy and mpmath callables for l(u) and l'(u) = d l / d u (sympy.lambdify of the expressions)."""
-    d = sp.diff(expr, u)
-    np_l, np_d = sp.lambdify(u, expr, "numpy"), sp.lambdify(u, d, "numpy")
-    mp_l, mp_d = sp.lambdify(u, expr, "mpmath"), sp.lambdify(u, d, "mpmath")
+_RPOW = sp.Function("rpow")
 
+
+def _too_big(x) -> bool:
+    return not mpmath.isfinite(x) or abs(x) > MP_MAX_EXP_ARG
+
+
+def _trig_too_big(x) -> bool:
+    return not mpmath.isfinite(x) or (x != 0 and mpmath.mag(x) > MP_MAX_TRIG_BITS)
+
+
+def _mp_guard(fn, name, too_big):
+    def g(x):
+        if not isinstance(x, (mpmath.mpf, mpmath.mpc)):
+            x = mpmath.mpf(x)
+        if isinstance(x, mpmath.mpc):
+            raise LossDomainError(f"{name} of a complex number")
+        if too_big(x):
+            raise LossDomainError(f"{name} of {mpmath.nstr(x, 5)}, beyond the supported range")
+        return fn(x)
+    return g
+
+
+def _mp_rpow(b, e):
+    """b**e for a non-integer or variable exponent: real only for b > 0 (or b = 0 with e > 0)."""
+    b, e = mpmath.mpf(b) if not isinstance(b, mpmath.mpc) else b, e
+    if isinstance(b, mpmath.mpc) or isinstance(e, mpmath.mpc):
+        raise LossDomainError("a power of a complex number")
+    if b < 0:
+        raise LossDomainError(f"not real: a non-integer power of the negative number {mpmath.nstr(b, 8)}")
+    if b == 0:
+        if e > 0:
+            return mpmath.mpf(0)
+        raise LossDomainError("not defined: a non-positive power of 0")
+    if _too_big(e * mpmath.log(b)):
+        raise LossDomainError("a power beyond the supported range")
+    return mpmath.power(b, e)
+
+
+_MP_NAMESPACE = {"exp": _mp_guard(mpmath.exp, "exp", _too_big), "sinh": _mp_guard(mpmath.sinh, "sinh", _too_big),
+                 "cosh": _mp_guard(mpmath.cosh, "cosh", _too_big), "sin": _mp_guard(mpmath.sin, "sin", _trig_too_big),
+                 "cos": _mp_guard(mpmath.cos, "cos", _trig_too_big), "rpow": _mp_rpow}
+
+
+def _with_rpow(expr: sp.Expr) -> sp.Expr:
+    """expr with every power whose exponent is not an integer written rpow(base, exponent)."""
+    return expr.replace(lambda e: e.is_Pow and not e.exp.is_Integer, lambda e: _RPOW(e.base, e.exp))
+
+
+def _mp_callable(expr: sp.Expr, what: str):
+    f = sp.lambdify(u, _with_rpow(expr), modules=[_MP_NAMESPACE, "mpmath"])
+
+    def call(x):
+        try:
+            y = f(x)
+        except LossDomainError as exc:
+            raise LossDomainError(f"{what} at u = {mpmath.nstr(x, 15)}: {exc}") from None
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+            raise LossDomainError(f"{what} is not defined at u = {mpmath.nstr(x, 15)} "
+                                  f"({type(exc).__name__}{': ' + str(exc)[:60] if str(exc) else ''})") from None
+        if isinstance(y, mpmath.mpc):
+            if y.imag != 0:
+                raise LossDomainError(f"{what} is not real at u = {mpmath.nstr(x, 15)} (complex value)")
+            y = y.real
+        y = mpmath.mpf(y)
+        if not mpmath.isfinite(y):
+            raise LossDomainError(f"{what} is not finite at u = {mpmath.nstr(x, 15)}")
+        return y
+    return call
+
+
+def _np_callable(expr: sp.Expr):
     import numpy as np
 
-    def value(x):
+    f = sp.lambdify(u, expr, "numpy")
+
+    def call(x):
         x = np.asarray(x, dtype=float)
         with np.errstate(all="ignore"):
-            return np.broadcast_to(np.asarray(np_l(x), dtype=float), x.shape).copy()
-
-    def derivative(x):
-        x = np.asarray(x, dtype=float)
-        with np.errstate(all="ignore"):
-            return np.broadcast_to(np.asarray(np_d(x), dtype=float), x.shape).copy()
-
-    return LossFunctions(expr=expr, derivative_expr=d, value=value, derivative=derivative,
-                         mp_value=lambda x: mpmath.mpf(mp_l(x)), mp_derivative=lambda x: mpmath.mpf(mp_d(x)))
-
-
-# -- interval evaluation ------------------------------------------------------------------------------
-
-class _Unsupported(Exception):
-    """The enclosure cannot be computed (unsupported function, overflow, an argument straddling a pole)."""
-
-
-class _Undefined(_Unsupported):
-    """Proven undefined: the whole enclosure of an argument lies outside the function's real domain."""
-
-
-class UndefinedError(ValueError):
-    """Raised by :func:`iv_eval` when the expression is proven not to be a real number on the interval."""
-
-
-def _iv_number(x: sp.Expr):
-    if x.is_Rational:
-        return iv.mpf(int(x.p)) / iv.mpf(int(x.q))
-    if x is sp.E:
-        return iv.e
-    if x is sp.pi:
-        return iv.pi
-    raise _Unsupported(str(x))
-
-
-def _iv_pow(base, e: sp.Expr, ebase):
-    if e.is_Integer:
-        n = int(e)
-        if n >= 0:
-            return base ** n
-        den = base ** (-n)
-        if den.a == 0 and den.b == 0:
-            raise _Undefined("division by zero")
-        if den.a <= 0 <= den.b:
-            raise _Unsupported("division by an interval containing 0")
-        return 1 / den
-    if base.b < 0 or (base.b == 0 and e.is_negative):
-        raise _Undefined("a fractional power of a negative number")
-    if e == sp.Rational(1, 2):
-        if base.a < 0:
-            raise _Unsupported("sqrt of an interval containing negative numbers")
-        return iv.sqrt(base)
-    if base.a <= 0:
-        raise _Unsupported("power of an interval containing non-positive numbers")
-    return iv.exp(ebase * iv.log(base))
-
-
-def iv_eval(expr: sp.Expr, x):
-    """The interval extension of ``expr`` (a sympy expression in u) at the interval ``x``: an
-    ``mpmath.iv`` interval that contains expr(t) for every t in x (outward rounding throughout).
-    Raises :class:`UndefinedError` where the expression is proven not real-valued on all of x, and
-    ValueError where no finite enclosure could be computed (unsupported, overflow, a pole inside x)."""
-    memo: dict = {}
-
-    def ev(e):
-        if e in memo:
-            return memo[e]
-        if e == u:
-            r = x
-        elif e.is_number and (e.is_Rational or e in (sp.E, sp.pi)):
-            r = _iv_number(e)
-        elif e.is_Add:
-            r = ev(e.args[0])
-            for a in e.args[1:]:
-                r = r + ev(a)
-        elif e.is_Mul:
-            r = ev(e.args[0])
-            for a in e.args[1:]:
-                r = r * ev(a)
-        elif e.is_Pow:
-            r = _iv_pow(ev(e.base), e.exp, ev(e.exp))
-        elif isinstance(e, sp.exp):
-            r = iv.exp(ev(e.args[0]))
-        elif isinstance(e, sp.log):
-            a = ev(e.args[0])
-            if a.b <= 0:
-                raise _Undefined("log of a non-positive number")
-            if a.a <= 0:
-                raise _Unsupported("log of an interval containing non-positive numbers")
-            r = iv.log(a)
-        elif isinstance(e, sp.sin):
-            r = iv.sin(ev(e.args[0]))
-        elif isinstance(e, sp.cos):
-            r = iv.cos(ev(e.args[0]))
-        elif isinstance(e, sp.Abs):
-            a = ev(e.args[0])
-            lo = 0 if a.a <= 0 <= a.b else min(abs(a.a), abs(a.b))
-            r = iv.mpf([lo, max(abs(a.a), abs(a.b))])
-        elif isinstance(e, sp.tanh):
-            r = 1 - 2 / (iv.exp(2 * ev(e.args[0])) + 1)        # one occurrence of the argument
-        elif isinstance(e, sp.sinh):
-            a = ev(e.args[0])
-            r = (iv.exp(a) - iv.exp(-a)) / 2
-        elif isinstance(e, sp.cosh):
-            a = ev(e.args[0])
-            r = (iv.exp(a) + iv.exp(-a)) / 2
-        else:
-            raise _Unsupported(type(e).__name__)
-        if not (abs(r.a) <= MAX_MAGNITUDE and abs(r.b) <= MAX_MAGNITUDE):
-            raise _Unsupported("overflow (an intermediate value beyond 1e300)")
-        memo[e] = r
-        return r
-
-    try:
-        r = ev(expr)
-    except _Undefined as exc:
-        raise UndefinedError(str(exc)) from None
-    except _Unsupported as exc:
-        raise ValueError(str(exc)) from None
-    except (ZeroDivisionError, mpmath.libmp.libmpf.ComplexResult) as exc:
-        raise ValueError(str(exc)) from None
-    if not (mpmath.isfinite(r.a) and mpmath.isfinite(r.b)):
-        raise ValueError("unbounded")
-    return r
-
-
-# -- Assumption A -------------------------------------------------------------------------------------
-
-@dataclass
-class AssumptionA:
-    """The outcome of :func:`assumption_a` on [-U, U].
-
-    holds: True (proven), False (disproven: ``witness`` has l'(witness) >= 0, or l is not defined
-    there) or None (undecided); M0, M1: proven upper bounds of sup|l''| and sup|l'| (None when not
-    bounded or undecided); method "symbolic" or "interval"; details: how it was decided.
-    """
-
-    holds: bool | None
-    M0: float | None
-    M1: float | None
-    U: float
-    witness: str | None
-    method: str
-    details: dict = field(default_factory=dict)
-
-
-def _upper(x) -> float:
-    """A float >= the exact real x >= 0 (a sympy number, evaluated to 40 digits with a relative margin
-    of 1e-30, or an mpmath number taken as exact)."""
-    with mpmath.workprec(140):
-        if isinstance(x, sp.Basic):
-            if x.is_Rational:
-                val = mpmath.mpf(int(x.p)) / int(x.q)
-            else:
-                val = mpmath.mpf(str(sp.N(x, 40)))
-                val += abs(val) * mpmath.mpf("1e-30")
-        else:
-            val = mpmath.mpf(x)
-        f = float(val)
-        return f if mpmath.mpf(f) >= val else math.nextafter(f, math.inf)
-
-
-def _degree_bound(e: sp.Expr) -> int:
-    """An upper bound of the degree in u of a polynomial expression, without expanding it."""
-    if e == u:
-        return 1
-    if e.is_Add:
-        return max(_degree_bound(a) for a in e.args)
-    if e.is_Mul:
-        return sum(_degree_bound(a) for a in e.args)
-    if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
-        return _degree_bound(e.base) * int(e.exp)
-    return 0 if u not in e.free_symbols else 10 ** 9
-
-
-def _assumption_symbolic(expr, U: Fraction) -> AssumptionA | None:
-    """Exact decision when l' is a polynomial in u (of degree <= MAX_SYMBOLIC_DEGREE): the extrema of l' and l'' on [-U, U] lie at the
-    endpoints or at real roots of l'' and l''' (isolated exactly); None when l' is no such polynomial or
-    a sign cannot be decided exactly."""
-    d1 = sp.diff(expr, u)
-    if not d1.is_polynomial(u) or _degree_bound(d1) > MAX_SYMBOLIC_DEGREE:
-        return None
-    p1 = sp.Poly(d1, u)
-    if not all(c.is_Rational for c in p1.all_coeffs()):
-        return None
-    p2, p3 = p1.diff(u), p1.diff(u).diff(u)
-    lo, hi = sp.Rational(-U.numerator, U.denominator), sp.Rational(U.numerator, U.denominator)
-
-    def crit(p):
-        pts = {lo, hi}
-        if not p.is_zero and p.degree() > 0:
-            for r in sp.real_roots(p):
-                if bool(lo <= r) and bool(r <= hi):
-                    pts.add(r)
-        return pts
-
-    pts1 = crit(p2)
-    vals1 = {r: p1.as_expr().subs(u, r) for r in pts1}
-    sup_d1 = max(vals1.values(), key=lambda v: sp.N(v, 50))
-    inf_d1 = min(vals1.values(), key=lambda v: sp.N(v, 50))
-    vals2 = [p2.as_expr().subs(u, r) for r in crit(p3)]
-    M1 = max(abs(sup_d1), abs(inf_d1), key=lambda v: sp.N(v, 50))
-    M0 = max([abs(v) for v in vals2], key=lambda v: sp.N(v, 50))
-    # a polynomial l' <= 0 that is not identically 0 vanishes at finitely many points: l is strictly decreasing.
-    # The signs are decided exactly (sympy compares algebraic numbers by refining isolating intervals);
-    # where sympy cannot decide, the interval method takes over.
-    try:
-        positive = [r for r, v in vals1.items() if bool(v > 0)]
-    except TypeError:
-        return None
-    holds = not positive and not p1.is_zero
-    witness = None
-    if positive:
-        arg = min(positive, key=lambda r: 0 if r.is_Rational else 1)      # a rational witness when there is one
-        sup_d1 = vals1[arg]
-        witness = str(arg) if arg.is_Rational else f"{sp.N(arg, 20)} (root of {p2.as_expr()})"
-    details = {}
-    if witness is not None:
-        details["reason"] = f"l'({witness}) = {sp.N(sup_d1, 12)} > 0: l increases near the witness"
-    return AssumptionA(holds=holds, M0=_upper(M0), M1=_upper(M1), U=float(U), witness=witness, method="symbolic",
-                       details={**details, "l_prime": str(d1), "sup_l_prime": str(sp.N(sup_d1, 20)),
-                                "M0_exact": str(M0), "M1_exact": str(M1),
-                                "argument": "l' is a polynomial: extrema at the endpoints and the real roots of "
-                                            "l'' and l''' (exact real-root isolation)"})
-
-
-def _assumption_interval(expr, U: Fraction, pieces: int, max_evals: int, dps: int) -> AssumptionA:
-    """Interval arithmetic on an adaptive subdivision of [-U, U] (see module docstring)."""
-    d1 = sp.diff(expr, u)
-    d2 = sp.diff(d1, u)
-    saved = iv.prec
-    iv.prec = int(dps * 3.33) + 10
-    try:
-        with mpmath.workprec(iv.prec):
-            return _interval_search(expr, d1, d2, U, pieces, max_evals)
-    finally:
-        iv.prec = saved
-
-
-def _abs_hi(x) -> mpmath.mpf:
-    """max |t| over the interval x, as an exact mpf (an upper bound of |f| where x encloses f)."""
-    lo, hi = mpmath.mp.make_mpf(x._mpi_[0]), mpmath.mp.make_mpf(x._mpi_[1])
-    return max(abs(lo), abs(hi))
-
-
-def _tighten(expr, pieces: list, budget: int) -> mpmath.mpf:
-    """sup |expr| over the union of ``pieces`` [(a, b, bound)], bisecting the piece with the largest bound
-    while ``budget`` evaluations last; the result is the largest bound of the final cover (an upper bound)."""
-    heap = [(-bound, a, b) for a, b, bound in pieces]
-    heapq.heapify(heap)
-    for _ in range(budget // 2):
-        neg, a, b = heap[0]
-        mid = (a + b) / 2
-        try:
-            left, right = _abs_hi(iv_eval(expr, iv.mpf([a, mid]))), _abs_hi(iv_eval(expr, iv.mpf([mid, b])))
-        except ValueError:
-            break
-        heapq.heapreplace(heap, (-left, a, mid))
-        heapq.heappush(heap, (-right, mid, b))
-    return -heap[0][0]
-
-
-def _interval_search(expr, d1, d2, U: Fraction, pieces: int, max_evals: int) -> AssumptionA:
-    lo_u, hi_u = iv.mpf(-U.numerator) / U.denominator, iv.mpf(U.numerator) / U.denominator
-    a0, b0 = mpmath.mp.make_mpf(lo_u._mpi_[0]), mpmath.mp.make_mpf(hi_u._mpi_[1])
-    if U == 0:
-        queue = [(a0, b0)]
-    else:
-        step = (b0 - a0) / pieces
-        cuts = [a0] + [a0 + k * step for k in range(1, pieces)] + [b0]
-        queue = list(zip(cuts[:-1], cuts[1:]))
-    accepted = []          # (a, b, sup|l'| bound, sup|l''| bound) of the pieces where l' < 0 is proven
-    sup_d1 = None
-    evals = 0
-    undecided = []
-    deadline = time.perf_counter() + TIME_BUDGET
-    while queue:
-        if time.perf_counter() > deadline:
-            return AssumptionA(holds=None, M0=None, M1=None, U=float(U), witness=None, method="interval",
-                               details={"evaluations": evals, "reason": f"interval search stopped after "
-                                                                        f"{TIME_BUDGET:g} s: undecided"})
-        a, b = queue.pop()
-        box = iv.mpf([a, b])
-        evals += 1
-        try:
-            iv_eval(expr, box)
-            g1 = iv_eval(d1, box)
-            g2 = iv_eval(d2, box)
-        except ValueError as exc:
-            g1 = g2 = None
-            reason = str(exc)
-        if g1 is not None and g1.b < 0:
-            accepted.append((a, b, _abs_hi(g1), _abs_hi(g2)))
-            hi = mpmath.mp.make_mpf(g1._mpi_[1])
-            sup_d1 = hi if sup_d1 is None else max(sup_d1, hi)
-            continue
-        # l' may reach 0 here: look for a point witness, else split
-        mid = (a + b) / 2
-        for point in (mid, a, b):
             try:
-                val = iv_eval(d1, iv.mpf(point))
-            except ValueError:
-                try:
-                    iv_eval(expr, iv.mpf(point))
-                except UndefinedError:
-                    return AssumptionA(holds=False, M0=None, M1=None, U=float(U), witness=mpmath.nstr(point, 20),
-                                       method="interval",
-                                       details={"reason": f"l is not defined (or not real) at u = "
-                                                          f"{mpmath.nstr(point, 20)}"})
-                except ValueError:
-                    pass
-                continue
-            if val.a > 0:
-                return AssumptionA(holds=False, M0=None, M1=None, U=float(U), witness=mpmath.nstr(point, 20),
-                                   method="interval",
-                                   details={"l_prime_at_witness": [mpmath.nstr(val.a, 15), mpmath.nstr(val.b, 15)],
-                                            "reason": "l'(witness) > 0 (interval-proven): l increases near the "
-                                                      "witness, so it is not strictly decreasing on [-U, U]"})
-        if evals >= max_evals or b - a <= mpmath.mpf(2) ** (-40) * max(1, b0 - a0):
-            undecided.append((mpmath.nstr(a, 10), mpmath.nstr(b, 10), "l' may vanish" if g1 is not None else reason))
-            continue
-        queue.extend([(a, mid), (mid, b)])
-    if undecided:
-        return AssumptionA(holds=None, M0=None, M1=None, U=float(U), witness=None, method="interval",
-                           details={"undecided": undecided[:5], "evaluations": evals,
-                                    "reason": "interval arithmetic could not decide the sign or bound of l' "
-                                              "on some sub-intervals"})
-    refine = max(0, min(REFINE_EVALS, max_evals - evals))
-    m1 = _tighten(d1, [(a, b, m) for a, b, m, _ in accepted], refine)
-    m0 = _tighten(d2, [(a, b, m) for a, b, _, m in accepted], refine)
-    return AssumptionA(holds=True, M0=_upper(m0), M1=_upper(m1), U=float(U), witness=None, method="interval",
-                       details={"sup_l_prime_upper": mpmath.nstr(sup_d1, 6), "evaluations": evals + 2 * refine,
-                                "precision_bits": iv.prec,
-                                "argument": "outward-rounded interval enclosures of l, l', l'' on a subdivision "
-                                            "of [-U, U], refined where the bounds of |l'| and |l''| are largest"})
+                y = np.asarray(f(x))
+            except (ValueError, TypeError, OverflowError, ZeroDivisionError, ArithmeticError):
+                y = np.full(x.shape, np.nan)
+            if np.iscomplexobj(y):
+                y = np.where(y.imag == 0, y.real, np.nan)
+            return np.broadcast_to(np.asarray(y, dtype=float), x.shape).copy()
+    return call
 
 
-def assumption_a(expr: sp.Expr, U, pieces: int = 256, max_evals: int = 4000, dps: int = 30) -> AssumptionA:
-    """Decide Assumption A for the loss ``expr`` (sympy, in u) on [-U, U] (U >= 0, any exact or float
-    number): l' < 0 there (so l is strictly decreasing), M1 >= sup |l'|, M0 >= sup |l''| (the Lipschitz
-    constant of l'). Symbolic when l' is a polynomial, interval arithmetic otherwise.
+def lambdify_loss(expr: sp.Expr) -> LossFunctions:
+    """numpy and mpmath callables for l(u) and l'(u) = d l / d u (sympy.lambdify of the expressions; see
+    :class:`LossFunctions` for what they return where l is not a finite real number).
 
-    >>> r = assumption_a(parse_loss("(1 - u)**2"), 2)
-    >>> r.holds, r.witness, r.method
-    (False, '2', 'symbolic')
+    >>> f = lambdify_loss(parse_loss("sqrt(-u)"))
+    >>> f.value([-4.0, 1.0]).tolist()
+    [2.0, nan]
+    >>> f.mp_value(mpmath.mpf(1))
+    Traceback (most recent call last):
+    ...
+    attnsvm.symbolic.losses.LossDomainError: l at u = 1.0: not real: a non-integer power of the negative number -1.0
     """
-    Uf = Fraction(U) if not isinstance(U, Fraction) else U
-    Uf = abs(Uf)
-    sym = _assumption_symbolic(expr, Uf)
-    if sym is not None:
-        return sym
-    return _assumption_interval(expr, Uf, pieces, max_evals, dps)
+    d = sp.diff(expr, u)
+    return LossFunctions(expr=expr, derivative_expr=d, value=_np_callable(expr), derivative=_np_callable(d),
+                         mp_value=_mp_callable(expr, "l"), mp_derivative=_mp_callable(d, "l'"))
+
+
+# -- interval evaluation and Assumption A (reachable from here; symbolic.assumption imports u from this module)
+
+from . import intervals as _intervals  # noqa: E402
+from .intervals import UndefinedError  # noqa: E402,F401
+
+
+def iv_eval(expr: sp.Expr, x, clip=frozenset()):
+    """The interval extension of ``expr`` (in u) at the mpmath.iv interval ``x``: see
+    :func:`symbolic.intervals.iv_eval`."""
+    return _intervals.iv_eval(expr, x, u, clip)
+
+
+def __getattr__(name: str):
+    """AssumptionA and assumption_a live in symbolic.assumption (which imports u from here); they are
+    reachable from this module too, resolved on first use so that either module may be imported first."""
+    if name in ("AssumptionA", "assumption_a"):
+        from . import assumption
+        return getattr(assumption, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -73,6 +73,7 @@ class Statement:
     text: str
     premises: tuple = ()
     conclusion: str = ""
+    beside: tuple = ()      # premises whose verdicts are shown beside the claim's, without being required
 
     def __post_init__(self):
         if self.paper not in PAPERS or self.confidence not in CONFIDENCE or self.kind not in KINDS:
@@ -81,12 +82,13 @@ class Statement:
     def to_dict(self) -> dict:
         return {"id": self.id, "paper": self.paper, "paper_title": PAPERS[self.paper], "statement": self.name,
                 "kind": self.kind, "confidence": self.confidence, "confidence_meaning": CONFIDENCE[self.confidence],
-                "text": self.text, "premises": list(self.premises), "conclusion": self.conclusion}
+                "text": self.text, "premises": list(self.premises), "conclusion": self.conclusion,
+                **({"shown_beside": list(self.beside)} if self.beside else {})}
 
 
 _GLOBAL = ("assumption-A", "optimal-tokens", "p-svm", "equal-scores", "step-bound")
 _GLOBAL_W = ("assumption-A", "optimal-tokens", "w-svm", "equal-scores", "step-bound")
-_JOINT = ("assumption-A", "optimal-tokens", "v-svm", "relaxed-p-svm", "assumption-B")
+_JOINT = ("assumption-A", "optimal-tokens", "v-svm", "relaxed-p-svm", "assumption-B[S]")
 
 _LIST = [
     # -- premises -----------------------------------------------------------------------------------
@@ -110,10 +112,16 @@ _LIST = [
     Statement("P1-L1", "P1", "step size within the smoothness bound", "unconfirmed", "lemma",
               "grad L is L-Lipschitz and the GD theorems take a fixed step eta <= 1/L.",
               conclusion="the fixed step used is at most 1/L for a certified global bound L"),
-    Statement("P1-B", "P1", "Assumption B", "slides", "assumption",
+    Statement("P1-B[n]", "P1", "Assumption B (maximum over every sequence)", "slides", "assumption",
               "For every p, the v-SVM margin on the mixed features X_i^T s_i(p) is at most "
-              "Gamma - nu max_i (1 - s_{i,alpha_i}(p)) for some nu > 0, Gamma = 1/||v(alpha)||.",
-              conclusion="such a nu > 0 exists"),
+              "Gamma - nu max_{i in [n]} (1 - s_{i,alpha_i}(p)) for some nu > 0, Gamma = 1/||v(alpha)|| "
+              "(as the slides state it).", conclusion="such a nu > 0 exists"),
+    Statement("P1-B[S]", "P1", "Assumption B (maximum over the v-SVM's support set S)", "derived", "assumption",
+              "For every p, the v-SVM margin on the mixed features X_i^T s_i(p) is at most "
+              "Gamma - nu max_{i in S} (1 - s_{i,alpha_i}(p)) for some nu > 0. Theorem II's relaxed p-SVM differs "
+              "from the plain one only when S != [n], where sequences outside S may keep attention off alpha; this "
+              "is the reading under which the relaxed case is not vacuous (a reading of the slides' statement, "
+              "not its wording).", conclusion="such a nu > 0 exists"),
     Statement("P1-vSVM", "P1", "v-SVM feasible", "slides", "definition",
               "v(alpha) = argmin ||v|| s.t. Y_i v^T x_{i,alpha_i} >= 1 for all i exists; its support set S.",
               conclusion="the v-SVM of the optimal tokens is feasible"),
@@ -149,7 +157,8 @@ _LIST = [
     Statement("P1-T5", "P1", "joint regularisation path (Theorem II of the slides)", "slides", "theorem",
               "Under Assumptions A and B, (v_r, p_R) = argmin_{||v|| <= r, ||p|| <= R} L(v, p) satisfies "
               "v_r/r -> v(alpha)/||v(alpha)|| and p_R/R -> p_relax/||p_relax||.",
-              premises=_JOINT, conclusion="v_r/r -> v(alpha)/||v(alpha)||, p_R/R -> p_relax/||p_relax||"),
+              premises=_JOINT, conclusion="v_r/r -> v(alpha)/||v(alpha)||, p_R/R -> p_relax/||p_relax||",
+              beside=("assumption-B[n]",)),
     Statement("P2-T-GD", "P2", "directional convergence of GD on W", "unconfirmed", "theorem",
               "Under Assumption A, unique optimal tokens with a feasible W-SVM, the global data condition (taken here "
               "as equal non-optimal scores; the paper's exact condition is unconfirmed) and eta <= 1/L, GD on W "
@@ -162,7 +171,7 @@ _LIST = [
     Statement("P1-E3", "P1", "joint GD on (v, p) (observation)", "code", "observation",
               "The authors' joint-training experiment: normalised GD on (v, p) aligns v with the v-SVM and p with the "
               "relaxed p-SVM. No GD theorem covers joint training.",
-              premises=_JOINT, conclusion="v_k and p_k align with v(alpha) and p_relax"),
+              premises=_JOINT, conclusion="v_k and p_k align with v(alpha) and p_relax", beside=("assumption-B[n]",)),
     Statement("NGD", "P1", "normalised GD (the authors' experimental algorithm, observation)", "code", "observation",
               "The authors' experiments run normalised GD (step 0.1, unit-norm gradient), which no theorem of either "
               "paper covers; they observe directional convergence to the SVM of the selected tokens.",
@@ -221,6 +230,8 @@ def judge(ctx, check_id: str, statement: Statement, observation: Observation, pr
     verdict, why = decide_verdict(verdicts, observation.outcome)
     evidence = dict(observation.evidence)
     evidence["observation"] = {"outcome": observation.outcome, "summary": observation.summary}
+    if statement.beside:
+        evidence["premises_beside"] = {p: ctx.premise(p).verdict for p in statement.beside}
     if observation.counterexample is not None:
         evidence["counterexample"] = observation.counterexample
     if verdict == NOT_APPLICABLE:

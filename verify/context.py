@@ -20,6 +20,7 @@ DEFAULT_OPTIONS = {
     "step": None,                # nominal normalised step (default: the dataset's gd.step when its method is
                                  # normalized, else 1); the zigzag rule may shorten it
     "fixed_step": None,          # fixed step of the theorem algorithm (default: min(the dataset's fixed step, 1/L))
+    "random_inits": 64,          # random inits of the exploration behind locally-optimal (basins)
     "fixed_iterations": 50_000,  # literal fixed-step GD: the most steps before the simulation takes over
     "cross_check_iterations": 3000,  # steps of the float64 and mpmath runs of precision-cross-check
     "cross_check_dps": 30,       # mpmath digits of the precision-cross-check runs
@@ -63,7 +64,7 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         if value is not None:
             opts[key] = value
     opts["step"] = 1.0 if opts["step"] is None else opts["step"]
-    for key in ("max_iterations", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps", "certify_dps"):
+    for key in ("max_iterations", "random_inits", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps", "certify_dps"):
         if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
         opts[key] = int(opts[key])
@@ -192,6 +193,7 @@ class Context:
     gamma: np.ndarray = None
     _svms: dict = field(default_factory=dict)
     _float_svms: dict = field(default_factory=dict)
+    _stationary: dict = field(default_factory=dict)
     _ngd: numeric.DecidedRuns | None = None
     _exploration: object = None                  # verify.exploration.Exploration, computed once
     _theorem: dict = field(default_factory=dict)  # verify.theorem_runs: the step choice and the fixed-step runs
@@ -250,14 +252,27 @@ class Context:
         """p_mm of ``selection`` in float64, or None when its p-SVM is infeasible."""
         return self.selection_svm(selection).p_mm
 
-    def certify_stationary(self, theta) -> dict | None:
-        """A certificate that a finite stationary point of L lies near ``theta`` (Newton, then Krawczyk's test
-        in interval arithmetic: :mod:`numeric.stationary`), or None when that module is not available."""
-        finder = getattr(numeric, "stationary_certificate", None)
-        if finder is None:
-            return None
-        return finder(np.asarray(theta, dtype=float), self.phi, self.gamma, self.dataset, self.loss,
-                      loss_expr=loss_expression(self.dataset))
+    def certify_stationary(self, theta) -> dict:
+        """Whether a finite stationary point of L lies near ``theta`` (where a run settles): Newton's method in
+        float64 from ``theta`` (:func:`numeric.find_stationary_point`), then Krawczyk's test in ball arithmetic
+        on the exact data (:func:`numeric.certify_stationary_point`). Returns the certificate as a dict with
+        ``certified`` (and the reason when not), cached per starting point."""
+        key = tuple(np.round(np.asarray(theta, dtype=float).ravel(), 12))
+        if key not in self._stationary:
+            newton = numeric.find_stationary_point(np.asarray(theta, dtype=float).ravel(), self.phi, self.gamma,
+                                                   self.loss)
+            out = {"newton": {"converged": bool(newton.converged), "iterations": int(newton.iterations),
+                              "grad_norm": float(newton.grad_norm), "theta_norm": float(newton.theta_norm),
+                              "reason": newton.reason}}
+            if newton.converged:
+                cert = numeric.certify_stationary_point(newton.theta, self.dataset.features_exact(),
+                                                        self.dataset.gamma_exact, self.loss)
+                out.update(cert.to_dict())
+                out["distance_from_start"] = float(np.linalg.norm(np.asarray(newton.theta) - np.asarray(theta)))
+            else:
+                out.update(certified=False, reason=f"Newton did not converge: {newton.reason}")
+            self._stationary[key] = out
+        return self._stationary[key]
 
     # -- normalised GD from the dataset's inits -------------------------------------------------------
     def ngd_runs(self) -> numeric.DecidedRuns:

@@ -4,10 +4,11 @@ Three families of runs of normalised GD (zigzag step rule, growing budgets; ever
 of :mod:`numeric.convergence`):
 
 * the dataset's own inits (:meth:`Context.ngd_runs`);
-* RANDOM_INITS random inits (fixed seed): directions uniform on the sphere, radii uniform up to the norm at
+* ``random_inits`` random inits (an option, default 64; fixed seed): directions uniform on the sphere, radii uniform up to the norm at
   which the largest logit difference within a sequence reaches RANDOM_LOGIT_SPREAD;
 * cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
-  CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII.
+  CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII,
+  smallest first, until some radius works for alpha (the smallest working R is what the theorem asks for).
 
 Candidate selections: all T^n when T^n <= MAX_ENUMERATION, else the optimal tokens, the selections runs
 reached and their single-sequence variations. Each candidate's p-SVM is solved in float64 (least distance by
@@ -27,12 +28,11 @@ from attnsvm.numeric.selections import candidate_selections, is_locally_optimal
 
 from .checks.optimal_tokens import optimal_tokens
 
-RANDOM_INITS = 64
 RANDOM_SEED = 2023
 RANDOM_LOGIT_SPREAD = 5.0
-CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)   # R in units of ||p_mm||
-CONE_PERTURBATIONS = 4
-CONE_PERTURBATION = 0.05
+CONE_RADII = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # R in units of ||p_mm||
+CONE_PERTURBATIONS = 3
+CONE_PERTURBATION = 0.02
 MAX_CONE_SELECTIONS = 16
 MAX_ENUMERATION = 4096
 MAX_TABLE = 256
@@ -66,9 +66,10 @@ def _random_inits(ctx, rng) -> np.ndarray:
     diffs = phi[:, :, None, :] - phi[:, None, :, :]
     spread = float(np.max(np.linalg.norm(diffs, axis=-1)))
     rho_max = RANDOM_LOGIT_SPREAD / spread if spread > 0 else 1.0
-    u = rng.standard_normal((RANDOM_INITS, phi.shape[2]))
+    count = ctx.options["random_inits"]
+    u = rng.standard_normal((count, phi.shape[2]))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
-    return u * rng.uniform(0.0, rho_max, RANDOM_INITS)[:, None]
+    return u * rng.uniform(0.0, rho_max, count)[:, None]
 
 
 class Exploration:
@@ -93,19 +94,47 @@ class Exploration:
             self.status(sel)
         self.local = [s for s, e in self.exact.items() if e["locally_optimal"]]
         self.cone_selections = self.local[:MAX_CONE_SELECTIONS]
-        inits, self.cone_labels = [], []
-        for sel in self.cone_selections:
-            pm = ctx.svm(sel).theta
-            unit = pm / np.linalg.norm(pm)
-            for c in CONE_RADII:
+        self._cone_runs(rng)
+
+    def _cone_runs(self, rng) -> None:
+        """Cone inits radius by radius, smallest first: a selection moves on to the next radius only while no
+        tested radius has worked for it (a working radius: all its perturbed inits stay and converge), so the
+        costly far-out runs are made only where they are needed. All runs of one radius form one batch."""
+        ctx = self.ctx
+        inits, labels, judgements, histories = [], [], [], []
+        pending = list(self.cone_selections)
+        budgets = []
+        for c in CONE_RADII:
+            if not pending:
+                break
+            level, level_labels = [], []
+            for sel in pending:
+                pm = ctx.svm(sel).theta
+                unit = pm / np.linalg.norm(pm)
                 R = c * float(np.linalg.norm(pm))
                 for _ in range(CONE_PERTURBATIONS):
                     e = rng.standard_normal(pm.shape)
                     e *= CONE_PERTURBATION * float(np.linalg.norm(pm)) / np.linalg.norm(e)
-                    inits.append(R * unit + e)
-                    self.cone_labels.append((sel, c, R))
+                    level.append(R * unit + e)
+                    level_labels.append((sel, c, R))
+            runs = ctx.decide(np.array(level), keep_going=self._suspicious)
+            budgets = runs.budgets
+            inits.extend(level)
+            labels.extend(level_labels)
+            judgements.extend(runs.judgements)
+            histories.extend(runs.histories)
+            worked = {sel for sel in pending
+                      if all(j.status == CONVERGED and j.selection == sel
+                             for j, lab in zip(runs.judgements, level_labels) if lab[0] == sel)}
+            pending = [sel for sel in pending if sel not in worked]
+        self.cone_labels = labels
         self.cone_inits = np.array(inits).reshape(len(inits), ctx.phi.shape[2])
-        self.cone_runs = ctx.decide(self.cone_inits, keep_going=self._suspicious) if len(inits) else None
+        self.cone_runs = None
+        if inits:
+            from attnsvm.numeric import DecidedRuns
+
+            self.cone_runs = DecidedRuns(judgements=judgements, histories=histories, budgets=budgets,
+                                         rounds=0, iterations=[h["iterations"][-1] for h in histories])
 
     def _suspicious(self, judgement) -> bool:
         """An apparent convergence to a selection that is not locally optimal (float test): run it to the end."""
@@ -153,6 +182,8 @@ class Exploration:
             per_r = []
             for c in CONE_RADII:
                 js = [j for j, lab in zip(self.cone_runs.judgements, self.cone_labels) if lab[0] == sel and lab[1] == c]
+                if not js:
+                    continue
                 ok = sum(j.status == CONVERGED and j.selection == sel for j in js)
                 per_r.append({"R": c * self.exact[sel]["p_mm_norm"], "R_over_p_mm_norm": c, "runs": len(js),
                               "stayed_and_converged": ok, "ok": ok == len(js),
@@ -160,8 +191,6 @@ class Exploration:
             worked = [p for p in per_r if p["ok"]]
             out[sel] = {"selection": list(sel), "smallest_R": worked[0]["R"] if worked else None,
                         "smallest_R_over_p_mm_norm": worked[0]["R_over_p_mm_norm"] if worked else None,
-                        "all_larger_R_ok": bool(worked) and all(p["ok"] for p in per_r if p["R_over_p_mm_norm"] >=
-                                                                worked[0]["R_over_p_mm_norm"]),
                         "radii": per_r}
         return out
 

@@ -18,33 +18,19 @@ from attnsvm import numeric
 TARGET_FACTOR = 1e4              # run to ||theta|| >= TARGET_FACTOR ||p_mm|| (when p_mm exists)
 
 
-def loss_constants(ctx, lo: float, hi: float) -> tuple[float, float, str]:
-    """(M0, M1, how): sup |l''| and sup |l'| over [lo, hi] (the reachable outputs), rigorous upper bounds."""
-    name = ctx.loss.name
-    if name == "logistic":
-        M1 = 1.0 / (1.0 + math.exp(lo)) if lo < 700 else 0.0
-        M0 = 0.25 if lo <= 0 <= hi else max(_logistic_second(lo), _logistic_second(hi))
-        return M0, M1, "closed form"
-    if name == "exponential":
-        if -lo > 700:
-            return math.inf, math.inf, "closed form (overflows)"
-        return math.exp(-lo), math.exp(-lo), "closed form"
-    if name == "correlation":
-        return 0.0, 1.0, "closed form"
-    from attnsvm import symbolic
+def loss_constants(ctx) -> tuple[float, float, str]:
+    """(M0, M1, how): upper bounds on sup |l''| and sup |l'| over the reachable outputs [min gamma, max gamma],
+    as the premise `assumption-A` proved them (closed forms for the built-in losses, exact or interval
+    arithmetic for expressions); +inf where no finite bound is known."""
+    ev = ctx.premise("assumption-A").evidence
 
-    from .context import loss_expression
+    def num(x):
+        try:
+            return float(x) if x is not None else math.inf
+        except (TypeError, ValueError):
+            return math.inf
 
-    U = max(abs(lo), abs(hi))
-    res = symbolic.assumption_a(loss_expression(ctx.dataset), U)
-    M0 = float(res.M0) if res.M0 is not None else math.inf
-    M1 = float(res.M1) if res.M1 is not None else math.inf
-    return M0, M1, f"symbolic.assumption_a on [-{U:.4g}, {U:.4g}]"
-
-
-def _logistic_second(u: float) -> float:
-    e = math.exp(-abs(u))
-    return e / (1.0 + e) ** 2
+    return num(ev.get("M0")), num(ev.get("M1")), f"assumption-A ({ev.get('bounds_method')})"
 
 
 def simple_lipschitz_bound(phi: np.ndarray, gamma: np.ndarray, M0: float, M1: float) -> float:
@@ -66,7 +52,7 @@ def step_choice(ctx) -> dict:
     cache = ctx._theorem
     if "step" not in cache:
         lo, hi = float(ctx.gamma.min()), float(ctx.gamma.max())
-        M0, M1, how = loss_constants(ctx, lo, hi)
+        M0, M1, how = loss_constants(ctx)
         bound = getattr(numeric, "lipschitz_bound", None)
         if not (math.isfinite(M0) and math.isfinite(M1)):
             L, method = math.inf, "none"

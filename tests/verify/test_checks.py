@@ -1,17 +1,24 @@
-"""Verdict logic of the skeleton's checks on cases built to hold, fail, or be undecidable."""
+"""The theorem claims `directional-limit` and `norm-divergence`: verdicts from runs built to hold, contradict or
+stay undecided, and the stationary-point path on a dataset that has one."""
+import math
+
 import numpy as np
 import pytest
 
-from attnsvm.numeric import Checkpoint, Trajectory
 from attnsvm.verify import Dataset, builtin, check
 from attnsvm.verify.checks import directional_limit
+from attnsvm.verify.claims import CONTRADICTED, OBSERVED, UNDECIDED
 from attnsvm.verify.context import Context
+from attnsvm.verify.theorem_runs import TheoremRun, simple_lipschitz_bound
+
+FAST = dict(max_iterations=2000, fixed_iterations=2000)
 
 
-def fake_trajectory(thetas, iterations, selected):
-    cps = [Checkpoint(iteration=k, theta=np.asarray(t, float), norm=float(np.linalg.norm(t)), loss=0.0,
-                      selected=selected, one_minus_mass=0.0, grad_norm=1.0) for k, t in zip(iterations, thetas)]
-    return Trajectory(method="normalized", step=1.0, checkpoints=cps, stop_reason="iterations", seconds=0.0)
+def fake_run(thetas, norms_k, selected):
+    cps = [{"log10_iteration": math.log10(k), "iteration": k, "theta": np.asarray(t, float),
+            "norm": float(np.linalg.norm(t)), "selected": list(selected), "one_minus_mass": 0.0, "grad_log10": -5.0,
+            "loss": 0.0} for k, t in zip(norms_k, thetas)]
+    return TheoremRun(init=np.zeros(len(thetas[0])), step=0.5, checkpoints=cps, stop_reason="target norm", engine="fake")
 
 
 @pytest.fixture(scope="module")
@@ -19,66 +26,89 @@ def ctx():
     return Context.create(builtin("single-input-global"))
 
 
-def test_direction_settling_away_fails(ctx):
-    p_mm = ctx.svm((0,)).theta
-    perp = np.array([p_mm[1], -p_mm[0], 0.0])
-    ks = [10 ** j for j in range(1, 6)]
-    traj = fake_trajectory([k * (p_mm + 0.05 * perp) for k in ks], ks, (0,))  # a fixed wrong direction
-    run = directional_limit.judge_run(ctx, traj, [[0]])
-    assert run["verdict"] == "fails" and run["one_minus_corr"] > 1e-4
+def _perp(p_mm):
+    return np.array([p_mm[1], -p_mm[0], 0.0])
 
 
-def test_direction_converging_like_inverse_square_holds(ctx):
+def test_direction_converging_like_inverse_square_is_observed(ctx):
     p_mm = ctx.svm((0,)).theta
-    perp = np.array([p_mm[1], -p_mm[0], 0.0])
     ks = [10 ** j for j in range(1, 7)]
-    traj = fake_trajectory([k * p_mm + perp for k in ks], ks, (0,))  # bounded offset: 1 - corr ~ 1/k^2
-    run = directional_limit.judge_run(ctx, traj, [[0]])
-    assert run["verdict"] == "holds" and run["decade"]["drop"] > 50
+    run = fake_run([k * p_mm + _perp(p_mm) for k in ks], ks, (0,))          # bounded offset: 1 - corr ~ 1/k^2
+    out = directional_limit.judge_theorem_run(ctx, run, [0], 1e-6)
+    assert out["outcome"] == OBSERVED and out["one_minus_corr"] < 1e-9
 
 
-def test_selection_changing_late_is_inconclusive(ctx):
+def test_a_fixed_wrong_direction_is_not_observed(ctx):
+    p_mm = ctx.svm((0,)).theta
+    ks = [10 ** j for j in range(1, 6)]
+    run = fake_run([k * (p_mm + 0.05 * _perp(p_mm)) for k in ks], ks, (0,))
+    out = directional_limit.judge_theorem_run(ctx, run, [0], 1e-6)
+    assert out["outcome"] == UNDECIDED and out["one_minus_corr"] > 1e-4
+
+
+def test_small_but_flat_is_not_enough(ctx):
+    """1 - corr below tol but not falling over the last decade (a fixed tiny tilt): no trend, no observation."""
+    p_mm = ctx.svm((0,)).theta
+    ks = [10 ** j for j in range(1, 6)]
+    run = fake_run([k * (p_mm + 1e-4 * _perp(p_mm)) for k in ks], ks, (0,))
+    out = directional_limit.judge_theorem_run(ctx, run, [0], 1e-6)
+    assert out["one_minus_corr"] < 1e-6 and out["outcome"] == UNDECIDED and "fell only" in out["reason"]
+
+
+def test_converging_to_another_selection_is_a_counterexample(ctx):
+    other = ctx.svm((1,))
+    assert other.feasible
+    ks = [10 ** j for j in range(1, 7)]
+    run = fake_run([k * other.theta + _perp(other.theta) for k in ks], ks, (1,))
+    out = directional_limit.judge_theorem_run(ctx, run, [0], 1e-6)
+    assert out["outcome"] == CONTRADICTED
+    ce = out["counterexample"]
+    assert ce["selection"] == [1] and "init" in ce and "iterate" in ce and ce["one_minus_corr_to_its_svm"] < 1e-6
+
+
+def test_selection_changing_late_is_undecided(ctx):
     p_mm = ctx.svm((0,)).theta
     ks = [int(10 ** (j / 4)) for j in range(4, 25)]
-    traj = fake_trajectory([k * p_mm for k in ks], ks, (0,))
-    traj.checkpoints[-2].selected = (1,)  # at k = 10^5.75, in the second half of the run
-    run = directional_limit.judge_run(ctx, traj, [[0]])
-    assert run["verdict"] == "inconclusive" and "selection changed" in run["reason"]
-
-
-def test_short_budget_is_inconclusive():
-    r = check("multi-input", only=["directional-limit"], max_iterations=30)
-    assert r["directional-limit"].verdict == "inconclusive"
-    assert not r.ok
+    run = fake_run([k * p_mm for k in ks], ks, (0,))
+    run.checkpoints[-2]["selected"] = [1]
+    out = directional_limit.judge_theorem_run(ctx, run, [0], 1e-6)
+    assert out["outcome"] == UNDECIDED and "selection changed" in out["reason"]
 
 
 CONFLICT = Dataset(X=[[[1, 0], [0, 1]], [[1, 0], [0, 1]]], Y=[1, -1], v=[1, -1], name="conflict",
                    inits=[[0.5, -0.2]])
 
 
-def test_finite_stationary_point_fails_norm_divergence():
+def test_a_finite_stationary_point_is_certified_and_outside_the_theory():
     """Two sequences with the same keys but opposite labels: the loss is minimised at a finite p (p1 = p2),
-    so fixed-step GD stalls; the optimal tokens' p-SVM is infeasible."""
-    r = check(CONFLICT, only=["optimal-tokens", "p-svm", "norm-divergence"], fixed_iterations=20000)
-    assert r["p-svm"].verdict == "not-applicable" and r["p-svm"].evidence["feasible"] is False
+    so fixed-step GD settles there; the optimal tokens' p-SVM is infeasible (a failed premise), so the
+    certified stationary point is an observation outside the theory, not a counterexample."""
+    r = check(CONFLICT, only=["p-svm", "norm-divergence"], **FAST)
+    assert r["p-svm"].verdict == "fails"
     nd = r["norm-divergence"]
-    assert nd.verdict == "fails", nd.summary
-    assert nd.evidence["checkpoints"][-1]["grad_norm"] < 1e-8
+    assert nd.verdict == "not-applicable" and "certified finite stationary point" in nd.summary
+    cert = nd.evidence["counterexample"]["certificate"]
+    assert cert["certified"] and cert["kind"] == "minimum" and cert["radius"] > 0
+    centre = np.array([float(x) for x in cert["centre"]])
+    assert abs(centre[0] - centre[1]) < 1e-12            # by symmetry p1 = p2 at the minimum
 
 
-def test_norm_divergence_slope_matches_p_mm():
-    r = check("single-input-global", only=["norm-divergence"], fixed_iterations=100000, fixed_time_budget=60)
-    ev = r["norm-divergence"].evidence
-    assert r["norm-divergence"].verdict == "holds"
-    assert ev["predicted_slope"] == pytest.approx(np.sqrt(100 / 101), rel=1e-12)  # ||(-10, 100)/101||
-    assert ev["slope"] == pytest.approx(ev["predicted_slope"], rel=0.1)
+def test_lipschitz_bound_dominates_the_hessian_at_random_points():
+    """The simple global bound against a finite-difference Hessian of the stable gradient."""
+    from attnsvm import numeric
 
-
-def test_ties_are_reported():
-    ds = Dataset(X=[[[1, 0], [1, 1], [0, 0]]], Y=[1], v=[1, 0], name="tie")
-    r = check(ds, only=["optimal-tokens"])
-    assert r["optimal-tokens"].verdict == "inconclusive"
-    assert r["optimal-tokens"].evidence["ties"] == [{"sequence": 0, "tokens": [0, 1]}]
+    ds = builtin("multi-input")
+    phi, gamma = ds.features(), ds.gamma
+    L = simple_lipschitz_bound(phi, gamma, 0.25, 1.0)
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(50):
+        th = rng.standard_normal(phi.shape[2]) * rng.uniform(0, 5)
+        h = 1e-6
+        H = np.array([(numeric.gradient(th + h * e, phi, gamma, numeric.LOGISTIC) -
+                       numeric.gradient(th - h * e, phi, gamma, numeric.LOGISTIC)) / (2 * h) for e in np.eye(len(th))])
+        worst = max(worst, np.linalg.norm((H + H.T) / 2, 2))
+    assert worst <= L
 
 
 def test_unknown_option_and_check():
@@ -89,12 +119,10 @@ def test_unknown_option_and_check():
         check("multi-input", only=["nope"])
 
 
-def test_small_but_flat_is_not_enough(ctx):
-    """1 - corr below tol but not falling over the last decade (a fixed tiny tilt): no trend, no `holds`."""
-    p_mm = ctx.svm((0,)).theta
-    perp = np.array([p_mm[1], -p_mm[0], 0.0])
-    ks = [10 ** j for j in range(1, 6)]
-    traj = fake_trajectory([k * (p_mm + 1e-4 * perp) for k in ks], ks, (0,))
-    run = directional_limit.judge_run(ctx, traj, [[0]])
-    assert run["one_minus_corr"] < 1e-6
-    assert run["verdict"] == "inconclusive" and "fell only" in run["reason"]
+@pytest.mark.parametrize("opt,value,message", [("tol", 1e300, "meaningless"), ("tol", 0.5, "meaningless"),
+                                               ("dps", 3, "cannot certify"), ("step", -1, "positive"),
+                                               ("max_iterations", 0, "positive integer")])
+def test_options_that_would_make_a_verdict_meaningless_are_refused(opt, value, message):
+    from attnsvm.verify import InputError
+    with pytest.raises(InputError, match=message):
+        check("multi-input", only=["optimal-tokens"], **{opt: value})

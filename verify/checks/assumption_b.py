@@ -1,124 +1,90 @@
-"""Check `assumption-B`: the label margin of the mixed features is at most Gamma - nu max_i (1 - s_{i,alpha_i}).
+"""Check `assumption-B`: the label margin of the mixed features is at most Gamma - nu max_{i in I} (1 - s_{i,alpha_i}).
 
-    nu_hat = inf_p (Gamma - margin(p)) / max_i (1 - s_{i,alpha_i}(p)),   Gamma = 1/||v(alpha)||,
-    margin(p) = max_{||v|| <= 1} min_i Y_i v^T X_i^T s_i(p)
+    ratio_I(p) = (Gamma - margin(p)) / max_{i in I} (1 - s_{i,alpha_i}(p)),   Gamma = 1/||v(alpha)||,
+    margin(p) = max_{||v|| <= 1} min_i Y_i v^T X_i^T s_i(p),   B[I]: inf_p ratio_I(p) > 0
 
-Estimated by sampling p (seeded random directions and the relaxed and plain p-SVM directions, each also
-perturbed, at norms 0.1 ... 100) and Nelder-Mead from the worst samples (numeric.assumption_b). Where the
-denominator is below 1e-3 the margin is recomputed in mpmath (mixed features at high precision, v-SVM
-polished), since Gamma - margin(p) is then a difference of nearly equal numbers.
+decided under two readings, as two separate results (numeric.assumption_b.decide_assumption_b):
 
-A proof is attempted first (numeric.assumption_b.convexity_certificate): by weak duality
-margin(p) <= ||sum_i lambda_i Y_i X_i^T s_i|| for lambda on the v-SVM's dual face, and the bound plus
-nu max_i (1 - s_{i,alpha_i}) is convex in the attention vectors, so checking the T^n token choices in exact
-rational arithmetic proves Assumption B with nu = nu_cert when nu_cert > 0.
+* B[n]: I = every sequence, as the seed slides state it;
+* B[S]: I = the support set S of the v-SVM. Theorem II's relaxed p-SVM differs from the plain one only when
+  S != [n], and then the sequences outside S may keep attention off alpha while the margin approaches
+  Gamma, which can make B[n] false; B[S] is the reading under which the relaxed case is not vacuous.
 
-Verdict: `holds` when the certificate proves it (and the sampled nu_hat does not contradict it);
-`fails` only when ratio(p) <= 0 at a p re-evaluated in mpmath with a certified (polished) v-SVM
-(a proof: no nu > 0 can work). Otherwise `inconclusive`: nu_hat > 0 from samples is not a proof that
-the infimum is positive. The same estimate with the maximum over the support sequences S only
-(nu_hat_S) is reported beside it.
+Each reading is `holds` with a certified rational nu (convexity certificate: weak duality and convexity over
+the token choices, exact; for B[n] with S != [n], B[S] plus an exact domination of the non-support tails),
+`fails` with a certificate (a ray p = a u + p0 whose exact logit-gap asymptotics send the ratio to 0,
+cross-checked in mpmath at growing a; or a point where the margin provably exceeds Gamma), or
+`inconclusive` with the sampled nu_hat, the search done and its budget (counts).
+
+Two premises: `assumption-B[S]` (this module), the reading the joint claims rest on, and `assumption-B[n]`
+(:mod:`verify.checks.assumption_b_n`), shown beside it; both come from one decision (cached).
 """
 from __future__ import annotations
 
-import mpmath
-import numpy as np
-
-from attnsvm.numeric import assumption_b as nb
-from attnsvm.numeric import joint as nj
-
-from ..claims import STATEMENTS
-from ..result import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, CheckResult
+from ..claims import STATEMENTS, out_of_scope, premise_result
+from ..result import NOT_APPLICABLE
 from . import joint_common as jc
 
+ID = "assumption-B[S]"
 ROLE = "premise"
-ID = "assumption-B"
-STATEMENT = STATEMENTS["P1-B"]
-CLAIM = ("There is nu > 0 such that for every p the v-SVM margin on the mixed features X_i^T s_i(p) is at most "
-         "Gamma - nu max_i (1 - s_{i,alpha_i}(p)).")
+STATEMENT = STATEMENTS["P1-B[S]"]
+READINGS = {"B[S]": ("assumption-B[S]", "P1-B[S]"), "B[n]": ("assumption-B[n]", "P1-B[n]")}
 
 
-def _result(*args):
-    return CheckResult(*args, role=ROLE, statement=STATEMENT.to_dict())
-
-
-def verify_counterexample(ctx, p) -> dict:
-    """ratio(p) re-evaluated with the margin in mpmath (forced), with its certificate."""
-    ds = ctx.dataset
-    vrec = jc.v_svm(ctx)
-    ev = nb.RatioEvaluator(ds.X, ds.Y, ctx.phi, vrec.alpha, float(vrec.gamma_mp), X_exact=ds.X_exact,
-                           Y_exact=ds.Y_exact, W_exact=ds.W_exact, Gamma_mp=vrec.gamma_mp,
-                               v_rows_exact=nj.v_svm_rows(ds.X_exact, ds.Y_exact, vrec.alpha),
-                               v_active=vrec.polished.active, gamma_digits=vrec.polished.dps,
-                           support=vrec.support, mp_below=2.0)
-    res = ev(np.asarray(p, dtype=float))
-    out = {k: v for k, v in res.items() if k != "numerator_mp"}
-    num = res.get("numerator_mp")
-    if num is not None:
-        digits = int(res["digits"])          # the precision both Gamma and the margin were computed to
-        with mpmath.workdps(max(digits, 15)):
-            tol = mpmath.mpf(10) ** (-(digits // 2))
-            out["numerator_mp"] = mpmath.nstr(num, 30)
-            out["proof"] = bool(res.get("kkt_ok")) and digits > 0 and num < -tol
-            out["tolerance"] = mpmath.nstr(tol, 5)
-    else:
-        out["proof"] = False
-    return out
-
-
-def run(ctx) -> CheckResult:
+def _not_applicable(ctx) -> str | None:
     why = jc.applicability(ctx)
     if why:
-        return _result(ID, NOT_APPLICABLE, why, CLAIM, {"train": ctx.dataset.train})
+        return why
     vrec = jc.v_svm(ctx)
     if not vrec.feasible or vrec.polished is None or not vrec.polished.ok:
-        return _result(ID, NOT_APPLICABLE, "no certified v-SVM: Gamma is undefined", CLAIM, {})
-    est = jc.assumption_b(ctx)
-    ev = dict(est)
-    at = dict(ev.pop("at_worst") or {})
-    if "numerator_mp" in at:
-        at["numerator_mp"] = mpmath.nstr(at["numerator_mp"], 30)
-    ev["at_worst"] = at
-    ev["Gamma"] = float(vrec.gamma_mp)
-    ev["support"] = vrec.support
-    cert = nb.convexity_certificate(ctx.dataset.X_exact, ctx.dataset.Y_exact, vrec.alpha, vrec.polished.basis)
-    ev["certificate"] = {k: (mpmath.nstr(v, 20) if isinstance(v, mpmath.mpf) else v) for k, v in cert.items()}
-    proved = bool(cert.get("proved"))
-    nu = est["nu_hat"]
-    if nu is None and not proved:
-        return _result(ID, INCONCLUSIVE, "no sample gave a finite ratio", CLAIM, ev)
-    unproven = ""
-    nu_cert = float(cert["nu_cert"]) if proved else None
-    if nu is not None and (nu <= 0 or (proved and nu < nu_cert * (1 - 1e-9) - 1e-12)):
-        # a float64 value that matters: re-evaluate it with the margin in mpmath before using it
-        check = verify_counterexample(ctx, est["p_worst"])
-        ev["counterexample"] = check
-        if check["proof"] and not proved:
-            return _result(ID, FAILS, f"ratio(p) = {check['ratio']:.3g} <= 0 at p = "
-                               f"{np.round(est['p_worst'], 6).tolist()} (margin recomputed in mpmath, v-SVM "
-                               "certified): no nu > 0 works", CLAIM, ev)
-        if nu <= 0:
-            unproven = (f"; float64 gave ratio {nu:.3g} <= 0 at p = {np.round(est['p_worst'], 4).tolist()} but the "
-                        f"mpmath re-evaluation gives {check['ratio']:.3g}: not a counterexample")
-        if check["ratio"] is not None:
-            ev["nu_hat_float"], ev["nu_hat"] = nu, check["ratio"]
-            nu = check["ratio"]
-    if proved:
-        if nu is not None and nu < nu_cert * (1 - 1e-9) - 1e-12:
-            return _result(ID, INCONCLUSIVE, f"the convexity certificate gives nu >= {nu_cert:.6g} but a sampled "
-                               f"ratio is {nu:.6g} (re-evaluated in mpmath): the two disagree", CLAIM, ev)
-        return _result(ID, HOLDS, f"proved with nu = {nu_cert:.6g}: convexity certificate over the {cert['vertices']} "
-                           f"token choices tau != alpha, exact rational arithmetic (lambda on the v-SVM dual face); "
-                           + (f"sampling agrees: nu_hat = {nu:.6g} >= nu_cert" if nu is not None else
-                              "no finite sampled ratio to compare"), CLAIM, ev)
-    nu_s = est["nu_hat_S"]
-    note = unproven
-    if nu_s is not None and nu < 1e-6 * nu_s:
-        note += (f"; the ratio nearly vanishes where only sequences outside S lose attention mass (the "
-                f"infimum over all i looks like 0, not attained), while over S alone nu_hat_S = {nu_s:.3g}")
-    elif nu_s is not None:
-        note += f"; over S alone nu_hat_S = {nu_s:.3g}"
-    sign = "> 0" if nu > 0 else "(0 within the evaluation's precision, not a proof)"
-    return _result(ID, INCONCLUSIVE, f"nu_hat = {nu:.3g} {sign} at p = {np.round(est['p_worst'], 4).tolist()} "
-                       f"from {est['samples']} samples and {len(est['local_searches'])} local searches "
-                       f"({est['mp_evaluations']} in mpmath): sampling cannot prove nu > 0" + note, CLAIM, ev)
+        return "no certified v-SVM: Gamma is undefined"
+    return None
+
+
+def _common_evidence(ctx, decision) -> dict:
+    vs = decision.vsvm
+    ev = {"budget": decision.budget.to_dict()}
+    if vs is not None:
+        ev.update({"Gamma_squared": vs.gamma_sq, "Gamma": float(vs.gamma_sq) ** 0.5, "support": list(vs.support),
+                   "v_mm_exact": [str(x) for x in vs.v], "alpha": list(vs.alpha)})
+    est = decision.estimate
+    if est is not None:
+        ev["sampling"] = {k: est[k] for k in ("nu_hat", "p_worst", "nu_hat_S", "p_worst_S", "samples",
+                                              "skipped_underflow", "directions", "norms", "local_searches",
+                                              "evaluations", "mp_evaluations")}
+    return ev
+
+
+def reading_result(ctx, name: str):
+    """One reading ("B[n]" or "B[S]") as its own premise result, id ``assumption-B[n]`` / ``assumption-B[S]``;
+    the other reading's verdict is shown beside it."""
+    rid, sid = READINGS[name]
+    statement = STATEMENTS[sid]
+    why = jc.applicability(ctx)
+    if why:
+        return out_of_scope(rid, statement, why, "premise", {"train": ctx.dataset.train})
+    why = _not_applicable(ctx)
+    if why:
+        return premise_result(rid, statement, NOT_APPLICABLE, why, {"train": ctx.dataset.train})
+    decision = jc.assumption_b(ctx)
+    res = decision.readings[name]
+    other = "B[n]" if name == "B[S]" else "B[S]"
+    ev = {**_common_evidence(ctx, decision), name: res.evidence(),
+          "other_reading": {"reading": other, "verdict": decision.readings[other].verdict,
+                            "summary": decision.readings[other].summary}}
+    return premise_result(rid, statement, res.verdict, f"{res.summary} ({other} {decision.readings[other].verdict})",
+                          ev)
+
+
+def assumption_b_s(ctx):
+    """B[S] (maximum over the v-SVM's support set): the reading the joint claims rest on."""
+    return reading_result(ctx, "B[S]")
+
+
+def assumption_b_n(ctx):
+    """B[n] (maximum over every sequence, as the slides state it): shown beside B[S]."""
+    return reading_result(ctx, "B[n]")
+
+
+def run(ctx):
+    return assumption_b_s(ctx)

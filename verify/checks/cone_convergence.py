@@ -3,9 +3,10 @@
 Statement P1-T3 (unconfirmed wording): for a locally optimal selection alpha there are mu and R such that GD
 started in {||p|| >= R, corr(p, p_mm(alpha)) >= 1 - mu} keeps selecting alpha and converges in direction to
 p_mm(alpha). R and mu are existential, so the check looks for them: for every locally optimal selection found
-(all of them when T^n <= 4096), cone inits R p_mm/||p_mm|| plus a perturbation of norm 0.05 ||p_mm|| at
-R = 0.25 ... 64 ||p_mm|| (four perturbations each; the angle shrinks like 1/R), normalised GD (zigzag step
-rule, growing budgets; the one convergence rule of :mod:`numeric.convergence`). Premise: Assumption A.
+(all of them when T^n <= 4096), cone inits R p_mm/||p_mm|| plus a random perturbation of norm 0.02 ||p_mm||
+at R = 0.25 ... 8 ||p_mm|| (three perturbations each; the angle shrinks like 1/R, so mu and R both tighten),
+smallest radius first until one works (all its runs stay and converge), normalised GD (zigzag step rule,
+growing budgets; the one convergence rule of :mod:`numeric.convergence`). Premise: Assumption A.
 
 Observation: observed when for every locally optimal selection some tested radius has all its runs stay and
 converge, and every selection that a dataset or random run converged to (and is locally optimal) is among

@@ -122,6 +122,26 @@ def ngd_summary(ctx) -> dict:
             "cut_by_time_budget": runs.cut_by_time, "runs": rows}
 
 
+def rec_feasible(ctx, alpha) -> bool:
+    return ctx.svm(alpha).feasible
+
+
+def w_model_evidence(ctx, alpha, runs) -> dict:
+    """Self/cross attention: each run's final W against both W-SVMs of alpha (Frobenius 1 - corr, the optimality
+    gaps of the iterate scaled to margin 1 for the Frobenius and the nuclear norm, ranks): GD on W should sit at
+    the Frobenius solution, told apart from the nuclear one (which GD on (K, Q) approaches)."""
+    from ..w_runs import judge_iterate, w_svm
+
+    svms = w_svm(ctx, alpha)
+    sv = svms.evidence(ctx.dataset.d)
+    out = {"svm_ranks": {"frobenius": sv["frobenius"].get("rank"), "nuclear": sv["nuclear"].get("rank")}, "runs": []}
+    for r, tr in zip(runs, theorem_runs(ctx)):
+        j = judge_iterate(tr.final["theta"], svms, ctx.dataset.d)
+        out["runs"].append({k: j.get(k) for k in ("norm", "one_minus_corr_fro", "one_minus_corr_nuc", "fro_gap", "nuc_gap",
+                                                  "rank")})
+    return out
+
+
 def run(ctx):
     statement = statement_for(ctx)
     alpha, _ = optimal_tokens(ctx.dataset)
@@ -131,6 +151,8 @@ def run(ctx):
     evidence = {"algorithm": "fixed-step GD (the theorems' algorithm)", "step": choice["step"],
                 "lipschitz_bound": choice["lipschitz_bound"], "tol": tol, "alpha": alpha, "runs": runs,
                 "normalized_gd": ngd_summary(ctx), "backend": "float64", "gradient": "stable (DESIGN.md section 3)"}
+    if ctx.dataset.is_attention_model and rec_feasible(ctx, alpha):
+        evidence["w_model"] = w_model_evidence(ctx, alpha, runs)
     ngd = evidence["normalized_gd"]["runs"]
     side = "; normalised GD: " + ", ".join(f"{r['status']} {r['selection']}" for r in ngd)
     if not runs:

@@ -6,8 +6,8 @@
   polished in mpmath from the exact data), its support set S (sequences whose constraint is tight) and
   Gamma = 1/||v(alpha)||.
 * ``relaxed_margins(ctx)``: b_i = 1 for i in S, 0 otherwise (the relaxed p-SVM's margins).
-* ``p_path`` / ``joint_path`` / ``assumption_b``: the regularisation paths and the Assumption B
-  estimate (numeric.regpath, numeric.assumption_b).
+* ``p_path`` / ``joint_path`` / ``assumption_b``: the regularisation paths and Assumption B decided under
+  both readings (numeric.regpath, numeric.assumption_b).
 """
 from __future__ import annotations
 
@@ -147,23 +147,21 @@ def joint_path(ctx) -> list:
     return c["joint_path"]
 
 
-def assumption_b(ctx) -> dict:
-    """The sampled estimate of nu_hat (numeric.assumption_b.estimate_nu)."""
+def assumption_b(ctx):
+    """Assumption B decided under both readings (numeric.assumption_b.decide_assumption_b), cached: exact
+    v-SVM, certificates, and sampling seeded with the relaxed and plain p-SVM directions."""
     c = _cache(ctx)
     if "assumption_b" not in c:
         ds = ctx.dataset
         vrec = v_svm(ctx)
         alpha = vrec.alpha
-        ev = nb.RatioEvaluator(ds.X, ds.Y, ctx.phi, alpha, float(vrec.gamma_mp), X_exact=ds.X_exact,
-                               Y_exact=ds.Y_exact, W_exact=ds.W_exact, Gamma_mp=vrec.gamma_mp,
-                               v_rows_exact=nj.v_svm_rows(ds.X_exact, ds.Y_exact, vrec.alpha),
-                               v_active=vrec.polished.active, gamma_digits=vrec.polished.dps,
-                               support=vrec.support)
         dirs = []
         for margins in (relaxed_margins(ctx), None):
             rec = ctx.svm(alpha, margins)
             if rec.feasible:
                 dirs.append(rec.theta)
-        c["assumption_b"] = nb.estimate_nu(ev, ctx.phi.shape[2], directions=dirs, seed=SEED)
-        c["assumption_b_evaluator"] = ev
+        guess = list(vrec.polished.basis) + list(vrec.polished.active) if vrec.polished is not None else []
+        c["assumption_b"] = nb.decide_assumption_b(ds.X_exact, ds.Y_exact, ds.W_exact, alpha,
+                                                   keys_exact=ds.features_exact(), v_active_guess=guess,
+                                                   directions=dirs, seed=SEED)
     return c["assumption_b"]

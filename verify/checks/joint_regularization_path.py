@@ -4,7 +4,7 @@
     v_r / r -> v(alpha)/||v(alpha)||,   p_R / R -> p_relax(alpha)/||p_relax||
 
 Theorem II of the first paper's slides (P1-T5), under Assumptions A and B (the reading over the support set
-S; the reading over every sequence is reported by `assumption-B`), with the v-SVM and the relaxed p-SVM as
+S; the reading over every sequence, `assumption-B[n]`, is shown beside it), with the v-SVM and the relaxed p-SVM as
 premises. The path is computed as in `regularization-path` (block coordinate descent in the log domain from
 several starts per radius; a best-of-starts local search, never called global), so the check never says
 `fails`: observed when both directions' 1 - corr is <= tol at the largest radius and fell tenfold over the

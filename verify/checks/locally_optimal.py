@@ -23,8 +23,8 @@ from __future__ import annotations
 from attnsvm.numeric import CONVERGED, UNDECIDED
 
 from ..claims import CONTRADICTED, OBSERVED, STATEMENTS, UNDECIDED as OUTCOME_UNDECIDED, Observation, judge
-from ..exploration import CONE_PERTURBATION, CONE_PERTURBATIONS, CONE_RADII, RANDOM_INITS, RANDOM_LOGIT_SPREAD, \
-    RANDOM_SEED, exploration
+from ..exploration import CONE_PERTURBATION, CONE_PERTURBATIONS, CONE_RADII, RANDOM_LOGIT_SPREAD, RANDOM_SEED, \
+    exploration
 
 ID = "locally-optimal"
 ROLE = "claim"
@@ -45,10 +45,11 @@ def run(ctx):
         "optimal_tokens": list(ex.alpha),
         "candidates": ex.candidate_evidence(),
         "locally_optimal": [{**e, "random_init_fraction": sum(j.status == CONVERGED and j.selection == s
-                                                               for j in ex.random_runs.judgements) / RANDOM_INITS}
+                                                               for j in ex.random_runs.judgements) /
+                                                           max(1, len(ex.random_runs.judgements))}
                             for s, e in ((s, ex.status(s)) for s in ex.local)],
         "dataset_runs": ds_runs,
-        "random_inits": {"runs": RANDOM_INITS, "seed": RANDOM_SEED, "logit_spread": RANDOM_LOGIT_SPREAD,
+        "random_inits": {"runs": len(ex.random_runs.judgements), "seed": RANDOM_SEED, "logit_spread": RANDOM_LOGIT_SPREAD,
                          "basins": ex.basins(), "counts": counts["random init"]},
         "cone_runs": {"counts": counts.get("cone"), "radii_over_p_mm_norm": list(CONE_RADII),
                       "perturbation": CONE_PERTURBATION, "perturbations": CONE_PERTURBATIONS},

@@ -5,8 +5,8 @@ Divergence cannot be observed in finite time; the evidence the theory offers is 
 lemma: under the premises, <grad L(theta), p_mm> < 0 at every finite theta, so no finite stationary point lies
 anywhere and GD moves along p_mm for ever. The check runs the theorem's algorithm (:mod:`verify.theorem_runs`:
 fixed-step GD with eta = min(the dataset's step, 1/L), from every init, to ||theta|| >= 1e4 ||p_mm|| where
-possible) and evaluates <grad L(theta_k), p_mm> along each run's last decade of ||theta|| (its sign from the
-stable gradient, scaled so it never underflows).
+possible) and proves the sign of <grad L(theta_k), p_mm> at every checkpoint of each run's last decade of
+||theta|| (ball arithmetic on the exact data, :func:`numeric.descent_certificate`).
 
 Observed: every run's norm grew at least tenfold and <grad L, p_mm> < 0 at every checkpoint of its last decade
 (no stationary point on the path). Contradicted only with a certified finite stationary point (Krawczyk's
@@ -32,16 +32,20 @@ ROLE = "claim"
 STATEMENT = STATEMENTS["P1-T2"]
 
 
-def descent_along(ctx, cps, p_mm) -> list:
-    """<grad L(theta_k), p_mm> / ||grad L(theta_k)|| at each checkpoint (the cosine; its sign is that of the
-    inner product, computed from the scaled stable gradient so it never underflows)."""
-    kernel = numeric.StableAttention(ctx.phi, ctx.gamma)
+def descent_along(ctx, cps, p_mm_strings) -> list:
+    """<grad L(theta_k), p_mm> at each checkpoint, its sign proved by a ball-arithmetic enclosure on the exact
+    data (:func:`numeric.descent_certificate`; float64 by the stable, scaled formula first)."""
+    engine = ctx._theorem.get("interval_engine")
+    if engine is None:
+        engine = numeric.IntervalAttention(ctx.dataset.features_exact(), ctx.dataset.gamma_exact, ctx.loss)
+        ctx._theorem["interval_engine"] = engine
     out = []
-    unit = p_mm / np.linalg.norm(p_mm)
     for c in cps:
-        g = kernel.gradient(np.asarray(c["theta"], dtype=float), ctx.loss, scaled=True)
-        gn = float(np.linalg.norm(g))
-        out.append(float(g @ unit) / gn if gn > 0 else None)
+        cert = numeric.descent_certificate(np.asarray(c["theta"], dtype=float), p_mm_strings,
+                                           ctx.dataset.features_exact(), ctx.dataset.gamma_exact, ctx.loss,
+                                           engine=engine)
+        out.append({"norm": c["norm"], "sign": cert.sign, "sign_certified": cert.sign_certified,
+                    "scaled_value": cert.scaled_value, "enclosure": cert.enclosure, "dps": cert.dps})
     return out
 
 
@@ -69,6 +73,7 @@ def run(ctx):
     choice = step_choice(ctx)
     rec = ctx.svm(alpha)
     p_mm = rec.theta if rec.feasible else None
+    p_mm_strings = rec.evidence().get("p_mm") if p_mm is not None else None
     runs_ev = []
     outcomes = []
     counterexample = None
@@ -82,15 +87,15 @@ def run(ctx):
               "checkpoints": [{k: c[k] for k in ("log10_iteration", "iteration", "norm", "grad_log10", "selected",
                                                  "one_minus_mass")} for c in cps]}
         if p_mm is not None:
-            cos = descent_along(ctx, tail, p_mm)
-            ev["descent_cosines_last_decade"] = cos
-            ev["descent"] = all(c is not None and c < 0 for c in cos)
+            signs = descent_along(ctx, tail, p_mm_strings)
+            ev["descent_last_decade"] = signs
+            ev["descent"] = all(d["sign"] < 0 and d["sign_certified"] for d in signs)
             ev["growth_law"] = growth_law(cps, float(np.linalg.norm(p_mm)))
         outcome = UNDECIDED
         if grew and ev.get("descent"):
             outcome = OBSERVED
-            ev["reason"] = (f"||theta|| grew to {cps[-1]['norm']:.4g}; <grad L, p_mm> < 0 at all {len(tail)} checkpoints "
-                            "of the last decade (no stationary point on the path)")
+            ev["reason"] = (f"||theta|| grew to {cps[-1]['norm']:.4g}; <grad L, p_mm> < 0, proved by ball arithmetic, "
+                            f"at all {len(tail)} checkpoints of the last decade (no stationary point on the path)")
         elif r.stop_reason in ("stationary", "stalled") or not grew:
             cert = ctx.certify_stationary(cps[-1]["theta"])
             ev["stationary_certificate"] = cert
@@ -102,7 +107,7 @@ def run(ctx):
             else:
                 ev["reason"] = "the norm did not grow tenfold and no stationary point was certified"
         else:
-            ev["reason"] = "the gradient does not point against p_mm along the whole last decade" \
+            ev["reason"] = "<grad L, p_mm> < 0 is not proved at every checkpoint of the last decade" \
                 if p_mm is not None else "no p_mm to test the descent direction against"
         outcomes.append(outcome)
         runs_ev.append(ev)

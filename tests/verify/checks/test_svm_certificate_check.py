@@ -7,7 +7,7 @@ import mpmath
 
 from attnsvm.verify import Dataset, check
 
-FAST = {"max_iterations": 300, "time_budget": 0.5, "fixed_iterations": 300, "fixed_time_budget": 0.5}
+FAST = {"max_iterations": 300, "fixed_iterations": 300}
 
 
 def test_builtin_certified_exactly_and_matches_polished_p_mm():
@@ -29,10 +29,11 @@ def test_hand_solved_dataset():
     assert cert["status"] == "exact" and all(cert["checks"].values())
 
 
-def test_infeasible_p_svm_is_not_applicable_with_a_farkas_proof():
+def test_infeasible_p_svm_is_proven_by_an_exact_farkas_certificate():
     # W = 0: every key is 0, so no p satisfies <p, k_a - k_t> >= 1
     ds = Dataset(X=[[["1", "0"], ["0", "1"]]], Y=[1], v=["1", "0"], W=[[0, 0], [0, 0]])
-    r = check(ds, only=["svm-certificate"], **FAST)
+    r = check(ds, only=["p-svm", "svm-certificate"], **FAST)
+    assert r["p-svm"].verdict == "fails" and r["p-svm"].role == "premise"
     c = r["svm-certificate"]
-    assert c.verdict == "not-applicable" and "Farkas" in c.summary
+    assert c.verdict == "holds" and "proven infeasible (Farkas)" in c.summary and c.role == "instrument"
     assert c.evidence["certificates"][0]["infeasible"] is True

@@ -1,0 +1,118 @@
+"""Benchmark: the judge on random datasets of the papers' kind (prints figures, asserts nothing).
+
+N datasets from one seed: Gaussian tokens (n 1-8, T 2-8, d 2-12, token scale 0.5-4), a unit-norm Gaussian head
+v, random labels, W = I, logistic loss, one init p = 0. ``attnsvm.verify.check`` runs on each; the script
+prints, per check, the count of each verdict; the fraction of datasets whose every applicable claim is decided
+(holds, fails with a counterexample artefact, or not-applicable); the number of `fails` without a
+counterexample; the disagreements between the cone test and the other runs; the dataset statuses; and the
+seconds per dataset (median and maximum). A dataset that is not decided is listed with the reasons.
+
+Usage: python bench/judge_stress.py [--n 50] [--seed 0] [--jobs 2] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import Counter, defaultdict
+
+import numpy as np
+
+
+def random_dataset(k: int, seed: int):
+    """Dataset k of the stress family (its own generator: SeedSequence([seed, k]))."""
+    from attnsvm.verify import Dataset
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, k]))
+    n, T, d = int(rng.integers(1, 9)), int(rng.integers(2, 9)), int(rng.integers(2, 13))
+    scale = float(rng.uniform(0.5, 4.0))
+    X = scale * rng.standard_normal((n, T, d))
+    v = rng.standard_normal(d)
+    v /= np.linalg.norm(v)
+    Y = rng.choice([-1, 1], size=n)
+    return Dataset(X=X.tolist(), Y=Y.tolist(), v=v.tolist(), name=f"stress-{seed}-{k}",
+                   description=f"n={n} T={T} d={d} scale={scale:.2f}")
+
+
+def _one(args):
+    k, seed, options = args
+    from attnsvm.verify import check
+
+    ds = random_dataset(k, seed)
+    t0 = time.perf_counter()
+    r = check(ds, **options)
+    seconds = time.perf_counter() - t0
+    checks = {c.id: {"verdict": c.verdict, "role": c.role, "summary": c.summary,
+                     "counterexample": "counterexample" in c.evidence,
+                     "disagreements": c.evidence.get("disagreements")} for c in r.checks}
+    return {"k": k, "name": ds.name, "shape": ds.description, "status": r.status, "seconds": seconds, "checks": checks}
+
+
+def decided(entry) -> tuple[bool, list]:
+    """Every applicable claim decided: holds, fails with a counterexample, or not-applicable."""
+    bad = []
+    for cid, c in entry["checks"].items():
+        if c["role"] != "claim":
+            continue
+        if c["verdict"] == "inconclusive" or (c["verdict"] == "fails" and not c["counterexample"]):
+            bad.append(f"{cid}: {c['verdict']}: {c['summary'][:160]}")
+    return not bad, bad
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--json", help="write every dataset's verdicts to this file")
+    args = ap.parse_args(argv)
+    options: dict = {}
+    work = [(k, args.seed, options) for k in range(args.n)]
+    t0 = time.perf_counter()
+    if args.jobs > 1:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        with cf.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            entries = list(pool.map(_one, work))
+    else:
+        entries = [_one(w) for w in work]
+    wall = time.perf_counter() - t0
+    per_check: dict = defaultdict(Counter)
+    roles = {}
+    for e in entries:
+        for cid, c in e["checks"].items():
+            per_check[cid][c["verdict"]] += 1
+            roles[cid] = c["role"]
+    verdicts = ("holds", "fails", "inconclusive", "not-applicable")
+    print(f"{args.n} random datasets (seed {args.seed}): Gaussian tokens, n 1-8, T 2-8, d 2-12, scale 0.5-4, unit v, "
+          "random labels, W = I, logistic loss")
+    print(f"{'check':<28}{'role':<12}" + "".join(f"{v:>16}" for v in verdicts))
+    for cid, cnt in per_check.items():
+        print(f"{cid:<28}{roles[cid]:<12}" + "".join(f"{cnt.get(v, 0):>16}" for v in verdicts))
+    ok = [decided(e) for e in entries]
+    n_dec = sum(d for d, _ in ok)
+    fails_without = sum(1 for e in entries for c in e["checks"].values()
+                        if c["role"] == "claim" and c["verdict"] == "fails" and not c["counterexample"])
+    disagree = sum(1 for e in entries if (e["checks"].get("cone-convergence", {}).get("disagreements") or []))
+    secs = [e["seconds"] for e in entries]
+    print(f"decided (every applicable claim holds, fails with a counterexample, or is not-applicable): "
+          f"{n_dec}/{len(entries)} = {n_dec / len(entries):.0%}")
+    print(f"fails without a counterexample: {fails_without}; cone test disagreeing with other runs: {disagree}")
+    print("statuses: " + ", ".join(f"{s}: {c}" for s, c in Counter(e["status"] for e in entries).most_common()))
+    print(f"seconds per dataset: median {statistics.median(secs):.1f}, max {max(secs):.1f}; wall {wall:.0f} s with "
+          f"{args.jobs} job(s)")
+    for e, (d, bad) in zip(entries, ok):
+        if not d:
+            print(f"  undecided {e['name']} ({e['shape']}):")
+            for b in bad:
+                print(f"    {b}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(entries, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
