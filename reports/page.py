@@ -328,7 +328,7 @@ def render_index(entries: list, *, prov: dict | None = None) -> str:
     >>> from attnsvm.verify import CheckResult, Result
     >>> r = Result(dataset={"name": "demo", "n": 1, "T": 2, "d": 2}, checks=[CheckResult("p-svm", "fails", "bad")])
     >>> html = render_index([{"result": r, "page": "demo.html", "json": "demo.json"}])
-    >>> 'href="demo.html#check-p-svm"' in html and "verdict: fails" in html
+    >>> 'href="demo.html#check-p-svm"' in html and 'title="p-svm: fails: bad"' in html
     True
     """
     role_of: dict = {}

@@ -178,7 +178,7 @@ def log_axis_with_zeros(ax, series, *, floor_below=None, xlog=True, zero_label="
     >>> ax = MplFigure().add_subplot()
     >>> log_axis_with_zeros(ax, [([1, 10, 100], [1e-2, 1e-4, 0.0], {"color": "C0"})])
     1
-    >>> 1e-7 < ax.get_ylim()[0] < 1e-4
+    >>> bool(1e-7 < ax.get_ylim()[0] < 1e-4)
     True
     """
     positive, zeros = [], []

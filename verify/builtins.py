@@ -135,6 +135,26 @@ def family_batch(fam: str = "tf-svm-local") -> dict:
     return dict(_family_arrays(fam))
 
 
+def source_file(source: str) -> str | None:
+    """The file a dataset's ``source`` was read from: the path itself, or for ``builtin:NAME`` the shipped
+    file (the family's .npz for a family member); None when there is none on disk.
+
+    >>> source_file("builtin:multi-input").endswith("multi-input.json")
+    True
+    """
+    import os
+
+    if not isinstance(source, str):
+        return None
+    if source.startswith("builtin:"):
+        name = source[len("builtin:"):]
+        fam = name.rpartition("-")[0]
+        entry = _data_dir() / (FAMILIES[fam]["file"] if fam in FAMILIES else f"{name}.json")
+        path = str(entry)
+        return path if os.path.exists(path) else None
+    return source if os.path.exists(source) else None
+
+
 def _suggestion(name) -> str:
     """'; did you mean 'multi-input'?' for the closest built-in name (a family member keeps its seed), or ''.
 
@@ -195,5 +215,7 @@ def load(spec):
     if spec in builtin_names() and not os.path.exists(spec):
         return builtin(spec)
     if os.path.exists(spec) or spec.lower().endswith((".json", ".npz")):
+        from .dataset import Dataset
+
         return Dataset.from_file(spec)
     return builtin(spec)

@@ -203,8 +203,10 @@ def cmd_check(args) -> int:
     validate_output_file(args.json, "--json", protect)
     from .builtins import load
 
+    from .builtins import source_file
+
     ds = load(args.dataset)
-    protect = _protected([args.dataset, ds.source])
+    protect = _protected([args.dataset, source_file(ds.source)])
     validate_output_file(args.json, "--json", protect)
     only = _only(args.only)
     options = _check_options(args)

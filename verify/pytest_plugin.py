@@ -85,7 +85,7 @@ def cache_key(dataset, options: dict) -> tuple:
 def cached_check(dataset, **options):
     """``verify.check(dataset, **options)``, computed once per dataset and options in this process.
 
-    >>> fast = dict(max_iterations=50, time_budget=1.0, fixed_iterations=50, fixed_time_budget=1.0)
+    >>> fast = dict(max_iterations=50, time_budget=1.0, fixed_iterations=50)
     >>> r = cached_check("single-input-global", **fast)
     >>> r is cached_check("single-input-global", **fast)
     True
@@ -104,7 +104,7 @@ def cached_checks(datasets, jobs=None, **options) -> list:
     worker processes (``verify.check_many``), so a session with several datasets waits for the
     slowest one, not for their sum.
 
-    >>> fast = dict(only=None, max_iterations=50, time_budget=1.0, fixed_iterations=50, fixed_time_budget=1.0)
+    >>> fast = dict(only=None, max_iterations=50, time_budget=1.0, fixed_iterations=50)
     >>> [r.dataset["name"] for r in cached_checks(["single-input-global"], **fast)]
     ['single-input-global']
     """
@@ -162,9 +162,14 @@ def failure_message(check_result, dataset: str) -> str:
     where = f"{st.get('paper', '')} {st.get('statement', '')} ({st.get('kind', '')}, {st.get('confidence', '')})" \
         if st else ""
     premises = ", ".join(f"{k} {v}" for k, v in (d.get("premises") or {}).items())
-    return (f"attnsvm {d['role']} {d['id']!r} on dataset {dataset!r}: verdict {d['verdict'].upper()}\n"
-            f"summary:   {d['summary']}\nstatement: {where}\n           {d['claim']}\n"
-            + (f"premises:  {premises}\n" if premises else "") + f"evidence:\n{text}")
+    from .terminal import printable
+
+    lines = [f"attnsvm {d['role']} {d['id']!r} on dataset {dataset!r}: verdict {d['verdict'].upper()}",
+             f"summary:   {d['summary']}", f"statement: {where}", f"           {d['claim']}"]
+    if premises:
+        lines.append(f"premises:  {premises}")
+    # every line shown on the terminal escapes control characters (dataset strings may hold them)
+    return "\n".join(printable(line) for line in lines + ["evidence:"] + text.split("\n"))
 
 
 class AttnsvmItem(pytest.Item):
@@ -177,6 +182,7 @@ class AttnsvmItem(pytest.Item):
 
     def runtest(self):
         from .result import FAILS, INCONCLUSIVE, NOT_APPLICABLE
+        from .terminal import printable
 
         if not self.config.stash.get(_PREFETCHED, False):
             self.config.stash[_PREFETCHED] = True
@@ -185,20 +191,22 @@ class AttnsvmItem(pytest.Item):
         result = cached_check(self.spec, **_run_options(self.config))
         c = result[self.check_id]
         if c.verdict == NOT_APPLICABLE:
-            pytest.skip(f"{self.check_id} not applicable: {c.summary}")
+            pytest.skip(printable(f"{self.check_id} not applicable: {c.summary}"))
         if c.role == "premise" and c.verdict == FAILS:
-            pytest.skip(f"premise {self.check_id} does not hold for this dataset: {c.summary}")
+            pytest.skip(printable(f"premise {self.check_id} does not hold for this dataset: {c.summary}"))
         allow = self.config.getoption("attnsvm_allow_inconclusive")
         if c.verdict == FAILS or (c.verdict == INCONCLUSIVE and not allow):
             raise AttnsvmCheckFailed(c, self.spec)
 
     def repr_failure(self, excinfo, style=None):
+        from .terminal import printable
+
         if isinstance(excinfo.value, AttnsvmCheckFailed):
             return failure_message(excinfo.value.check_result, excinfo.value.dataset)
         from .errors import InputError
 
         if isinstance(excinfo.value, InputError):
-            return f"attnsvm: {excinfo.value}"
+            return printable(f"attnsvm: {excinfo.value}")
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
@@ -223,9 +231,10 @@ class AttnsvmDataset(pytest.Collector):
 
     def repr_failure(self, excinfo):
         from .errors import InputError
+        from .terminal import printable
 
         if isinstance(excinfo.value, InputError):
-            return f"attnsvm: {excinfo.value}"
+            return printable(f"attnsvm: {excinfo.value}")
         return super().repr_failure(excinfo)
 
 

@@ -202,3 +202,13 @@ def test_catalogue_agrees_with_the_parsed_datasets():
         else:
             ds = builtin(e["name"])
             assert (e["n"], e["T"], e["d"], e["description"]) == (ds.n, ds.T, ds.d, ds.description)
+
+
+def test_json_onto_a_builtin_data_file_is_refused(capsys):
+    from attnsvm.verify.builtins import source_file
+
+    path = source_file("builtin:single-input-global")
+    before = open(path, "rb").read()
+    assert main(["check", "single-input-global", "--only", "optimal-tokens", "--json", path]) == 2
+    one_error_line(capsys.readouterr().err, "refusing to overwrite the dataset file")
+    assert open(path, "rb").read() == before
