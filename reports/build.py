@@ -146,9 +146,27 @@ def result_document(result) -> tuple[str, dict]:
     return json.dumps(doc, indent=1) + "\n", timing
 
 
-def write_report(entries, out_dir: str, *, command: str | None = None) -> list[str]:
+def render_page(result, dataset, stem: str, command: str | None = None) -> str:
+    """The page of one dataset exactly as :func:`write_report` writes it as ``<stem>.html`` (so that it can
+    be rendered where the dataset was checked, in parallel, and handed to ``write_report(pages=...)``)."""
+    return render_dataset_page(result, dataset, json_file=f"{stem}.json", prov=provenance([result], command=command))
+
+
+class PageRenderer:
+    """A picklable ``then`` for ``verify.check_many``: renders each dataset's page in the worker that checked
+    it; ``stems[k - 1]`` is the file stem of the k-th dataset."""
+
+    def __init__(self, stems: list, command: str | None = None):
+        self.stems, self.command = list(stems), command
+
+    def __call__(self, k: int, result, dataset) -> str:
+        return render_page(result, dataset, self.stems[k - 1], self.command)
+
+
+def write_report(entries, out_dir: str, *, command: str | None = None, pages: list | None = None) -> list[str]:
     """Write the report of ``entries`` (pairs ``(result, dataset)``; dataset may be None) into
-    ``out_dir`` (created if missing) and return the paths written, index first.
+    ``out_dir`` (created if missing) and return the paths written, index first. ``pages``: the HTML of each
+    entry's page when already rendered (by :class:`PageRenderer`, with the same stems and command).
 
     >>> import tempfile, os
     >>> from attnsvm.verify import builtin, check
@@ -174,11 +192,11 @@ def write_report(entries, out_dir: str, *, command: str | None = None) -> list[s
     paths = []
     index_entries = []
     timings = {}
-    for (result, dataset), stem in zip(entries, stems):
+    for k, ((result, dataset), stem) in enumerate(zip(entries, stems)):
         page, js = f"{stem}.html", f"{stem}.json"
         text, timings[stem] = result_document(result)
         written[js] = _write_atomic(os.path.join(out_dir, js), text)
-        html = render_dataset_page(result, dataset, json_file=js, prov=provenance([result], command=command))
+        html = pages[k] if pages is not None else render_page(result, dataset, stem, command)
         written[page] = _write_atomic(os.path.join(out_dir, page), html)
         paths += [os.path.join(out_dir, page), os.path.join(out_dir, js)]
         index_entries.append({"result": result, "dataset": dataset, "page": page, "json": js})

@@ -52,12 +52,16 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
     return Result(dataset=summary, checks=results, options=ctx.options, seconds=time.perf_counter() - start)
 
 
-def check_many(datasets, jobs=None, *, progress=None, **options) -> list:
+def check_many(datasets, jobs=None, *, progress=None, then=None, **options) -> list:
     """``check`` on several datasets, in ``jobs`` worker processes (default: one per CPU core, at most
     one per dataset; ``jobs=1``: in this process, one after the other). Results in input order.
 
     ``progress``, when given, is called as ``progress(k, dataset, step)`` (k counts from 1 in input order):
     with each check id before that check runs, and with "done" as each dataset finishes.
+
+    ``then``, when given, is a picklable (module-level) function called as ``then(k, result, dataset)`` in the
+    process that checked the dataset (a worker, so that it runs in parallel too: ``attnsvm report`` renders
+    the pages there); the list then holds ``(result, then's value)`` pairs.
 
     The workers ignore Ctrl-C; on any exception here (KeyboardInterrupt included) they are terminated at
     once, and each worker ends by itself within a second when this process dies. Warnings raised in a worker
@@ -77,7 +81,8 @@ def check_many(datasets, jobs=None, *, progress=None, **options) -> list:
         results = []
         for k, ds in enumerate(datasets, 1):
             step = None if progress is None else (lambda cid, k=k, ds=ds: progress(k, ds, cid))
-            results.append(check(ds, progress=step, **options))
+            result = check(ds, progress=step, **options)
+            results.append(result if then is None else (result, then(k, result, ds)))
             if progress is not None:
                 progress(k, ds, "done")
         return results
@@ -95,7 +100,7 @@ def check_many(datasets, jobs=None, *, progress=None, **options) -> list:
                                   initargs=(os.getpid(), events))
     try:
         with sigint_ignored():  # the workers start with Ctrl-C ignored (inherited): no traceback from them
-            futures = {pool.submit(check_in_worker, i, ds, options): i for i, ds in enumerate(datasets)}
+            futures = {pool.submit(check_in_worker, i, ds, options, then): i for i, ds in enumerate(datasets)}
         pending = set(futures)
         while pending:
             done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)

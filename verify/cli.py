@@ -243,24 +243,27 @@ def cmd_report(args) -> int:
     jobs = args.jobs if args.jobs is not None else min(len(datasets), os.cpu_count() or 1)
 
     from attnsvm.reports import ReportError, check_out_dir, safe_names, write_report
+    from attnsvm.reports.build import PageRenderer
 
     from .api import check_many
 
     try:
-        check_out_dir(out, safe_names(ds.name for ds in datasets))
+        stems = safe_names(ds.name for ds in datasets)
+        check_out_dir(out, stems)
+        command = "attnsvm " + " ".join(shlex.quote(a) for a in (args.argv or []))
         with Progress(len(datasets) + 1) as progress:
             finished = set()
 
             def step(k, ds, what):
                 if what == "done":
                     finished.add(k)
-                progress.show(len(finished), ds.name, what)
+                progress.show(len(finished), ds.name, "checked" if what == "done" else what)
 
-            results = check_many(datasets, jobs, progress=step, **options)
-            entries = list(zip(results, datasets))
-            progress.show(len(datasets), "report", "writing pages")
-            command = "attnsvm " + " ".join(shlex.quote(a) for a in (args.argv or []))
-            paths = write_report(entries, out, command=command)
+            # each dataset's page is rendered in the worker that checked it, in parallel
+            done = check_many(datasets, jobs, progress=step, then=PageRenderer(stems, command), **options)
+            entries = [(result, ds) for (result, _), ds in zip(done, datasets)]
+            progress.show(len(datasets), "report", "writing the files")
+            paths = write_report(entries, out, command=command, pages=[page for _, page in done])
     except ReportError as exc:
         raise InputError(str(exc)) from None
     lines = [f"{result.dataset['name']:<24} {result.status:<27} {_verdict_counts(result)}" for result, _ in entries]

@@ -34,9 +34,10 @@ def init_worker(parent_pid: int, events=None) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="attnsvm-parent-watchdog").start()
 
 
-def check_in_worker(index: int, dataset, options: dict):
-    """``verify.check`` in a worker process: (result, the warnings raised outside the checks, as text). Each
-    check id is sent to the parent's progress queue before that check runs."""
+def check_in_worker(index: int, dataset, options: dict, then=None):
+    """``verify.check`` in a worker process: (result, the warnings raised outside the checks, as text), or
+    ((result, then(index + 1, result, dataset)), warnings) when ``then`` is given. Each check id is sent to
+    the parent's progress queue before that check runs."""
     import warnings
 
     from .api import check
@@ -51,6 +52,8 @@ def check_in_worker(index: int, dataset, options: dict):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = check(dataset, progress=step, **options)
+        if then is not None:
+            result = (result, then(index + 1, result, dataset))
     notes = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
     return result, notes
 

@@ -63,3 +63,16 @@ def test_rendering_twice_in_one_process_is_identical(entries, tmp_path):
     for name in os.listdir(tmp_path / "a"):
         if name != build.TIMING:
             assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_pages_rendered_in_workers_are_the_pages_write_report_renders(entries, tmp_path):
+    from attnsvm.reports.build import PageRenderer, safe_names
+
+    stems = safe_names(r.dataset["name"] for r, _ in entries)
+    render = PageRenderer(stems, "attnsvm report --out DIR")
+    pages = [render(k, r, ds) for k, (r, ds) in enumerate(entries, 1)]
+    build.write_report(entries, str(tmp_path / "a"), command="attnsvm report --out DIR")
+    build.write_report(entries, str(tmp_path / "b"), command="attnsvm report --out DIR", pages=pages)
+    for name in os.listdir(tmp_path / "a"):
+        if name != build.TIMING:
+            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

@@ -212,3 +212,15 @@ def test_json_onto_a_builtin_data_file_is_refused(capsys):
     assert main(["check", "single-input-global", "--only", "optimal-tokens", "--json", path]) == 2
     one_error_line(capsys.readouterr().err, "refusing to overwrite the dataset file")
     assert open(path, "rb").read() == before
+
+
+def test_warnings_never_reach_stderr_of_the_process():
+    # outside pytest (which captures warnings itself): a RuntimeWarning while loading must not print
+    code = ("import sys, warnings\nfrom attnsvm.verify import builtins\nfrom attnsvm.verify.cli import main\n"
+            "real = builtins.load\n"
+            "def noisy(spec):\n    import numpy as np\n    np.exp(np.array([1000.0]))\n    return real(spec)\n"
+            "builtins.load = noisy\n"
+            "sys.exit(main(['check', 'single-input-global', '--only', 'optimal-tokens']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "note: RuntimeWarning outside the checks: overflow encountered in exp" in proc.stdout
