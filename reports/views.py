@@ -170,7 +170,7 @@ def record_table(title: str, records: list) -> Table:
         if len(chosen) < MAX_COLUMNS and used + width <= ROW_CHARS:
             chosen.append(k)
             used += width
-    shown = [k for k in cols if k in chosen]
+    shown = chosen   # identifying fields and outcomes first (PRIORITY), then the others in their order
     hidden = [k for k in cols if k not in shown]
     rows, row_details = [], []
     for r in records[:MAX_ROWS]:
