@@ -1,9 +1,10 @@
 """Floating computation for attention max-margin verification.
 
 Stable softmax attention and its gradients (DESIGN.md section 3), GD with checkpoints, the attention
-SVM family (cvxpy, polished in mpmath), direction comparisons, losses.
+SVM family (cvxpy, polished in mpmath), direction comparisons, losses; the certified Hessian bound and the
+fixed-step GD simulator (literal steps, then the modified equation in log-time).
 """
-from .attention import (AttentionState, StableAttention, attention_state, dominant_tokens, gradient, logits, loss_value,
+from .attention import (AttentionState, StableAttention, WFeatures, attention_state, dominant_tokens, gradient, logits, loss_value,
                         naive_gradient)
 from .directions import mp_one_minus_corr, one_minus_corr, unit
 from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule, run_gd
@@ -13,14 +14,16 @@ from .joint import (JointCheckpoint, JointTrajectory, grad_p, grad_v, joint_grad
 from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
 from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
 from .assumption_b import MarginSolver, RatioEvaluator, decide_assumption_b, estimate_nu, mp_ratio
+from .exact_rows import ExactRows, slack_lower_bounds
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
                   solve_and_polish, solve_svm, svm_constraints, to_mpf)
 
 __all__ = [
-    "AttentionState", "StableAttention", "attention_state", "dominant_tokens", "gradient", "logits", "loss_value", "naive_gradient",
+    "AttentionState", "StableAttention", "WFeatures", "attention_state", "dominant_tokens", "gradient", "logits", "loss_value", "naive_gradient",
     "mp_one_minus_corr", "one_minus_corr", "unit",
     "METHODS", "Checkpoint", "Trajectory", "checkpoint_schedule", "run_gd",
     "BUILTIN_LOSSES", "CORRELATION", "EXPONENTIAL", "LOGISTIC", "Loss",
+    "ExactRows", "slack_lower_bounds",
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_and_polish", "solve_svm", "svm_constraints", "to_mpf",
     "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
@@ -67,13 +70,34 @@ __all__ += [
     "candidate_selections", "feasible_many", "is_locally_optimal", "least_distance", "single_sequence_variations",
     "support_tokens", "torch_threads",
 ]
-from .interval_attention import IntervalAttention, LossDerivatives, loss_derivatives  # noqa: E402
+from .interval_attention import IntervalAttention  # noqa: E402
+from .interval_attention import LossDerivatives as IntervalLossDerivatives  # noqa: E402
+from .interval_attention import loss_derivatives as interval_loss_derivatives  # noqa: E402
 from .stationary import (DescentCertificate, NewtonResult, StationaryCertificate, certified_inertia,  # noqa: E402
                          certify_stationary_point, descent_certificate, exact_span, find_stationary_point, hessian,
                          loss_subspace)
 
 __all__ += [
-    "IntervalAttention", "LossDerivatives", "loss_derivatives",
+    "IntervalAttention", "IntervalLossDerivatives", "interval_loss_derivatives",
     "DescentCertificate", "NewtonResult", "StationaryCertificate", "certified_inertia", "certify_stationary_point",
     "descent_certificate", "exact_span", "find_stationary_point", "hessian", "loss_subspace",
+]
+from .hessian import (LocalDerivatives, LossDerivatives, StableHessian, hessian_matrix,  # noqa: E402
+                      hessian_vector_product, loss_derivatives)
+from .mp_hessian import MPLocalDerivatives, mp_hessian_matrix, mp_hessian_vector_product  # noqa: E402
+from .smoothness import (LipschitzBound, LossConstants, StepJudgement, derivative_sups, judge_step,  # noqa: E402
+                         key_diameters, lipschitz_bound, loss_constants, search_hessian_norm)
+from .extrapolation import FLOAT64, MPMATH, IntegratorStats, LIEIntegrator, lie_extrapolation_step  # noqa: E402
+from .fixed_step import (FixedStepCheckpoint, FixedStepTrajectory, ModifiedFlow, Remainder, log_schedule,  # noqa: E402
+                         remainder, simulate_fixed_step, trajectory_evidence)
+from .mp_fixed_step import MPModifiedFlow, mp_simulate_fixed_step  # noqa: E402
+
+__all__ += [
+    "LocalDerivatives", "LossDerivatives", "StableHessian", "hessian_matrix", "hessian_vector_product",
+    "loss_derivatives", "MPLocalDerivatives", "mp_hessian_matrix", "mp_hessian_vector_product",
+    "LipschitzBound", "LossConstants", "StepJudgement", "derivative_sups", "judge_step", "key_diameters",
+    "lipschitz_bound", "loss_constants", "search_hessian_norm",
+    "FLOAT64", "MPMATH", "IntegratorStats", "LIEIntegrator", "lie_extrapolation_step",
+    "FixedStepCheckpoint", "FixedStepTrajectory", "ModifiedFlow", "Remainder", "log_schedule", "remainder",
+    "simulate_fixed_step", "trajectory_evidence", "MPModifiedFlow", "mp_simulate_fixed_step",
 ]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .losses import Loss
+from .threads import blas_threads
 
 
 @dataclass
@@ -58,6 +59,28 @@ def dominant_tokens(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
     return np.argmax(phi @ theta, axis=1)
 
 
+class WFeatures:
+    """The features Phi_it = vec(x_it z_i^T) of the self/cross-attention logits q_it = x_it^T W z_i, kept
+    factored as X (n, T, d) and Z (n, d2): shape (n, T, d * d2) without materialising it. StableAttention
+    contracts with X and Z instead (O(n T d + n d d2) per product rather than O(n T d d2)).
+
+    >>> f = WFeatures(np.ones((2, 3, 4)), np.ones((2, 5)))
+    >>> f.shape
+    (2, 3, 20)
+    """
+
+    def __init__(self, X: np.ndarray, Z: np.ndarray):
+        self.X = np.asarray(X, dtype=float)
+        self.Z = np.asarray(Z, dtype=float)
+        n, T, d = self.X.shape
+        self.shape = (n, T, d * self.Z.shape[1])
+
+    def dense(self) -> np.ndarray:
+        """Phi itself, (n, T, d * d2)."""
+        n, T, d = self.X.shape
+        return (self.X[:, :, :, None] * self.Z[:, None, None, :]).reshape(self.shape)
+
+
 class StableAttention:
     """The stable formulas of the module docstring for fixed data (Phi, gamma), evaluated at any theta.
 
@@ -67,32 +90,71 @@ class StableAttention:
     formulas exist once.
     """
 
-    def __init__(self, phi: np.ndarray, gamma: np.ndarray):
-        self.phi = np.asarray(phi, dtype=float)
+    def __init__(self, phi, gamma: np.ndarray):
+        self.factored = phi if isinstance(phi, WFeatures) else None
+        if self.factored is not None:   # x_it z_i^T features: the per-token arrays are X (n, T, d) and Z
+            self.phi = self.factored.X
+            self.Z = self.factored.Z
+        else:
+            self.phi = np.asarray(phi, dtype=float)
         self.gamma = np.asarray(gamma, dtype=float)
-        self.n, self.T, self.D = self.phi.shape
+        self.n, self.T = self.phi.shape[:2]
+        self.D = self.factored.shape[2] if self.factored is not None else self.phi.shape[2]
         self.dominant = None
+        self.dphi = None
 
-    def _refresh(self, theta: np.ndarray) -> None:
-        rows = np.arange(self.n)
-        self.dominant = np.argmax(self.phi @ theta, axis=1)
-        self.dphi = self.phi - self.phi[rows, self.dominant][:, None, :]
-        self.dphi_flat = self.dphi.reshape(self.n * self.T, self.D)
-        self.gamma_a = self.gamma[rows, self.dominant]
-        self.dgamma = self.gamma - self.gamma_a[:, None]          # 0 at a_i
-        self.off = np.zeros((self.n, self.T))
-        self.off[rows, self.dominant] = -np.inf                   # takes a_i out of every tail sum
+    def _query_weights(self, theta: np.ndarray) -> np.ndarray:
+        """Factored features: u_i = W z_i (n, d) with W = theta reshaped (d, d2), so q_it = <x_it, u_i>."""
+        W = np.asarray(theta, dtype=float).reshape(self.phi.shape[2], self.Z.shape[1])
+        return self.Z @ W.T
+
+    def _products_rows(self, arr: np.ndarray, theta: np.ndarray, rows) -> np.ndarray:
+        """<theta, F_it> for per-token arrays F of the sequences ``rows`` (None: all): the features, or their
+        differences to the dominant tokens; (k, T)."""
+        if self.factored is None:
+            return (arr.reshape(-1, arr.shape[-1]) @ theta).reshape(arr.shape[:2])
+        U = self._query_weights(theta)
+        U = U if rows is None else U[rows]
+        return np.einsum("itd,id->it", arr, U)
+
+    def _refresh(self, theta: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Dominant tokens at theta and the differences to them, for the sequences ``rows`` (default all).
+        Memory: one (n, T, D) array, allocated once and overwritten in place, row by row, where the dominant
+        token changed (so a state's ``dphi`` is valid until the kernel's next refresh), besides Phi itself."""
+        if self.dphi is None:
+            self.dphi = np.empty_like(self.phi)
+            self.dphi_flat = self.dphi.reshape(self.n * self.T, self.dphi.shape[2])
+            self.dominant = np.zeros(self.n, dtype=np.intp)
+            self.gamma_a = np.zeros(self.n)
+            self.dgamma = np.zeros((self.n, self.T))
+            self.off = np.zeros((self.n, self.T))
+        if rows is None or 4 * len(rows) > self.n:   # many rows: one contiguous pass is faster
+            rows = np.arange(self.n)
+        phi = self.phi[rows] if len(rows) < self.n else self.phi
+        dom = np.argmax(self._products_rows(phi, theta, rows if len(rows) < self.n else None), axis=1)
+        self.dominant[rows] = dom
+        if len(rows) < self.n:
+            self.dphi[rows] = phi - phi[np.arange(len(rows)), dom][:, None, :]
+        else:
+            np.subtract(self.phi, self.phi[rows, dom][:, None, :], out=self.dphi)
+        self.gamma_a[rows] = self.gamma[rows, dom]
+        self.dgamma[rows] = self.gamma[rows] - self.gamma_a[rows, None]   # 0 at a_i
+        self.off[rows] = 0.0
+        self.off[rows, dom] = -np.inf                                     # takes a_i out of every tail sum
 
     def tails(self, theta: np.ndarray):
         """(r_tail, e_tail, z, gap, u): r_it = <theta, Phi_it - Phi_{i,a_i}> (<= 0) with -inf at a_i,
         e_tail = e^{r_tail}, z_i = 1 + sum_{t != a_i} e^{r_it}, gap_i = sum_{t != a_i} s_it (gamma_{i,a_i} - gamma_it),
-        u_i = gamma_{i,a_i} - gap_i = Y_i f(X_i)."""
-        if self.dominant is None:
-            self._refresh(theta)
-        r = (self.dphi_flat @ theta).reshape(self.n, self.T)
-        if r.max() > 0:
-            self._refresh(theta)
-            r = (self.dphi_flat @ theta).reshape(self.n, self.T)
+        u_i = gamma_{i,a_i} - gap_i = Y_i f(X_i). The dominant tokens are refreshed in the sequences where some
+        r_it turned positive."""
+        with blas_threads(1):
+            if self.dphi is None:
+                self._refresh(theta)
+            r = self._products_rows(self.dphi, theta, None)
+            changed = np.nonzero(r.max(axis=1) > 0)[0]
+            if len(changed):
+                self._refresh(theta, changed)
+                r[changed] = self._products_rows(self.dphi[changed], theta, changed)
         r_tail = np.minimum(r, 0.0) + self.off
         e_tail = np.exp(r_tail)
         z = 1.0 + e_tail.sum(axis=1)
@@ -114,7 +176,11 @@ class StableAttention:
     def gradient(self, theta: np.ndarray, loss: Loss, scaled: bool = False, tails=None) -> np.ndarray:
         """grad_theta L (or, with ``scaled``, the same vector times e^{-max r}) by the stable formula."""
         c = self.coefficients(theta, loss, scaled, tails)
-        return (c.reshape(self.n * self.T) @ self.dphi_flat) / self.n
+        with blas_threads(1):
+            if self.factored is not None:   # sum_it c_it vec((x_it - x_{i,a_i}) z_i^T)
+                M = np.einsum("it,itd->id", c, self.dphi)          # sum_t c_it (x_it - x_{i,a_i})
+                return (M.T @ self.Z).ravel() / self.n
+            return (c.reshape(self.n * self.T) @ self.dphi_flat) / self.n
 
     def state(self, theta: np.ndarray) -> AttentionState:
         """The full decomposition at theta (see :class:`AttentionState`)."""
@@ -124,7 +190,8 @@ class StableAttention:
         return AttentionState(dominant=self.dominant.copy(), r=np.where(mask, r_tail, 0.0),
                               e=np.where(mask, e_tail, 1.0), tail_sum=tail_sum,
                               s=np.where(mask, e_tail, 1.0) / z[:, None], one_minus_mass=tail_sum / z, gap=gap,
-                              u=u, dphi=self.dphi, dgamma=self.dgamma, mask=mask)
+                              u=u, dphi=self.dphi if self.factored is None else None, dgamma=self.dgamma,
+                              mask=mask)
 
 
 def attention_state(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray) -> AttentionState:

@@ -147,6 +147,46 @@ class BatchedTrajectory:
 SHRINK, GROWTH = 0.5, 1.1
 
 
+@dataclass
+class BatchedStep:
+    """One step of :func:`batched_gd` for every batch element: the (scaled, for normalised GD) gradient g (B, D),
+    dominant tokens, 1 - s_a, the scaling exponent rmax, ||g||, the unit direction, the step rule's factors
+    f (B,), the step sizes eta (B,) and the update delta (theta_{k+1} = theta - delta)."""
+
+    g: torch.Tensor
+    dominant: torch.Tensor
+    one_minus_mass: torch.Tensor
+    rmax: torch.Tensor
+    grad_norm: torch.Tensor
+    unit: torch.Tensor
+    factor: torch.Tensor
+    eta: torch.Tensor
+    delta: torch.Tensor
+
+
+def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "normalized", step: float = 1.0,
+                 adaptive: bool = False, relative: float = 0.0, update: bool = True) -> BatchedStep:
+    """The step :func:`batched_gd` takes from theta (B, D) (its code path): g = the stable gradient (scaled by
+    e^{-max r} for normalised GD), unit = g/||g|| (0 where g = 0); normalised: eta_b = ``step``, or with
+    ``adaptive`` the step rule above from the previous factors ``factor`` (B,) and directions ``prev`` (B, D)
+    (the factors are not updated when ``update`` is False or there is no previous direction),
+    delta = eta_b unit_b; fixed: delta = step g."""
+    normalized = method == "normalized"
+    B = theta.shape[0]
+    g, dominant, omm, rmax = batched_gradient(theta, phi, gamma, dloss, scaled=normalized)
+    gn = g.norm(dim=1)
+    unit = torch.where(gn[:, None] > 0, g / gn.clamp_min(1e-300)[:, None], torch.zeros_like(g))
+    if normalized and adaptive and prev is not None and update:
+        turned = (unit * prev).sum(dim=1) < 0
+        factor = torch.where(turned, factor * SHRINK, torch.clamp(factor * GROWTH, max=1.0))
+    if normalized and adaptive:
+        eta = factor * torch.clamp(relative * theta.norm(dim=1), min=float(step))
+    else:
+        eta = torch.full((B,), float(step), dtype=theta.dtype, device=theta.device)
+    delta = eta[:, None] * unit if normalized else step * g
+    return BatchedStep(g, dominant, omm, rmax, gn, unit, factor, eta, delta)
+
+
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
                iterations: int = 10_000, per_decade: int = 10, device: str | None = None,
                adaptive: bool = False, relative: float = 0.0, state: dict | None = None,
@@ -180,17 +220,11 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
     ln10 = float(np.log(10.0))
     with torch.no_grad():
         for k in range(start, end + 1):
-            g, dominant, omm, rmax = batched_gradient(theta, phi_t, gamma_t, dloss, scaled=normalized)
-            gn = g.norm(dim=1)
-            unit = torch.where(gn[:, None] > 0, g / gn.clamp_min(1e-300)[:, None], torch.zeros_like(g))
             last = k == end
-            if normalized and adaptive and prev is not None and not last:
-                turned = (unit * prev).sum(dim=1) < 0
-                factor = torch.where(turned, factor * SHRINK, torch.clamp(factor * GROWTH, max=1.0))
-            if normalized and adaptive:
-                eta = factor * torch.clamp(relative * theta.norm(dim=1), min=float(step))
-            else:
-                eta = torch.full((B,), float(step), **f64)
+            bs = batched_step(theta, phi_t, gamma_t, dloss, factor, prev, method=method, step=step,
+                              adaptive=adaptive, relative=relative, update=not last)
+            dominant, omm, rmax, gn, unit, factor, eta = bs.dominant, bs.one_minus_mass, bs.rmax, bs.grad_norm, \
+                bs.unit, bs.factor, bs.eta
             if k in schedule and not (state is not None and k == start):
                 its.append(k)
                 thetas.append(theta.cpu().numpy().copy())
@@ -201,11 +235,9 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
                 etas.append(eta.cpu().numpy().copy() if normalized else np.full(B, float(step)))
             if last:
                 break
+            theta = theta - bs.delta
             if normalized:
-                theta = theta - eta[:, None] * unit
                 prev = unit
-            else:
-                theta = theta - step * g
     state = {"factor": factor.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
              "theta": theta.cpu().numpy(), "iteration": end}
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),

@@ -6,6 +6,9 @@
   f_k halves when the new gradient points against the previous step (<g_k, g_{k-1}> < 0, a zigzag) and
   otherwise grows by 10%, capped at 1 (rho = ``relative``, default 0).
 
+One step is :func:`float64_step` (the run's code path, also used to reproduce a step from a checkpoint: each
+checkpoint keeps the step rule's state entering its iteration).
+
 The gradient is the stable one of :mod:`numeric.attention`; the normalised step uses the scaled
 gradient, whose direction survives at any norm. The loop records a :class:`Checkpoint` at
 iterations spaced geometrically (``per_decade`` per factor of ten); an optional ``observer`` sees
@@ -34,7 +37,9 @@ class Checkpoint:
     one_minus_mass = max_i (1 - s_{i,a_i}) (computed without cancellation),
     grad_norm = ||grad L(theta_k)|| (0 when it underflows), grad_log10 = log10 ||grad L(theta_k)|| (finite
     where grad_norm underflows; -inf at an exact zero), step = the normalised step eta_k taken next (the
-    fixed step for fixed-step GD), extra: what an observer added.
+    fixed step for fixed-step GD), extra: what an observer added, step_state = the step rule's state entering
+    iteration k (f_{k-1} and the previous unit direction), from which :func:`float64_step` reproduces the
+    step taken at k exactly.
     """
 
     iteration: int
@@ -47,6 +52,70 @@ class Checkpoint:
     extra: dict = field(default_factory=dict)
     grad_log10: float | None = None
     step: float | None = None
+    step_state: "StepState | None" = None
+
+
+@dataclass
+class StepState:
+    """The state of the step rule entering an iteration: ``factor`` = f_{k-1} (1 before the first iteration)
+    and ``direction`` = the previous unit step direction g_{k-1}/||g_{k-1}|| (None at the start)."""
+
+    factor: float = 1.0
+    direction: np.ndarray | None = None
+
+
+@dataclass
+class FloatStep:
+    """One step of :func:`run_gd` from theta: the (scaled, for normalised GD) gradient ``g`` and its norm,
+    the unit direction (normalised GD), the step rule's factor f_k and whether the zigzag test turned it down
+    (None without a test), the step size eta_k, the update ``delta`` (theta_{k+1} = theta - delta) and the
+    attention tails of the gradient computation."""
+
+    g: np.ndarray
+    grad_norm: float
+    unit: np.ndarray | None
+    factor: float
+    turned: bool | None
+    eta: float
+    delta: np.ndarray
+    tails: tuple
+
+
+def step_size(state: StepState, unit: np.ndarray, theta: np.ndarray, step: float, adaptive: bool,
+              relative: float = 0.0) -> tuple:
+    """(f_k, turned, eta_k) of normalised GD: eta_k = ``step``, or (``adaptive``) the rule of
+    :mod:`numeric.batched`: f_k = f_{k-1} SHRINK when <unit_k, unit_{k-1}> < 0 (turned), else
+    min(1, f_{k-1} GROWTH) (f_k = f_{k-1} without a previous direction), eta_k = f_k max(step, rho ||theta_k||)."""
+    from .batched import GROWTH, SHRINK
+
+    if not adaptive:
+        return state.factor, None, float(step)
+    factor, turned = state.factor, None
+    if state.direction is not None:
+        turned = float(unit @ state.direction) < 0
+        factor = factor * SHRINK if turned else min(1.0, factor * GROWTH)
+    return factor, turned, factor * max(float(step), relative * float(np.sqrt(theta @ theta)))
+
+
+def float64_step(kernel: StableAttention, theta: np.ndarray, loss: Loss, state: StepState, *, method: str,
+                 step: float, adaptive: bool = False, relative: float = 0.0) -> FloatStep:
+    """The step :func:`run_gd` takes from theta with the step rule's ``state`` (the code path of the run):
+
+    * normalised: g = e^{-max r} grad L(theta) (stable, scaled), unit = g/||g|| (0 when g = 0),
+      (f_k, eta_k) = :func:`step_size`, delta = eta_k unit;
+    * fixed: g = grad L(theta), delta = step g.
+    """
+    normalized = method == "normalized"
+    tails = kernel.tails(theta)
+    g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
+    gn = float(np.sqrt(g @ g))
+    if not normalized:
+        return FloatStep(g=g, grad_norm=gn, unit=None, factor=state.factor, turned=None, eta=float(step),
+                         delta=step * g, tails=tails)
+    unit = g / gn if gn > 0 else g
+    factor, turned, eta = step_size(state, unit, theta, step, adaptive, relative)
+    return FloatStep(g=g, grad_norm=gn, unit=unit, factor=factor, turned=turned, eta=eta, delta=eta * unit,
+                     tails=tails)
 
 
 @dataclass
@@ -88,10 +157,13 @@ class CheckpointSchedule:
 
     A loop asks ``due(k, stationary)`` each step; when it is due it builds its checkpoint and calls
     ``record(cp, stationary)``, which returns the stop reason when the run ends there (else None).
+    A run continued from iteration ``start`` has a checkpoint at ``start`` and then those of the schedule of
+    an uninterrupted run.
     """
 
-    def __init__(self, max_iter: int, per_decade: int, time_budget: float | None = None, observer=None):
-        self.iterations = checkpoint_schedule(max_iter, per_decade)
+    def __init__(self, max_iter: int, per_decade: int, time_budget: float | None = None, observer=None,
+                 start: int = 0):
+        self.iterations = [start] + [k for k in checkpoint_schedule(max_iter, per_decade) if k > start]
         self.time_budget = float("inf") if time_budget is None else time_budget
         self.observer = observer
         self.checkpoints: list = []
@@ -133,25 +205,15 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     """
     if method not in METHODS:
         raise ValueError(f"unknown GD method {method!r}; expected one of {METHODS}")
-    from .batched import GROWTH, SHRINK
-
     theta = np.array(theta0, dtype=float).ravel().copy()
     book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
     kernel = StableAttention(phi, gamma)
     normalized = method == "normalized"
-    factor = 1.0
-    eta = float(step)
-    prev = None
+    state = StepState()
     k = 0
     while True:
-        tails = kernel.tails(theta)
-        g = kernel.gradient(theta, loss, scaled=normalized, tails=tails)
-        gn = float(np.sqrt(g @ g))
-        unit = g / gn if gn > 0 else g
-        if normalized and adaptive:
-            if prev is not None:
-                factor = factor * SHRINK if float(unit @ prev) < 0 else min(1.0, factor * GROWTH)
-            eta = factor * max(float(step), relative * float(np.sqrt(theta @ theta)))
+        fs = float64_step(kernel, theta, loss, state, method=method, step=step, adaptive=adaptive, relative=relative)
+        tails, g, gn, eta = fs.tails, fs.g, fs.grad_norm, fs.eta
         if book.due(k, gn == 0.0):
             st = kernel.state(theta)
             true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g
@@ -166,15 +228,15 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
                             selected=tuple(int(a) for a in st.dominant),
                             one_minus_mass=float(np.max(st.one_minus_mass)),
                             grad_norm=float(np.linalg.norm(true_g)), grad_log10=glog,
-                            step=eta if normalized else float(step))
+                            step=eta if normalized else float(step),
+                            step_state=StepState(state.factor, None if state.direction is None
+                                                 else state.direction.copy()))
             stop_reason = book.record(cp, gn == 0.0)
             if stop_reason:
                 break
+        theta -= fs.delta
         if normalized:
-            theta -= eta * unit
-            prev = unit
-        else:
-            theta -= step * g
+            state = StepState(fs.factor, fs.unit)
         k += 1
     return Trajectory(method=method, step=step, checkpoints=book.checkpoints, stop_reason=stop_reason,
                       seconds=book.seconds)

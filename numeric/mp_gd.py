@@ -1,7 +1,8 @@
 """Gradient descent in arbitrary precision (mpmath), mirroring :func:`numeric.gd.run_gd`.
 
 * fixed step:       theta_{k+1} = theta_k - eta grad L(theta_k)
-* normalised step:  theta_{k+1} = theta_k - eta grad L(theta_k) / ||grad L(theta_k)||
+* normalised step:  theta_{k+1} = theta_k - eta_k grad L(theta_k) / ||grad L(theta_k)||, eta_k = eta or (``adaptive``)
+  the step rule of :mod:`numeric.gd` (the sign of <g_k, g_{k-1}> exact, eta_k at the working precision)
 
 with the stable gradient of DESIGN.md section 3 at ``dps`` decimal digits. Checkpoints (log-spaced, as in
 float64) are :class:`MPCheckpoint`: theta as mpmath numbers, and, besides the float fields of
@@ -38,9 +39,10 @@ import numpy as np
 from mpmath.libmp import (dps_to_prec, fone, from_float, from_int, from_man_exp, from_rational, fzero, mpf_add,
                           mpf_div, mpf_exp, mpf_mul, mpf_neg, mpf_sub, mpf_sum)
 
-from .gd import METHODS, Checkpoint, CheckpointSchedule, Trajectory
+from .batched import GROWTH, SHRINK
+from .gd import METHODS, Checkpoint, CheckpointSchedule, StepState, Trajectory
 from .losses import Loss
-from .mp_attention import (mp_attention_state, mp_excess_loss, mp_gradient, mp_loss_value, mp_norm)
+from .mp_attention import mp_array, mp_attention_state, mp_excess_loss, mp_gradient, mp_loss_value, mp_norm
 
 KERNELS = ("fixed", "reference")
 GUARD_BITS = 16
@@ -249,7 +251,18 @@ class FixedPointKernel:
         return sel, G, M
 
 
-def _checkpoint(k, theta_fixed, P, phi, gamma, loss, dps) -> MPCheckpoint:
+def _direction(G: list) -> list:
+    """The integer direction G as mpf numbers scaled by a power of two (exactly; only the direction matters)."""
+    shift = max((abs(int(x)).bit_length() for x in G), default=0)
+    return [mpmath.mp.make_mpf(from_man_exp(int(x), -shift)) for x in G]
+
+
+def _round(q: Fraction) -> int:
+    """The integer nearest to a rational."""
+    return (2 * q.numerator + q.denominator) // (2 * q.denominator)
+
+
+def _checkpoint(k, theta_fixed, P, phi, gamma, loss, dps, step_fixed=None) -> MPCheckpoint:
     theta = np.array([from_fixed(x, P) for x in theta_fixed], dtype=object)
     with mpmath.workdps(dps):
         st = mp_attention_state(theta, phi, gamma, dps)
@@ -260,17 +273,23 @@ def _checkpoint(k, theta_fixed, P, phi, gamma, loss, dps) -> MPCheckpoint:
         gnorm = mp_norm(mp_gradient(theta, phi, gamma, loss, dps, st))
     return MPCheckpoint(iteration=k, theta=theta, norm=float(nrm), loss=float(L),
                         selected=tuple(int(a) for a in st.dominant), one_minus_mass=float(omm),
-                        grad_norm=float(gnorm), dps=dps, norm_mp=nrm, loss_mp=L, excess_loss_mp=exc,
-                        one_minus_mass_mp=omm, grad_norm_mp=gnorm)
+                        grad_norm=float(gnorm), dps=dps, step=None if step_fixed is None else step_fixed / 2 ** P,
+                        norm_mp=nrm, loss_mp=L, excess_loss_mp=exc, one_minus_mass_mp=omm, grad_norm_mp=gnorm)
 
 
 def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "normalized", step: float = 1.0,
               max_iter: int = 300_000, time_budget: float | None = None, per_decade: int = 10,
-              observer: Callable[[Checkpoint], bool] | None = None, kernel: str = "fixed") -> Trajectory:
+              observer: Callable[[Checkpoint], bool] | None = None, kernel: str = "fixed", adaptive: bool = False,
+              relative: float = 0.0, state=None, start: int = 0) -> Trajectory:
     """Run GD from theta0 at ``dps`` digits and return its trajectory of :class:`MPCheckpoint` (module docstring).
 
-    Same schedule, stop reasons and observer protocol as :func:`numeric.gd.run_gd`. ``phi``/``gamma`` may be
-    exact (Fractions, e.g. ``Dataset.features_exact()``) or floats; ``theta0`` and ``step`` are taken exactly.
+    Same schedule, stop reasons, observer protocol and step rule as :func:`numeric.gd.run_gd` (``adaptive``:
+    eta_k = f_k max(step, rho ||theta_k||), f_k = f_{k-1} SHRINK when <g_k, g_{k-1}> < 0, else
+    min(1, f_{k-1} GROWTH), rho = ``relative``; the sign of the inner product is exact, f_k and eta_k are
+    rounded to the working precision). ``phi``/``gamma`` may be exact
+    (Fractions, e.g. ``Dataset.features_exact()``) or floats; ``theta0`` and ``step`` are taken exactly.
+    ``state`` (a :class:`numeric.gd.StepState`, e.g. a float64 checkpoint's) and ``start`` continue a run
+    from iteration ``start`` with that step rule state (checkpoints as in the uninterrupted run).
     """
     if method not in METHODS:
         raise ValueError(f"unknown GD method {method!r}; expected one of {METHODS}")
@@ -284,27 +303,48 @@ def run_gd_mp(theta0, phi, gamma, loss: Loss, *, dps: int = 30, method: str = "n
     theta = [to_fixed(x, P) for x in np.asarray(theta0, dtype=object).reshape(-1)]
     if len(theta) != ker.D:
         raise ValueError(f"theta0 has {len(theta)} entries, the features have {ker.D}")
-    S = to_fixed(step, P)
-    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
+    S_nominal = S = to_fixed(step, P)
+    one = 1 << P
+    F = one if state is None else to_fixed(state.factor, P)          # the step rule's factor f, fixed point
+    prev = None if state is None or state.direction is None else \
+        [to_fixed(x, P) for x in np.asarray(state.direction, dtype=object).reshape(-1)]
+    shrink, growth, rho = _rational(SHRINK), _rational(GROWTH), _rational(relative)
+    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer, start=start)
     normalized = method == "normalized"
-    k = 0
+    with mpmath.workdps(dps + 10):   # the data of the checkpoint quantities, rounded once
+        phi_c, gamma_c = mp_array(phi), mp_array(gamma)
+    k = start
     while True:
         if kernel == "fixed":
             _, G, M = ker.gradient(theta)
+            zero = not any(G)
         else:
             with mpmath.workprec(P):
                 th = [from_fixed(x, P) for x in theta]
                 g = mp_gradient(th, phi, gamma, loss, dps, scaled=normalized)
                 gn_mp = mp_norm(g)
-                delta = [step * x / gn_mp if normalized else step * x for x in g] if gn_mp else []
-                G, M = [to_fixed(x, P) for x in delta] or [0] * ker.D, None
-        zero = (not any(G)) if M is not None else not gn_mp
+                # the direction (normalised) or the gradient times 2^P (fixed), in fixed point
+                G = [to_fixed(x / gn_mp if normalized else x * 2 ** P, P) for x in g] if gn_mp else [0] * ker.D
+                M, zero = None, not gn_mp
+        F_in = F
+        if normalized and adaptive:
+            if prev is not None:
+                # the step rule: the sign of <G_k, G_{k-1}> is exact in fixed point
+                F = _round(F * shrink) if sum(map(mul, G, prev)) < 0 else min(one, _round(F * growth))
+            base = max(S_nominal, _round(rho * math.isqrt(sum(t * t for t in theta)))) if rho else S_nominal
+            S = (F * base + (one >> 1)) >> P
         if book.due(k, zero):
-            stop_reason = book.record(_checkpoint(k, theta, P, phi, gamma, loss, dps), zero)
+            cp = _checkpoint(k, theta, P, phi_c, gamma_c, loss, dps, S)
+            cp.step_state = StepState(factor=from_fixed(F_in, P), direction=None if prev is None else _direction(prev))
+            stop_reason = book.record(cp, zero)
             if stop_reason:
                 break
-        if M is None:  # reference kernel: G is the step itself in fixed point
-            theta = [t - x for t, x in zip(theta, G)]
+        if normalized:
+            prev = G
+        if M is None and normalized:  # reference kernel: G is the unit direction in fixed point
+            theta = [t - (S * x) // (1 << P) for t, x in zip(theta, G)]
+        elif M is None:  # reference kernel, fixed step: G is 2^P grad L in fixed point
+            theta = [t - (S * x) // (1 << (2 * P)) for t, x in zip(theta, G)]
         elif normalized:
             gn = math.isqrt(sum(x * x for x in G))
             theta = [t - (S * x) // gn for t, x in zip(theta, G)]

@@ -85,9 +85,12 @@ def _mp_singular_values(M: mpmath.matrix) -> list:
 
 def nuclear_certificate(A, b, W, lam, d: int, d2: int | None = None, dps: int = 30,
                         tol: float = 1e-6) -> NuclearCertificate:
-    """The weak-duality bracket of the module docstring, from the data A, b (float or exact rationals),
-    a candidate W and multipliers lambda >= 0 (negative entries are clipped to 0)."""
+    """The weak-duality bracket of the module docstring, from the data A, b (float or exact rationals, or a
+    lazy ``numeric.ExactRows``: see :func:`_rows_certificate`), a candidate W and multipliers lambda >= 0
+    (negative entries are clipped to 0)."""
     d2 = d if d2 is None else d2
+    if hasattr(A, "approx") and hasattr(A, "rows"):
+        return _rows_certificate(A, b, W, lam, d, d2, dps, tol)
     with mpmath.workdps(dps):
         def mpf(x):
             return mpmath.mpf(x.numerator) / x.denominator if hasattr(x, "numerator") and not isinstance(x, float) \
@@ -144,3 +147,49 @@ def numerical_rank(M: np.ndarray, rtol: float = 1e-6) -> int:
     """The number of singular values of M above rtol * sigma_max."""
     s = np.linalg.svd(np.asarray(M, dtype=float), compute_uv=False)
     return int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
+
+
+def _rows_certificate(A, b, W, lam, d: int, d2: int, dps: int, tol: float) -> NuclearCertificate:
+    """The same bracket from a lazy exact matrix A (numeric.ExactRows: float rows ``approx`` with
+    |A_jk - approx_jk| <= error_j), without converting all m x D entries to mpmath:
+
+    * min_j <A_j, W> / b_j: float64 values with rigorous error bounds single out the rows that can attain
+      the minimum; only those are evaluated in mpmath from their exact rows;
+    * M = sum_j lambda_j A_j: M_f = sum_j lambda_j approx_j in float64 and an entrywise bound E on
+      |M - M_f| (rounding gamma_m |lambda| |approx| plus lambda^T error), so ||M||_2 <= ||M_f||_2 + ||E||_F
+      with ||M_f||_2 from mpmath's SVD; lower = lambda^T b / (||M_f||_2 + ||E||_F) stays a lower bound.
+    """
+    from .exact_rows import U, float_with_error
+
+    m, D = A.shape
+    w_f = np.asarray(W, dtype=float).ravel()
+    lam_f = np.maximum(np.asarray(lam, dtype=float).ravel(), 0.0)
+    b_obj = list(np.asarray(b, dtype=object).ravel())
+    b_f, b_err = float_with_error(b_obj)
+    with np.errstate(over="ignore", invalid="ignore"):
+        absA = np.abs(A.approx)
+        marg = A.approx @ w_f
+        err = 2 * ((D + 4) * U * (absA @ np.abs(w_f)) + A.error * np.sum(np.abs(w_f)) + 4 * U * np.abs(marg)) + 1e-300
+        lo = (marg - err) / (b_f + b_err)
+        hi = (marg + err) / np.maximum(b_f - b_err, 1e-300)
+        M_f = (lam_f @ A.approx).reshape(d, d2)
+        E = 2 * ((m + 4) * U * (lam_f @ absA) + lam_f @ A.error + 4 * U * np.abs(M_f.ravel()))
+    cand = np.nonzero(~(lo > np.min(hi)))[0].tolist() if m else []
+    with mpmath.workdps(dps):
+        def mpf(x):
+            return mpmath.mpf(x.numerator) / x.denominator if hasattr(x, "numerator") and not isinstance(x, float) \
+                else mpmath.mpf(int(x.p)) / int(x.q) if hasattr(x, "p") else mpmath.mpf(float(x))
+        w = [mpmath.mpf(float(x)) for x in w_f]
+        rows = A.rows(cand)
+        min_margin = min(mpmath.fsum(mpf(a) * x for a, x in zip(row, w)) / mpf(b_obj[j]) for j, row in zip(cand, rows))
+        Wm = mpmath.matrix(d, d2)
+        for a in range(d):
+            for c in range(d2):
+                Wm[a, c] = w[a * d2 + c] / min_margin
+        upper = mpmath.fsum(_mp_singular_values(Wm))
+        Mm = mpmath.matrix([[mpmath.mpf(float(x)) for x in row] for row in M_f])
+        spectral = max(_mp_singular_values(Mm)) + mpmath.mpf(float(np.sqrt(np.sum(E * E))) * (1 + 1e-12))
+        lower = mpmath.fsum(mpmath.mpf(float(l)) * mpf(bj) for l, bj in zip(lam_f, b_obj)) / spectral
+        gap = upper / lower - 1
+        return NuclearCertificate(lower=lower, upper=upper, gap=gap, spectral=spectral, min_margin=min_margin,
+                                  ok=bool(min_margin > 0 and 0 <= gap <= tol), dps=dps)

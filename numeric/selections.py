@@ -27,8 +27,22 @@ from scipy.optimize import nnls
 from .svm import svm_constraints
 
 
+MAX_ENUMERATION = 1 << 20   # all_selections refuses more selections than this (T^n grows too fast to list)
+
+
+def enumeration_size(n: int, T: int) -> int | None:
+    """T^n, or None when it exceeds MAX_ENUMERATION (computed without forming a huge power)."""
+    if n * np.log2(max(T, 1)) > 40:
+        return None
+    count = T ** n
+    return count if count <= MAX_ENUMERATION else None
+
+
 def all_selections(n: int, T: int) -> np.ndarray:
-    """Every selection alpha in {0..T-1}^n, shape (T^n, n), in lexicographic order."""
+    """Every selection alpha in {0..T-1}^n, shape (T^n, n), in lexicographic order. Only where T^n is at most
+    ``MAX_ENUMERATION`` (a ValueError otherwise: callers enumerate only small problems)."""
+    if enumeration_size(n, T) is None:
+        raise ValueError(f"T^n = {T}^{n} selections are too many to enumerate (limit {MAX_ENUMERATION})")
     grids = np.indices((T,) * n).reshape(n, -1).T
     return np.ascontiguousarray(grids)
 
@@ -49,7 +63,8 @@ def candidate_selections(n: int, T: int, base, limit: int = 4096) -> np.ndarray:
     """The selections worth examining: all T^n of them when T^n <= ``limit``; otherwise the ``base``
     selections (optimal tokens, the selections GD reached) and their single-sequence variations,
     deduplicated in order of first appearance."""
-    if T ** n <= limit:
+    size = enumeration_size(n, T)
+    if size is not None and size <= limit:
         return all_selections(n, T)
     rows = []
     for sel in base:
@@ -57,8 +72,34 @@ def candidate_selections(n: int, T: int, base, limit: int = 4096) -> np.ndarray:
     for sel in base:
         rows.append(single_sequence_variations(sel, T))
     stacked = np.concatenate(rows, axis=0) if rows else np.zeros((0, n), dtype=int)
-    _, first = np.unique(stacked, axis=0, return_index=True)
-    return stacked[np.sort(first)]
+    return stacked[_first_occurrences(stacked)]
+
+
+def _first_occurrences(rows: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct row, increasing. Rows are hashed to one 64-bit
+    number each (a random linear form, wrapping); only rows with equal hashes are compared entry by entry,
+    so the cost is O(rows x n) rather than a lexicographic sort of whole rows."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=int)
+    weights = np.random.default_rng(12345).integers(1, 2 ** 62, size=rows.shape[1], dtype=np.int64)
+    with np.errstate(over="ignore"):
+        h = rows.astype(np.int64) @ weights
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    keep = []
+    start = 0
+    for end in list(np.nonzero(np.diff(hs))[0] + 1) + [len(hs)]:
+        group = order[start:end]       # equal hashes, in order of appearance
+        if len(group) == 1:
+            keep.append(int(group[0]))
+        else:
+            seen: list = []
+            for j in group:
+                if not any(np.array_equal(rows[j], rows[k]) for k in seen):
+                    seen.append(int(j))
+            keep.extend(seen)
+        start = end
+    return np.sort(np.array(keep, dtype=int))
 
 
 @dataclass

@@ -156,6 +156,8 @@ def kkt_system(kind: str, m: int = 2, shape: tuple = (2, 1), margins=None, A=Non
 # -- exact certificates ---------------------------------------------------------------------------------
 
 def _fmpq(x) -> fmpq:
+    if isinstance(x, fmpq):
+        return x
     if isinstance(x, Fraction):
         return fmpq(x.numerator, x.denominator)
     if isinstance(x, (int, np.integer)):
@@ -229,6 +231,7 @@ class SVMCertificate:
     dps: int | None = None
     iterations: int = 0
     seconds: float = 0.0
+    exact_rows: int = 0   # constraint rows taken in exact arithmetic (the others settled by a float64 bound)
 
     def theta_strings(self) -> list | None:
         """theta as fraction strings ("7/5"), exact case only."""
@@ -242,7 +245,8 @@ class SVMCertificate:
             ev.update({"theta": self.theta_strings(), "norm_squared": str(self.norm_squared),
                        "multipliers": {str(j): str(self.lam[j]) for j in self.basis},
                        "basis": list(self.basis), "active": list(self.active), "checks": dict(self.checks),
-                       "iterations": self.iterations, "arithmetic": "exact rationals (python-flint fmpq)"})
+                       "iterations": self.iterations, "arithmetic": "exact rationals (python-flint fmpq)",
+                       "exact_rows": self.exact_rows})
         elif self.status == "mpmath":
             ev.update({"kkt_residual": self.residual, "dps": self.dps})
         if self.infeasible:
@@ -258,21 +262,57 @@ def _solve_on_basis(A: fmpq_mat, b: fmpq_mat, basis: list) -> tuple[fmpq_mat, fm
     return lam_B, AB.transpose() * lam_B
 
 
+class _ExactRowCache:
+    """Rows of a lazy exact matrix (numeric.ExactRows protocol) as lists of fmpq, converted once."""
+
+    def __init__(self, src, max_entry_bits: int):
+        self.src = src
+        self.D = src.shape[1]
+        self.max_entry_bits = max_entry_bits
+        self.rows: dict = {}
+        self.big = 0
+
+    def fetch(self, indices) -> None:
+        missing = list(dict.fromkeys(int(j) for j in indices if int(j) not in self.rows))
+        if missing:
+            for j, row in zip(missing, self.src.rows(missing)):
+                r = [_fmpq(x) for x in row]
+                self.big = max([self.big] + [max(abs(int(x.p)).bit_length(), int(x.q).bit_length()) for x in r])
+                self.rows[j] = r
+
+    def matrix(self, indices) -> fmpq_mat:
+        indices = [int(j) for j in indices]
+        self.fetch(indices)
+        return fmpq_mat(len(indices), self.D, [x for j in indices for x in self.rows[j]])
+
+
+class _TooBig(Exception):
+    pass
+
+
 def certify_svm(A, b, active_guess, *, max_iter: int = 200, polished=None, max_entry_bits: int = 4096) -> SVMCertificate:
     """Certify min ||theta|| s.t. A theta >= b over the exact rationals, starting from ``active_guess``.
 
     On an independent subset B of the active rows (exact rank decisions, so dependent or surplus
     active rows are fine) solve (A_B A_B^T) lambda_B = b_B, theta = A_B^T lambda_B; drop a row with a
-    negative multiplier or put the most violated constraint first in the active list (so that it enters
+    negative multiplier or put a violated constraint first in the active list (so that it enters
     the next independent subset) until neither happens; then check exactly:
     lambda >= 0, A theta >= b, lambda_j (A_j theta - b_j) = 0 and theta = A^T lambda. When that cannot
     be done exactly (entries larger than ``max_entry_bits`` bits, or no convergence) the ``polished``
     mpmath solution (numeric.PolishedSVM), if given and within tolerance, makes the status "mpmath".
+
+    ``A`` is an array of exact rationals or a lazy matrix (``numeric.ExactRows``: float rows with an error
+    bound and exact rows on demand). Only the rows whose slack A_j theta - b_j a rigorous float64 bound
+    (``numeric.exact_rows.slack_lower_bounds``) cannot prove positive are taken exactly; every other row
+    satisfies its constraint strictly, with lambda_j = 0, so all four conditions hold for it.
+    ``exact_rows`` of the certificate counts the rows taken exactly.
     """
+    from attnsvm.numeric.exact_rows import as_exact_rows, float_with_error, slack_lower_bounds
+
     start = time.perf_counter()
-    A_obj = np.asarray(A, dtype=object)
-    b_obj = np.asarray(b, dtype=object).ravel()
-    m = A_obj.shape[0]
+    src = as_exact_rows(A)
+    m, D = src.shape
+    b_obj = list(np.asarray(b, dtype=object).ravel())
 
     def fallback(reason: str) -> SVMCertificate:
         if polished is not None and polished.ok:
@@ -281,66 +321,115 @@ def certify_svm(A, b, active_guess, *, max_iter: int = 200, polished=None, max_e
         return SVMCertificate(status="none", reason=reason, seconds=time.perf_counter() - start)
 
     try:
-        Af, bf = to_fmpq_mat(A_obj), to_fmpq_mat(b_obj)
+        bq = [_fmpq(x) for x in b_obj]
+        b_f, b_err = float_with_error(b_obj)
+        cache = _ExactRowCache(src, max_entry_bits)
     except TypeError as exc:
         return fallback(f"data are not exact rationals: {exc}")
-    big = max((max(abs(int(x.p)).bit_length(), int(x.q).bit_length()) for x in Af.entries()), default=0)
-    if big > max_entry_bits:
-        return fallback(f"entries of {big} bits exceed the exact-arithmetic limit of {max_entry_bits}")
+
+    def exact_slacks(theta: fmpq_mat, rows: list) -> dict:
+        if not rows:
+            return {}
+        s = cache.matrix(rows) * theta
+        if cache.big > max_entry_bits:
+            raise _TooBig
+        return {j: s[k, 0] - bq[j] for k, j in enumerate(rows)}
+
+    def uncertain(theta: fmpq_mat, basis: list) -> tuple[list, np.ndarray]:
+        """Rows whose slack float64 cannot prove positive (and the basis rows), increasing; float estimates."""
+        th_f, th_err = float_with_error([theta[k, 0] for k in range(D)])
+        lb = slack_lower_bounds(src, th_f, th_err, b_f, b_err)
+        with np.errstate(over="ignore", invalid="ignore"):
+            est = src.approx @ th_f - b_f
+        return sorted(set(np.nonzero(lb <= 0)[0].tolist()) | set(basis)), est
+
     active = list(dict.fromkeys(int(j) for j in active_guess))
+    if not active and m:
+        # no solution to start from (the solver found none): an infeasible system is settled by its Farkas
+        # certificate, whose support is small, before any active-set work
+        farkas = farkas_certificate(src, b_obj)
+        if farkas is not None:
+            return SVMCertificate(status="none", reason="infeasible: exact Farkas certificate y >= 0, A^T y = 0, "
+                                  "b^T y > 0", infeasible=True, farkas=farkas, iterations=0,
+                                  seconds=time.perf_counter() - start, exact_rows=len(farkas))
     seen: set = set()
     basis: list = []
     theta = lam_B = None
+    slack: dict = {}
     it = 0
     converged = False
-    for it in range(1, max_iter + 1):
-        basis = independent_rows(Af, active)
-        if basis:
-            lam_B, theta = _solve_on_basis(Af, bf, basis)
-        else:
-            lam_B, theta = fmpq_mat(0, 1), fmpq_mat(Af.ncols(), 1)
-        lam_list = [lam_B[k, 0] for k in range(len(basis))]
-        if lam_list and min(lam_list) < 0:
-            active.remove(basis[lam_list.index(min(lam_list))])
-            continue
-        slack = Af * theta - bf
-        slack_list = [slack[j, 0] for j in range(m)]
-        worst = min(range(m), key=lambda j: slack_list[j]) if m else None
-        if worst is not None and slack_list[worst] < 0:
-            key = (tuple(sorted(basis)), worst)
-            if key in seen:
-                break
-            seen.add(key)
-            # the violated row goes first, so that the next independent subset contains it
-            active = [worst] + [j for j in active if j != worst]
-            continue
-        converged = True
-        break
+    try:
+        for it in range(1, max_iter + 1):
+            if active:
+                R, rank = cache.matrix(active).transpose().rref()
+                basis = [active[c] for c in _pivot_columns(R, rank)]
+            else:
+                basis = []
+            if cache.big > max_entry_bits:
+                raise _TooBig
+            if basis:
+                AB = cache.matrix(basis)
+                bB = fmpq_mat(len(basis), 1, [bq[j] for j in basis])
+                lam_B = (AB * AB.transpose()).solve(bB)
+                theta = AB.transpose() * lam_B
+            else:
+                lam_B, theta = fmpq_mat(0, 1), fmpq_mat(D, 1)
+            lam_list = [lam_B[k, 0] for k in range(len(basis))]
+            if lam_list and min(lam_list) < 0:
+                active.remove(basis[lam_list.index(min(lam_list))])
+                continue
+            cand, est = uncertain(theta, basis)
+            # exact slacks of the uncertain rows, most violated (by the float estimate) first, in batches:
+            # the first batch with a violated row gives the row that enters; none violated: converged
+            order = sorted(cand, key=lambda j: (est[j] if np.isfinite(est[j]) else -np.inf, j))
+            slack = {}
+            worst = None
+            for k in range(0, len(order), 16):
+                batch = order[k:k + 16]
+                slack.update(exact_slacks(theta, batch))
+                neg = [j for j in batch if slack[j] < 0]
+                if neg:
+                    worst = min(neg, key=lambda j: (slack[j], j))
+                    break
+            if worst is not None:
+                key = (tuple(sorted(basis)), worst)
+                if key in seen:
+                    break
+                seen.add(key)
+                # the violated row goes first, so that the next independent subset contains it
+                active = [worst] + [j for j in active if j != worst]
+                continue
+            converged = True
+            break
+    except _TooBig:
+        return fallback(f"entries of {cache.big} bits exceed the exact-arithmetic limit of {max_entry_bits}")
     if not converged:
-        farkas = farkas_certificate(A_obj, b_obj) if m else None
+        farkas = farkas_certificate(src, b_obj) if m else None
         if farkas is not None:
             return SVMCertificate(status="none", reason="infeasible: exact Farkas certificate y >= 0, A^T y = 0, "
                                   "b^T y > 0", infeasible=True, farkas=farkas, iterations=it,
-                                  seconds=time.perf_counter() - start)
+                                  seconds=time.perf_counter() - start, exact_rows=len(cache.rows))
         return fallback(f"the exact active-set refinement did not converge in {it} iterations")
-    lam = [fmpq(0)] * m
-    for k, j in enumerate(basis):
-        lam[j] = lam_B[k, 0]
-    lam_mat = fmpq_mat(m, 1, lam)
-    slack = Af * theta - bf
-    stat = Af.transpose() * lam_mat
+    lam_basis = {j: lam_B[k, 0] for k, j in enumerate(basis)}
+    stat = cache.matrix(basis).transpose() * fmpq_mat(len(basis), 1, [lam_basis[j] for j in basis]) if basis \
+        else fmpq_mat(D, 1)
     checks = {
-        "multipliers_nonnegative": all(x >= 0 for x in lam),
-        "primal_feasible": all(slack[j, 0] >= 0 for j in range(m)),
-        "complementary_slackness": all(lam[j] * slack[j, 0] == 0 for j in range(m)),
-        "stationarity": all(stat[k, 0] == theta[k, 0] for k in range(Af.ncols())),
+        "multipliers_nonnegative": all(x >= 0 for x in lam_basis.values()),
+        # rows outside `slack` have a positive slack proved by the float64 bound
+        "primal_feasible": all(s >= 0 for s in slack.values()),
+        "complementary_slackness": all(lam_basis[j] * slack[j] == 0 for j in basis),
+        "stationarity": all(stat[k, 0] == theta[k, 0] for k in range(D)),
     }
-    theta_fr = [_to_fraction(theta[k, 0]) for k in range(Af.ncols())]
+    theta_fr = [_to_fraction(theta[k, 0]) for k in range(D)]
+    zero = Fraction(0)
+    lam_fr = [zero] * m
+    for j, x in lam_basis.items():
+        lam_fr[j] = _to_fraction(x)
     cert = SVMCertificate(status="exact" if all(checks.values()) else "none",
-                          theta=theta_fr, lam=[_to_fraction(x) for x in lam], basis=sorted(basis),
-                          active=[j for j in range(m) if slack[j, 0] == 0], checks=checks,
+                          theta=theta_fr, lam=lam_fr, basis=sorted(basis),
+                          active=sorted(j for j, s in slack.items() if s == 0), checks=checks,
                           norm_squared=sum((x * x for x in theta_fr), Fraction(0)), iterations=it,
-                          seconds=time.perf_counter() - start)
+                          seconds=time.perf_counter() - start, exact_rows=len(cache.rows))
     if cert.status != "exact":
         failed = [k for k, ok in checks.items() if not ok]
         out = fallback(f"exact check failed: {', '.join(failed)}")
@@ -352,15 +441,18 @@ def certify_svm(A, b, active_guess, *, max_iter: int = 200, polished=None, max_e
 def farkas_certificate(A, b) -> list | None:
     """An exact proof that A theta >= b has no solution: y >= 0 with A^T y = 0 and b^T y = 1 (then
     0 = <A^T y, theta> = y^T A theta >= y^T b = 1 would follow for any feasible theta). The support
-    of y is guessed by a floating LP (scipy HiGHS); y itself is solved and checked in exact rationals.
-    Returns [(j, y_j)] (Fractions) or None when no certificate was found."""
+    of y is guessed by a floating LP (scipy HiGHS) on the float rows; y itself is solved and checked in
+    exact rationals on the rows of its support only (``A``: an array of exact rationals or a lazy
+    ``numeric.ExactRows``). Returns [(j, y_j)] (Fractions) or None when no certificate was found."""
     from scipy.optimize import linprog
 
-    A_obj = np.asarray(A, dtype=object)
-    b_obj = np.asarray(b, dtype=object).ravel()
-    m, D = A_obj.shape
-    A_f = np.vectorize(float, otypes=[float])(A_obj)
-    b_f = np.vectorize(float, otypes=[float])(b_obj)
+    from attnsvm.numeric.exact_rows import as_exact_rows, float_with_error
+
+    src = as_exact_rows(A)
+    b_obj = list(np.asarray(b, dtype=object).ravel())
+    m, D = src.shape
+    A_f = src.approx
+    b_f = float_with_error(b_obj)[0]
     res = linprog(np.zeros(m), A_eq=np.vstack([A_f.T, b_f[None, :]]), b_eq=np.r_[np.zeros(D), 1.0],
                   bounds=[(0, None)] * m, method="highs")
     if res.status != 0:
@@ -368,12 +460,12 @@ def farkas_certificate(A, b) -> list | None:
     support = [int(j) for j in np.nonzero(res.x > 1e-12 * max(1.0, float(np.max(res.x))))[0]]
     if not support:
         return None
-    Af = to_fmpq_mat(A_obj)
-    bf = to_fmpq_mat(b_obj)
+    rows = [[_fmpq(x) for x in row] for row in src.rows(support)]
+    bS = [_fmpq(b_obj[j]) for j in support]
     # [A_S^T; b_S^T] y_S = [0; 1], solved by reduced row echelon form of the augmented matrix
     k = len(support)
-    entries = [x for c in range(D) for x in [Af[j, c] for j in support] + [fmpq(0)]]
-    entries += [bf[j, 0] for j in support] + [fmpq(1)]
+    entries = [x for c in range(D) for x in [rows[r][c] for r in range(k)] + [fmpq(0)]]
+    entries += bS + [fmpq(1)]
     aug = fmpq_mat(D + 1, k + 1, entries)
     R, rank = aug.rref()
     piv = _pivot_columns(R, rank)
@@ -384,11 +476,10 @@ def farkas_certificate(A, b) -> list | None:
         y[c] = R[r, k]
     if any(x < 0 for x in y):
         return None
-    y_full = fmpq_mat(m, 1, [fmpq(0)] * m)
-    for c, j in enumerate(support):
-        y_full[j, 0] = y[c]
-    ATy = Af.transpose() * y_full
-    bTy = (bf.transpose() * y_full)[0, 0]
+    # y is 0 off the support, so A^T y = A_S^T y_S and b^T y = b_S^T y_S: checked exactly
+    y_S = fmpq_mat(k, 1, y)
+    ATy = fmpq_mat(k, D, [x for r in rows for x in r]).transpose() * y_S
+    bTy = (fmpq_mat(1, k, bS) * y_S)[0, 0]
     if any(ATy[c, 0] != 0 for c in range(D)) or bTy <= 0:
         return None
     return [(j, _to_fraction(y[c])) for c, j in enumerate(support) if y[c] != 0]

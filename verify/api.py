@@ -16,8 +16,9 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
 
     Options (all optional): max_iterations, time_budget (s per run), tol, stop_tol, dps, method
     ("normalized" | "fixed"), step, fixed_iterations, fixed_time_budget, fixed_step; for
-    precision-cross-check: cross_check_iterations, cross_check_dps, cross_check_time_budget, cross_check_tol,
-    certify_dps, naive_tol. Unknown names, unknown checks and bad values raise
+    precision-cross-check: cross_check_iterations (float64 run length), cross_check_dps (digits of the mpmath
+    runs, >= 30), cross_check_time_budget (optional seconds per mpmath run; default none), cross_check_tol (least
+    one-step tolerance, default 1e-13), certify_dps (digits of the one-step reference, >= 30), naive_tol. Unknown names, unknown checks and bad values raise
     :class:`~verify.errors.InputError`. ``progress``, when given, is called with each check id before that
     check runs.
 

@@ -179,7 +179,9 @@ _LIST = [
     # -- instruments --------------------------------------------------------------------------------
     Statement("precision", "toolkit", "float64 GD is trustworthy", "derived", "instrument",
               "Every float64 step equals the step computed in mpmath (>= 50 digits) from the same iterate, and float64 "
-              "and mpmath runs reach the same selection and limit direction."),
+              "and mpmath runs reach the same selection and limit direction; or, where they reach different "
+              "selections, exact GD from float64's own iterates reaches float64's selection and every float64 step "
+              "in between is consistent (a basin boundary within rounding distance)."),
     Statement("certificate", "toolkit", "SVM solutions certified exactly", "derived", "instrument",
               "Every reference SVM solution satisfies its KKT conditions in exact rational arithmetic (or an exact "
               "Farkas certificate proves infeasibility)."),

@@ -21,12 +21,14 @@ DEFAULT_OPTIONS = {
                                  # normalized, else 1); the zigzag rule may shorten it
     "fixed_step": None,          # fixed step of the theorem algorithm (default: min(the dataset's fixed step, 1/L))
     "random_inits": 64,          # random inits of the exploration behind locally-optimal (basins)
-    "fixed_iterations": 50_000,  # literal fixed-step GD: the most steps before the simulation takes over
-    "cross_check_iterations": 3000,  # steps of the float64 and mpmath runs of precision-cross-check
-    "cross_check_dps": 30,       # mpmath digits of the precision-cross-check runs
-    "cross_check_time_budget": 20.0,  # seconds per mpmath cross-check run (then float64 matches its length)
-    "cross_check_tol": 1e-10,    # direction distance above which float64 and mpmath count as parted
-    "certify_dps": 50,           # mpmath digits of the certified checkpoints
+    "fixed_iterations": 200_000, # fixed-step GD: the most literal steps before its modified equation takes over
+    "fixed_max_log10_steps": 1e5,   # fixed-step GD: the most equivalent steps, as a base-10 exponent
+    "cross_check_iterations": 3000,  # steps of the precision-cross-check's float64 runs (at most, of its mpmath runs)
+    "cross_check_dps": 30,       # mpmath digits of the precision-cross-check's mpmath GD runs (at least 30)
+    "cross_check_time_budget": None,  # optional seconds per mpmath cross-check run (default none: deterministic)
+    "cross_check_tol": 1e-13,    # least tolerance of the one-step consistency (relative; the rounding bound may
+                                 # be larger)
+    "certify_dps": 50,           # mpmath digits of the one-step consistency and SVM certificates (at least 30)
     "naive_tol": 1e-8,           # direction distance at which the naive float64 gradient counts as departed
 }
 FIRST_BUDGET, BUDGET_FACTOR = 2000, 4
@@ -68,7 +70,7 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
         opts[key] = int(opts[key])
-    for key in ("time_budget", "tol", "step", "fixed_step", "cross_check_time_budget", "cross_check_tol", "naive_tol"):
+    for key in ("time_budget", "tol", "step", "fixed_step", "fixed_max_log10_steps", "cross_check_time_budget", "cross_check_tol", "naive_tol"):
         if opts[key] is None:
             continue
         try:
@@ -84,7 +86,7 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
                              "use a value below 0.01)")
     if opts["step"] > 1e6 or (opts["fixed_step"] is not None and opts["fixed_step"] > 1e6):
         raise InputError("step: at most 1e6 (a larger step leaves float64's range within a few iterations)")
-    for key in ("dps", "certify_dps"):
+    for key in ("dps", "certify_dps", "cross_check_dps"):
         if opts[key] < 30:
             raise InputError(f"{key}: {opts[key]} digits cannot certify float64 results (at least 30 needed)")
     if opts["dps"] > 10_000 or opts["certify_dps"] > 10_000 or opts["cross_check_dps"] > 10_000:
@@ -197,7 +199,7 @@ class Context:
     _ngd: numeric.DecidedRuns | None = None
     _exploration: object = None                  # verify.exploration.Exploration, computed once
     _theorem: dict = field(default_factory=dict)  # verify.theorem_runs: the step choice and the fixed-step runs
-    _precision: dict = field(default_factory=dict)
+    _precision: dict = field(default_factory=dict)  # cache of verify/precision_runs.py
     _w: dict = field(default_factory=dict)   # caches of the self/cross-attention checks (verify/w_runs.py)
     _checks: dict = field(default_factory=dict)   # check id -> CheckResult, each check run once
 
@@ -228,7 +230,7 @@ class Context:
         key = (tuple(int(a) for a in selection), None if margins is None else tuple(margins))
         if key not in self._svms:
             con = numeric.svm_constraints(self.phi, key[0], margins)
-            exact = numeric.svm_constraints(self.dataset.features_exact(), key[0], margins)
+            exact = self.dataset.exact_constraints(key[0], margins, approx=con.A)   # exact rows on demand
             sol, polished = numeric.solve_and_polish(con.A, con.b, exact.A, exact.b, dps=self.options["dps"])
             rec = SVMRecord(selection=key[0], margins=key[1], constraints=con, solution=sol, polished=polished)
             rec.exact = exact
@@ -292,48 +294,9 @@ class Context:
                                        certify=lambda b, th: self.certify_stationary(th), keep_going=keep_going,
                                        time_budget=self.options["time_budget"])
 
-    # -- float64 against mpmath (precision-cross-check) --------------------------------------------
-    def precision_runs(self) -> list:
-        """Per init: (float64 trajectory, mpmath trajectory) of the same GD (method and step of the options,
-        the mpmath one at ``cross_check_dps`` digits on the exact data), computed once. The mpmath run goes
-        first, for ``cross_check_iterations`` steps or ``cross_check_time_budget`` seconds; the float64 run
-        then takes exactly as many steps, so both have the same checkpoints."""
-        if "runs" not in self._precision:
-            o = self.options
-            runs = []
-            for init in self.dataset.inits:
-                tmp = numeric.run_gd_mp(init, self.dataset.features_exact(), self.dataset.gamma_exact, self.loss,
-                                        dps=o["cross_check_dps"], method=o["method"], step=o["step"],
-                                        max_iter=o["cross_check_iterations"],
-                                        time_budget=o["cross_check_time_budget"])
-                t64 = numeric.run_gd(init, self.phi, self.gamma, self.loss, method=o["method"], step=o["step"],
-                                     max_iter=tmp.final.iteration, time_budget=float("inf"))
-                runs.append((t64, tmp))
-            self._precision["runs"] = runs
-        return self._precision["runs"]
-
-    def certified_checkpoints(self) -> list:
-        """Per directional-limit run: its checkpoints' float64 gradient directions against mpmath at
-        ``certify_dps`` digits (numeric.certify_checkpoints), computed once."""
-        if "certified" not in self._precision:
-            self._precision["certified"] = [
-                numeric.certify_checkpoints(traj, self.phi, self.gamma, self.dataset.features_exact(),
-                                            self.dataset.gamma_exact, self.loss, dps=self.options["certify_dps"])
-                for traj in self.gd_runs()]
-        return self._precision["certified"]
-
-    def naive_walks(self) -> list:
-        """Per directional-limit run: where the naive float64 gradient departs from the stable one and where
-        it stalls, walking along the run and on along its final ray (numeric.naive_breakdown), computed once."""
-        if "naive" not in self._precision:
-            self._precision["naive"] = [
-                numeric.naive_breakdown([c.theta for c in traj.checkpoints], self.phi, self.gamma, self.loss,
-                                        tol=self.options["naive_tol"])
-                for traj in self.gd_runs()]
-        return self._precision["naive"]
-
 
 def _run_isolated(ctx, check_id: str):
+    import time
     import traceback
     import warnings
 
@@ -343,6 +306,7 @@ def _run_isolated(ctx, check_id: str):
     module = MODULES[check_id]
     role = getattr(module, "ROLE", "claim")
     statement = getattr(module, "STATEMENT", None)
+    start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -365,4 +329,5 @@ def _run_isolated(ctx, check_id: str):
             if text not in seen:
                 seen.append(text)
         result.evidence = {**result.evidence, "numerical_warnings": seen[:20]}
+    result.seconds = time.perf_counter() - start
     return result

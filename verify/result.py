@@ -102,6 +102,7 @@ class CheckResult:
     role: str = "claim"
     statement: dict | None = None
     premises: dict = field(default_factory=dict)
+    seconds: float | None = field(default=None, compare=False)   # wall time of the check (kept out of to_dict)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -121,8 +122,10 @@ class CheckResult:
         return out
 
     def timing(self) -> dict:
-        """The wall-clock fields of the evidence ({path: seconds})."""
-        return split_timing(jsonable(self.evidence))[1]
+        """The check's wall time (``seconds``) and the wall-clock fields of its evidence ({path: seconds})."""
+        out = {} if self.seconds is None else {"seconds": round(self.seconds, 3)}
+        out.update(split_timing(jsonable(self.evidence))[1])
+        return out
 
 
 @dataclass

@@ -130,7 +130,7 @@ def _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, devi
     row = {"n": n, "T": T, "d": d, "datasets": seeds, "runs": len(judged), "rechecked": len(suspect),
            "feasible_optimal": float(np.mean(feasible_opt)),
            "feasible_selections": None, "locally_optimal_per_dataset": None}
-    if T ** n <= 256:
+    if n * np.log2(T) <= 8:   # T^n <= 256
         sels = all_selections(n, T)
         frac, nloc = [], []
         for s in range(seeds):
@@ -145,6 +145,47 @@ def _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, devi
     row["fractions_from_zero"] = {c: zero_counts.get(c, 0) / seeds for c in CLASSES}
     row["gd_seconds"] = round(gd_seconds, 3)
     return row
+
+
+def point_memory_bytes(n: int, T: int, d: int, seeds: int, inits: int) -> int:
+    """An estimate of the peak memory of one grid point: the tokens of every dataset (seeds x n T d floats),
+    the batch's features and their differences to the dominant tokens (2 x seeds x inits x n T d) and a dozen
+    (seeds x inits x n T) temporaries of the GD step, 8 bytes each."""
+    runs = seeds * inits
+    return 8 * (n * T * d * (seeds + 2 * runs) + 12 * runs * n * T)
+
+
+def available_memory_bytes() -> int:
+    """The memory the system reports available (MemAvailable of /proc/meminfo; else the physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # pragma: no cover - platform without sysconf
+        return 1 << 62
+
+
+def check_memory(grid, seeds: int, inits: int, fraction: float = 0.5) -> None:
+    """A one-line InputError before anything runs when a grid point would need more than ``fraction`` of
+    the available memory (:func:`point_memory_bytes`)."""
+    avail = available_memory_bytes()
+    for n, T, d in grid:
+        need = point_memory_bytes(n, T, d, seeds, inits)
+        if need > fraction * avail:
+            raise InputError(f"--n {n} --T {T} --d {d}: one grid point needs about {_gib(need)} of memory "
+                             f"({seeds} seeds x {inits} inits), more than {fraction:.0%} of the {_gib(avail)} "
+                             f"available; use smaller sizes or fewer --seeds/--inits")
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2 ** 30:.3g} GiB"
 
 
 def parse_int_list(text: str, name: str, minimum: int = 1) -> list[int]:
@@ -171,6 +212,8 @@ def sweep(ns, Ts, ds, seeds: int, *, inits: int = 5, init_radius: float = 2.0, i
     if not (np.isfinite(init_radius) and init_radius > 0):
         raise InputError(f"init_radius: expected a positive number, got {init_radius!r}")
     grid = [(int(n), int(T), int(d)) for n in ns for T in Ts for d in ds]
+    if scheduler is None:
+        check_memory(grid, int(seeds), int(inits))
     opts = {"inits": int(inits), "init_radius": float(init_radius), "iterations": int(iterations),
             "base_seed": int(base_seed)}
     start = time.perf_counter()
@@ -219,6 +262,6 @@ def comparable(table: dict) -> dict:
     return {k: v for k, v in table.items() if k not in ("seconds", "where", "rows")} | {"rows": rows}
 
 
-__all__ = ["CLASSES", "RULE", "SCHEMA", "comparable", "parse_int_list", "random_dataset", "random_inits", "sweep",
+__all__ = ["CLASSES", "RULE", "SCHEMA", "check_memory", "comparable", "point_memory_bytes", "parse_int_list", "random_dataset", "random_inits", "sweep",
            "sweep_point"]
 

@@ -2,9 +2,11 @@
 
 The GD theorems of both papers are about p_{k+1} = p_k - eta grad L(p_k) with eta <= 1/L. :func:`step_choice`
 picks eta = min(the dataset's fixed step (or the ``fixed_step`` option), 1/L) with L a bound on the Hessian's
-operator norm valid for every parameter; :func:`theorem_runs` runs fixed-step GD with that step from every
-init of the dataset (the simulator of :mod:`numeric.fixed_step` when present, which reaches astronomically
-many steps; otherwise literal steps), recording log-spaced checkpoints.
+operator norm valid for every parameter (:func:`numeric.lipschitz_bound`, from the loss constants that the
+premise `assumption-A` proved); :func:`theorem_runs` runs fixed-step GD with that step from every init of the
+dataset with the simulator of :mod:`numeric.fixed_step`: literal steps while eta ||H|| is not small, then the
+modified equation of GD integrated in log-time, so that the runs reach ||theta|| = 1e4 ||p_mm|| (about
+e^(1e4) equivalent steps, reported as a base-10 exponent).
 """
 from __future__ import annotations
 
@@ -33,19 +35,6 @@ def loss_constants(ctx) -> tuple[float, float, str]:
     return num(ev.get("M0")), num(ev.get("M1")), f"assumption-A ({ev.get('bounds_method')})"
 
 
-def simple_lipschitz_bound(phi: np.ndarray, gamma: np.ndarray, M0: float, M1: float) -> float:
-    """A bound on ||Hess L(theta)|| valid for every theta (derivation, per sequence i with keys k_t = Phi_it):
-    grad u_i = sum_t s_t (gamma_t - u_i)(k_t - kbar) and Hess u_i = sum_t s_t (gamma_t - u_i)(k_t - kbar)(k_t - kbar)^T
-    (kbar = sum_t s_t k_t; the other terms vanish because sum_t s_t (k_t - kbar) = 0 and sum_t s_t (gamma_t - u) = 0),
-    so with Dg_i = max_t gamma_it - min_t gamma_it and Dk_i = max_{t,tau} ||k_t - k_tau||,
-    ||grad u_i|| <= Dg_i Dk_i, ||Hess u_i|| <= Dg_i Dk_i^2 and
-    ||Hess L|| <= (1/n) sum_i (M0 Dg_i^2 Dk_i^2 + M1 Dg_i Dk_i^2)."""
-    diffs = phi[:, :, None, :] - phi[:, None, :, :]
-    Dk = np.sqrt(np.max(np.sum(diffs * diffs, axis=-1), axis=(1, 2)))
-    Dg = gamma.max(axis=1) - gamma.min(axis=1)
-    return float(np.mean(M0 * Dg ** 2 * Dk ** 2 + M1 * Dg * Dk ** 2))
-
-
 def step_choice(ctx) -> dict:
     """The fixed step of the theorem's algorithm and its justification (cached): L, 1/L, the dataset's own
     step, eta = min(own step or option, 1/L)."""
@@ -53,13 +42,14 @@ def step_choice(ctx) -> dict:
     if "step" not in cache:
         lo, hi = float(ctx.gamma.min()), float(ctx.gamma.max())
         M0, M1, how = loss_constants(ctx)
-        bound = getattr(numeric, "lipschitz_bound", None)
         if not (math.isfinite(M0) and math.isfinite(M1)):
             L, method = math.inf, "none"
-        elif bound is not None:
-            L, method = float(bound(ctx.phi, ctx.gamma, M0, M1)), "numeric.lipschitz_bound"
         else:
-            L, method = simple_lipschitz_bound(ctx.phi, ctx.gamma, M0, M1), "verify.theorem_runs.simple_lipschitz_bound"
+            # built-in losses: their derivatives' suprema per sequence and cell (closed forms, tighter); else the
+            # constants that the premise assumption-A proved on the reachable outputs
+            lb = numeric.lipschitz_bound(ctx.phi, ctx.gamma, loss=ctx.loss) if ctx.loss.name in numeric.BUILTIN_LOSSES \
+                else numeric.lipschitz_bound(ctx.phi, ctx.gamma, M0=M0, M1=M1)
+            L, method = (lb.value if lb.value is not None else math.inf), "numeric.lipschitz_bound"
         own = ctx.dataset.gd.get("step") if ctx.dataset.gd.get("method") == "fixed" else None
         requested = ctx.options["fixed_step"]
         base = requested if requested is not None else own
@@ -87,22 +77,34 @@ class TheoremRun:
     stop_reason: str
     engine: str
     extra: dict = field(default_factory=dict)
+    raw: object = None          # the numeric.FixedStepTrajectory behind the checkpoints
 
     @property
     def final(self) -> dict:
         return self.checkpoints[-1]
 
 
-def _literal(ctx, init, step, target) -> TheoremRun:
-    stop = (lambda cp: cp.norm >= target) if target is not None else None
-    traj = numeric.run_gd(init, ctx.phi, ctx.gamma, ctx.loss, method="fixed", step=step, max_iter=ctx.options["fixed_iterations"],
-                          observer=stop)
-    cps = [{"log10_iteration": math.log10(c.iteration) if c.iteration > 0 else None, "iteration": c.iteration,
-            "theta": c.theta, "norm": c.norm, "selected": list(c.selected), "one_minus_mass": c.one_minus_mass,
-            "grad_log10": c.grad_log10, "loss": c.loss} for c in traj.checkpoints]
-    reason = {"observer": "target norm"}.get(traj.stop_reason, traj.stop_reason)
-    return TheoremRun(init=np.asarray(init, dtype=float), step=step, checkpoints=cps, stop_reason=reason,
-                      engine=f"literal fixed-step GD (numeric.run_gd, at most {ctx.options['fixed_iterations']} steps)")
+STOP_WORDS = {"target-norm": "target norm", "max-log10-steps": "step cap", "literal-steps": "literal step budget",
+              "stationary": "stationary", "flow-invalid": "flow invalid", "integrator-steps": "integrator budget"}
+
+
+def _simulated(ctx, init, step, target) -> TheoremRun:
+    o = ctx.options
+    traj = numeric.simulate_fixed_step(init, ctx.phi, ctx.gamma, ctx.loss, step, target_norm=target,
+                                       max_log10_steps=o["fixed_max_log10_steps"],
+                                       max_literal_steps=o["fixed_iterations"])
+    cps = [{"log10_iteration": c.iteration_log10 if math.isfinite(c.iteration_log10) else None,
+            "iteration": c.iteration, "theta": c.theta, "norm": c.norm, "selected": list(c.selected),
+            "one_minus_mass": c.one_minus_mass, "one_minus_mass_log10": c.one_minus_mass_log10,
+            "grad_log10": c.grad_norm_log10, "loss": c.loss, "phase": c.phase} for c in traj.checkpoints]
+    extra = {"steps_equivalent_log10": traj.steps_equivalent_log10, "steps_equivalent": traj.steps_equivalent,
+             "literal_steps": traj.literal_steps, "switch_epsilon": traj.switch_epsilon,
+             "truncation_estimate": traj.truncation_estimate, "modified_equation_order": traj.order,
+             "algorithm": "fixed-step", "target_norm": target}
+    return TheoremRun(init=np.asarray(init, dtype=float), step=step, checkpoints=cps,
+                      stop_reason=STOP_WORDS.get(traj.stop_reason, traj.stop_reason),
+                      engine="fixed-step GD: literal steps, then its modified equation in log-time "
+                             "(numeric.simulate_fixed_step)", extra=extra, raw=traj)
 
 
 def theorem_runs(ctx) -> list:
@@ -119,6 +121,6 @@ def theorem_runs(ctx) -> list:
             p_mm = ctx.p_mm_float(alpha)
             target = TARGET_FACTOR * float(np.linalg.norm(p_mm)) if p_mm is not None else None
             for init in ctx.dataset.inits:
-                runs.append(_literal(ctx, np.asarray(init, dtype=float).ravel(), choice["step"], target))
+                runs.append(_simulated(ctx, np.asarray(init, dtype=float).ravel(), choice["step"], target))
         cache["runs"] = runs
     return cache["runs"]

@@ -82,7 +82,7 @@ def w_svm(ctx, selection) -> WSVMs:
         nuc = numeric.solve_nuclear_svm(con.A, con.b, ctx.dataset.d)
         cert = None
         if nuc.feasible:
-            exact = numeric.svm_constraints(ctx.dataset.features_exact(), key[1])
+            exact = fro.exact   # the lazy exact constraints of Context.svm (Dataset.exact_constraints)
             cert = numeric.nuclear_certificate(exact.A, exact.b, nuc.W, nuc.dual, ctx.dataset.d, tol=NUC_CERT_TOL)
         cache[key] = WSVMs(selection=key[1], fro=fro, nuc=nuc, cert=cert)
     return cache[key]
@@ -97,7 +97,9 @@ def w_run(ctx):
     """Normalised GD on W from the dataset's first W init (computed once)."""
     if "w_run" not in ctx._w:
         o = ctx.options
-        ctx._w["w_run"] = numeric.run_gd(ctx.dataset.inits[0].ravel(), ctx.phi, ctx.gamma, ctx.loss,
+        # the GD kernel contracts with X and Z (numeric.WFeatures) instead of the d^2 features per token
+        ctx._w["w_run"] = numeric.run_gd(ctx.dataset.inits[0].ravel(), numeric.WFeatures(ctx.dataset.X, ctx.dataset.Z),
+                                         ctx.gamma, ctx.loss,
                                          method="normalized", step=o["step"],
                                          max_iter=min(o["max_iterations"], W_ITERATIONS),
                                          time_budget=o["time_budget"])

@@ -116,3 +116,54 @@ def test_large_norm_regression_on_multi_input():
     assert np.abs(naive).max() == 0 or one_minus_corr(naive, ref) > 1e-3
     # the scaled direction (normalised GD) also matches
     assert one_minus_corr(gradient(theta, phi, gamma, LOGISTIC, scaled=True), ref) < 1e-24
+
+
+def test_per_sequence_refresh_matches_a_fresh_kernel():
+    """One kernel driven along a path where dominant tokens change in some sequences (refreshed row by row,
+    in place) gives the same tails and gradient as a fresh kernel at every point."""
+    from attnsvm import numeric
+
+    rng = np.random.default_rng(5)
+    n, T, D = 40, 6, 4
+    phi = rng.standard_normal((n, T, D))
+    gamma = rng.standard_normal((n, T))
+    kernel = numeric.StableAttention(phi, gamma)
+    theta = rng.standard_normal(D)
+    changes = 0
+    for k in range(60):
+        before = None if kernel.dphi is None else kernel.dominant.copy()
+        g = kernel.gradient(theta, numeric.LOGISTIC, scaled=True)
+        fresh = numeric.StableAttention(phi, gamma)
+        np.testing.assert_allclose(g, fresh.gradient(theta, numeric.LOGISTIC, scaled=True), rtol=1e-13, atol=1e-300)
+        assert np.array_equal(kernel.dominant, fresh.dominant)
+        if before is not None:
+            changes += int(0 < np.sum(before != kernel.dominant) < n / 4)
+        theta = theta + 0.3 * rng.standard_normal(D)
+    assert changes > 5   # the row-by-row path was taken
+
+
+def test_factored_w_features_match_the_dense_features():
+    """StableAttention on WFeatures(X, Z) (contracting with X and Z) against the dense features vec(x_it z_i^T):
+    same dominant tokens, tails and gradients along a GD path, and the same GD run."""
+    from attnsvm import numeric
+
+    rng = np.random.default_rng(11)
+    n, T, d, d2 = 7, 5, 3, 4
+    X = rng.standard_normal((n, T, d))
+    Z = rng.standard_normal((n, d2))
+    gamma = rng.standard_normal((n, T))
+    f = numeric.WFeatures(X, Z)
+    dense = numeric.w_features(X, Z)
+    assert np.array_equal(f.dense(), dense) and f.shape == dense.shape
+    kf, kd = numeric.StableAttention(f, gamma), numeric.StableAttention(dense, gamma)
+    theta = np.zeros(d * d2)
+    for _ in range(30):
+        gf = kf.gradient(theta, numeric.LOGISTIC, scaled=True)
+        gd = kd.gradient(theta, numeric.LOGISTIC, scaled=True)
+        np.testing.assert_allclose(gf, gd, rtol=1e-12, atol=1e-15)
+        assert np.array_equal(kf.dominant, kd.dominant)
+        theta = theta - gf / np.linalg.norm(gf)
+    tf = numeric.run_gd(np.zeros(d * d2), f, gamma, numeric.LOGISTIC, max_iter=300, time_budget=1e9)
+    td = numeric.run_gd(np.zeros(d * d2), dense, gamma, numeric.LOGISTIC, max_iter=300, time_budget=1e9)
+    np.testing.assert_allclose(tf.final.theta, td.final.theta, rtol=1e-9)
+    assert tf.final.selected == td.final.selected

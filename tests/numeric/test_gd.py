@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from attnsvm.numeric import LOGISTIC, checkpoint_schedule, gradient, one_minus_corr, run_gd
+from attnsvm.numeric import LOGISTIC, StableAttention, checkpoint_schedule, gradient, one_minus_corr, run_gd
 from attnsvm.verify import builtin
 
 
@@ -51,3 +51,34 @@ def test_observer_can_stop_and_time_budget():
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown GD method"):
         run_gd([0.0], np.zeros((1, 2, 1)), np.zeros((1, 2)), LOGISTIC, method="adam")
+
+
+def test_each_checkpoint_keeps_the_step_rule_state_that_reproduces_its_step():
+    """float64_step from a checkpoint's iterate and step_state is the run's next step, bit for bit."""
+    from attnsvm.numeric.gd import float64_step
+
+    rng = np.random.default_rng(0)       # Gaussian tokens of scale 2: normalised GD zigzags here
+    phi = 2.0 * rng.standard_normal((3, 4, 3))
+    gamma = np.sign(rng.standard_normal(3))[:, None] * (phi @ rng.standard_normal(3))
+    traj = run_gd(np.zeros(3), phi, gamma, LOGISTIC, max_iter=300, per_decade=1000, adaptive=True)
+    by_k = {c.iteration: c for c in traj.checkpoints}
+    assert by_k[0].step_state.factor == 1.0 and by_k[0].step_state.direction is None
+    pairs = [k for k in by_k if k + 1 in by_k]
+    assert len(pairs) == 300
+    shrunk = 0
+    for k in pairs:
+        cp = by_k[k]
+        kernel = StableAttention(phi, gamma)
+        fs = float64_step(kernel, cp.theta.copy(), LOGISTIC, cp.step_state, method="normalized", step=1.0,
+                          adaptive=True)
+        assert np.array_equal(cp.theta - fs.delta, by_k[k + 1].theta)
+        assert fs.eta == cp.step and fs.factor == by_k[k + 1].step_state.factor
+        shrunk += bool(fs.turned)
+    assert shrunk > 0      # the zigzag rule acted on some of them
+
+
+def test_a_continued_schedule_starts_at_its_start():
+    from attnsvm.numeric.gd import CheckpointSchedule
+
+    book = CheckpointSchedule(100, 10, start=30)
+    assert book.iterations[:3] == [30, 32, 40] and book.iterations[-1] == 100

@@ -125,3 +125,64 @@ def test_losses_without_a_closed_form_go_through_mp_derivative(multi):
         assert mp_unit_distance(a.theta, b.theta) < mpmath.mpf("1e-28")
         assert mp_unit_distance(a.theta, c.theta) > mpmath.mpf("1e-12")
         assert mp_unit_distance(c.theta, ref.theta) < mpmath.mpf("1e-28")
+
+
+def test_zigzag_step_rule_agrees_with_float64_and_continues_exactly(multi):
+    """adaptive=True: the same step sizes as float64's zigzag rule; a run continued from a checkpoint's
+    step_state is the uninterrupted run; the reference kernel takes the same steps."""
+    loss = multi[3]
+    rng = np.random.default_rng(0)       # Gaussian tokens of scale 2: normalised GD zigzags here
+    X = 2.0 * rng.standard_normal((3, 4, 3))
+    g = np.sign(rng.standard_normal(3))[:, None] * (X @ rng.standard_normal(3))
+    phi, gamma = np.vectorize(Fraction, otypes=[object])(X), np.vectorize(Fraction, otypes=[object])(g)
+    init = np.zeros(3)
+    f = numeric.run_gd(init, X, g, loss, max_iter=200, adaptive=True)
+    a = run_gd_mp(init, phi, gamma, loss, dps=30, max_iter=200, adaptive=True)
+    assert [c.iteration for c in a.checkpoints] == [c.iteration for c in f.checkpoints]
+    assert any(c.step < 1.0 for c in f.checkpoints)          # the rule shortened some steps
+    for ca, cf in zip(a.checkpoints[1:], f.checkpoints[1:]):
+        assert ca.step == pytest.approx(cf.step, rel=1e-12)
+        with mpmath.workdps(40):
+            assert mp_unit_distance(ca.theta, cf.theta) < 1e-9   # (the dynamics amplifies float64's rounding)
+    half = run_gd_mp(init, phi, gamma, loss, dps=30, max_iter=100, adaptive=True)
+    rest = run_gd_mp(half.final.theta, phi, gamma, loss, dps=30, max_iter=200, adaptive=True,
+                     state=half.final.step_state, start=100)
+    assert [c.iteration for c in rest.checkpoints] == [c.iteration for c in a.checkpoints if c.iteration >= 100]
+    assert all(x == y for x, y in zip(rest.final.theta, a.final.theta))
+    ref = run_gd_mp(init, phi, gamma, loss, dps=30, max_iter=20, adaptive=True, kernel="reference")
+    with mpmath.workdps(40):
+        for cr, ca in zip(ref.checkpoints[1:], a.checkpoints[1:]):
+            assert cr.iteration == ca.iteration and cr.step == pytest.approx(ca.step, rel=1e-25)
+            assert mp_norm([x - y for x, y in zip(cr.theta, ca.theta)]) < mpmath.mpf("1e-26") * mp_norm(ca.theta)
+
+
+def test_continues_from_a_float64_checkpoint(multi):
+    """A float64 checkpoint's exact iterate and step_state start an mpmath run at its iteration."""
+    ds, phi, gamma, loss = multi
+    f = numeric.run_gd(np.zeros(3), ds.features(), ds.gamma, loss, max_iter=100, adaptive=True)
+    cp = next(c for c in f.checkpoints if c.iteration == 40)
+    m = run_gd_mp(cp.theta, phi, gamma, loss, dps=30, max_iter=100, adaptive=True, state=cp.step_state, start=40)
+    assert m.checkpoints[0].iteration == 40 and all(x == y for x, y in zip(m.checkpoints[0].theta, cp.theta))
+    assert m.checkpoints[1].iteration == 50 and m.checkpoints[1].step == pytest.approx(
+        next(c for c in f.checkpoints if c.iteration == 50).step, rel=1e-14)
+
+
+def test_step_rule_with_a_base_growing_with_the_norm(multi):
+    """relative = rho > 0: eta_k = f_k max(step, rho ||theta_k||) in both backends, and the one-step reference
+    (numeric.step_check) takes the same step."""
+    from attnsvm.numeric.step_check import MPData, mp_step
+
+    loss = multi[3]
+    rng = np.random.default_rng(1)
+    X = 2.0 * rng.standard_normal((2, 3, 3))
+    g = np.sign(rng.standard_normal(2))[:, None] * (X @ rng.standard_normal(3))
+    phi, gamma = np.vectorize(Fraction, otypes=[object])(X), np.vectorize(Fraction, otypes=[object])(g)
+    f = numeric.run_gd(np.ones(3), X, g, loss, max_iter=60, adaptive=True, relative=0.05)
+    a = run_gd_mp(np.ones(3), phi, gamma, loss, dps=30, max_iter=60, adaptive=True, relative=0.05)
+    assert any(c.step > 1.0 for c in f.checkpoints)          # the base grew with ||theta||
+    for ca, cf in zip(a.checkpoints[1:], f.checkpoints[1:]):
+        assert ca.step == pytest.approx(cf.step, rel=1e-12)
+    cp = f.checkpoints[-2]
+    ref = mp_step(cp.theta, cp.step_state, MPData(phi, gamma, 50), loss, method="normalized", step=1.0,
+                  adaptive=True, relative=0.05)
+    assert float(ref.eta) == pytest.approx(cp.step, rel=1e-14)

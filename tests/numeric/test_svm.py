@@ -126,3 +126,23 @@ def test_solver_failure_falls_back_to_the_active_set_method():
     con = svm_constraints(phi, [0])
     sol, pol = numeric.solve_and_polish(con.A, con.b)
     assert not sol.feasible and sol.status == "infeasible" and pol is None
+
+
+def test_rows_of_very_different_scale_are_solved():
+    """multi-input with token 0 of sequence 0 scaled by 1e20 (inside the supported range): constraint rows
+    differ in norm by 20 orders of magnitude; the solver works on rows scaled to unit norm and the answer
+    polishes to a KKT point that the exact certificate confirms (Clarabel on the raw rows fails here)."""
+    from attnsvm import symbolic
+    from attnsvm.verify import Dataset
+
+    ds0 = builtin("multi-input")
+    X = ds0.X_exact.copy()
+    X[0, 0] = X[0, 0] * 10 ** 20
+    ds = Dataset(X=X, Y=ds0.Y_exact, v=ds0.v_exact)
+    con = svm_constraints(ds.features(), [0, 0, 0])
+    exact = ds.exact_constraints([0, 0, 0], approx=con.A)
+    sol, pol = numeric.solve_and_polish(con.A, con.b, exact.A, exact.b)
+    assert sol.feasible and sol.solver == "nnls" and pol.ok
+    cert = symbolic.certify_svm(exact.A, exact.b, list(pol.basis), polished=pol)
+    assert cert.status == "exact"
+    assert np.allclose([float(x) for x in cert.theta], pol.theta_float, rtol=1e-12)

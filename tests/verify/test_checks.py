@@ -9,7 +9,7 @@ from attnsvm.verify import Dataset, builtin, check
 from attnsvm.verify.checks import directional_limit
 from attnsvm.verify.claims import CONTRADICTED, OBSERVED, UNDECIDED
 from attnsvm.verify.context import Context
-from attnsvm.verify.theorem_runs import TheoremRun, simple_lipschitz_bound
+from attnsvm.verify.theorem_runs import TheoremRun
 
 FAST = dict(max_iterations=2000, fixed_iterations=2000)
 
@@ -91,24 +91,6 @@ def test_a_finite_stationary_point_is_certified_and_outside_the_theory():
     assert cert["certified"] and cert["kind"] == "minimum" and cert["radius"] > 0
     centre = np.array([float(x) for x in cert["centre"]])
     assert abs(centre[0] - centre[1]) < 1e-12            # by symmetry p1 = p2 at the minimum
-
-
-def test_lipschitz_bound_dominates_the_hessian_at_random_points():
-    """The simple global bound against a finite-difference Hessian of the stable gradient."""
-    from attnsvm import numeric
-
-    ds = builtin("multi-input")
-    phi, gamma = ds.features(), ds.gamma
-    L = simple_lipschitz_bound(phi, gamma, 0.25, 1.0)
-    rng = np.random.default_rng(0)
-    worst = 0.0
-    for _ in range(50):
-        th = rng.standard_normal(phi.shape[2]) * rng.uniform(0, 5)
-        h = 1e-6
-        H = np.array([(numeric.gradient(th + h * e, phi, gamma, numeric.LOGISTIC) -
-                       numeric.gradient(th - h * e, phi, gamma, numeric.LOGISTIC)) / (2 * h) for e in np.eye(len(th))])
-        worst = max(worst, np.linalg.norm((H + H.T) / 2, 2))
-    assert worst <= L
 
 
 def test_unknown_option_and_check():

@@ -117,7 +117,7 @@ def test_scheduler_without_dask_is_a_one_line_error(tmp_path, capsys, monkeypatc
 def test_apparent_contradictions_are_rechecked_on_longer_runs(monkeypatch):
     # mark every selection other than the optimal tokens "not locally optimal": the runs that converged to
     # another selection become suspects, are continued 10x longer, and are still counted exactly once
-    import verify.sweep as sw
+    import attnsvm.verify.sweep as sw
 
     real = sw.analyse_selection
 

@@ -63,6 +63,14 @@ def judge_theorem_run(ctx, run, alpha, tol) -> dict:
             else None
         rows.append(row)
     out["checkpoints"] = rows
+    if run.raw is not None and target is not None and sel == tuple(alpha):
+        # second-order asymptotics (an observation beyond both papers): theta_k = p_mm ln k + rho_k
+        rem = numeric.remainder(run.raw, np.asarray(target, dtype=float))
+        out["remainder"] = {"rho_final": rem.final, "rho_norm": rem.rho_norm[-3:], "drift": rem.drift[-3:],
+                            "settles": rem.settles, "tol": rem.tol,
+                            "log10_k": rem.log10_k[-3:],
+                            "meaning": "rho_k = theta_k - p_mm ln k at the last checkpoints; settles when it stops "
+                                       "moving (up to the integration accuracy): an observation, not a claim"}
     omc1 = rows[-1]["one_minus_corr"]
     omc0 = rows[k0]["one_minus_corr"]
     out.update(one_minus_corr=omc1, decade={"norm_from": cps[k0]["norm"], "norm_to": final["norm"],

@@ -6,7 +6,8 @@ lemma: under the premises, <grad L(theta), p_mm> < 0 at every finite theta, so n
 anywhere and GD moves along p_mm for ever. The check runs the theorem's algorithm (:mod:`verify.theorem_runs`:
 fixed-step GD with eta = min(the dataset's step, 1/L), from every init, to ||theta|| >= 1e4 ||p_mm|| where
 possible) and proves the sign of <grad L(theta_k), p_mm> at every checkpoint of each run's last decade of
-||theta|| (ball arithmetic on the exact data, :func:`numeric.descent_certificate`).
+||theta|| (ball arithmetic on the exact data, :func:`numeric.descent_certificate`), with p_mm of the selection
+the run ends on (alpha's, under the premises).
 
 Observed: every run's norm grew at least tenfold and <grad L, p_mm> < 0 at every checkpoint of its last decade
 (no stationary point on the path). Contradicted only with a certified finite stationary point (Krawczyk's
@@ -25,7 +26,6 @@ from attnsvm import numeric
 from ..claims import CONTRADICTED, OBSERVED, STATEMENTS, UNDECIDED, Observation, judge
 from ..theorem_runs import step_choice, theorem_runs
 from .directional_limit import last_decade, statement_for
-from .optimal_tokens import optimal_tokens
 
 ID = "norm-divergence"
 ROLE = "claim"
@@ -69,20 +69,21 @@ def growth_law(cps, p_mm_norm) -> dict | None:
 
 def run(ctx):
     statement = statement_for(ctx)
-    alpha, _ = optimal_tokens(ctx.dataset)
     choice = step_choice(ctx)
-    rec = ctx.svm(alpha)
-    p_mm = rec.theta if rec.feasible else None
-    p_mm_strings = rec.evidence().get("p_mm") if p_mm is not None else None
     runs_ev = []
     outcomes = []
     counterexample = None
     for r in theorem_runs(ctx):
         cps = r.checkpoints
+        # the direction the run heads for: p_mm of its final selection (alpha's under the theorem's premises)
+        rec = ctx.svm(tuple(cps[-1]["selected"]))
+        p_mm = rec.theta if rec.feasible else None
+        p_mm_strings = rec.evidence().get("p_mm") if p_mm is not None else None
         k0 = last_decade(cps)
         tail = cps[k0:]
         grew = cps[-1]["norm"] >= 10 * max(cps[k0]["norm"], 1e-300) or (k0 > 0)
         ev = {"init": r.init, "step": r.step, "engine": r.engine, "stop_reason": r.stop_reason,
+              "selected": cps[-1]["selected"], **r.extra,
               "final_norm": cps[-1]["norm"], "final_log10_iteration": cps[-1]["log10_iteration"],
               "checkpoints": [{k: c[k] for k in ("log10_iteration", "iteration", "norm", "grad_log10", "selected",
                                                  "one_minus_mass")} for c in cps]}

@@ -1,0 +1,174 @@
+"""The fixed-step GD simulator against literal GD (numeric.gd.run_gd, method="fixed"), its error model, its
+stop rules and checkpoints, and the second-order remainder on the built-ins."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from attnsvm.numeric import (LOGISTIC, least_distance, lipschitz_bound, log_schedule,
+                             one_minus_corr, remainder, run_gd, simulate_fixed_step, svm_constraints,
+                             trajectory_evidence)
+from attnsvm.verify import builtin
+
+LITERAL = {}
+
+
+def data(name):
+    ds = builtin(name)
+    return ds, ds.features(), ds.gamma
+
+
+def p_mm(phi, gamma):
+    con = svm_constraints(phi, np.argmax(gamma, axis=1))
+    return least_distance(con.A, con.b).x
+
+
+def literal(name, step, steps):
+    """Literal GD from the dataset's last init (cached: the same run serves several tests)."""
+    key = (name, step, steps)
+    if key not in LITERAL:
+        ds, phi, gamma = data(name)
+        LITERAL[key] = run_gd(ds.inits[-1], phi, gamma, LOGISTIC, method="fixed", step=step, max_iter=steps,
+                              time_budget=math.inf)
+    return LITERAL[key]
+
+
+def step_of(name, which):
+    _, phi, gamma = data(name)
+    return lipschitz_bound(phi, gamma, LOGISTIC).max_step if which == "1/L" else 0.1
+
+
+@pytest.mark.parametrize("which", ["1/L", "0.1"])
+@pytest.mark.parametrize("name", ["multi-input", "single-input-global"])
+def test_simulator_agrees_with_literal_gd_after_1e4_steps(name, which):
+    ds, phi, gamma = data(name)
+    eta = step_of(name, which)
+    lit = literal(name, eta, 10_000)
+    sim = simulate_fixed_step(ds.inits[-1], phi, gamma, LOGISTIC, eta, max_log10_steps=4.0)
+    assert sim.stop_reason == "max-log10-steps"
+    assert sim.literal_steps < 3000      # most of the way is the modified flow, not literal steps
+    for k in (1000, 3162, 10_000):
+        ref = next(c for c in lit.checkpoints if c.iteration == k)
+        got = sim.at_iteration(k)
+        if k > sim.literal_steps:
+            assert got.phase == "flow"
+        assert one_minus_corr(got.theta, ref.theta) <= 1e-12
+        assert abs(got.norm / ref.norm - 1) <= 1e-10
+        assert got.selected == ref.selected
+    assert sim.truncation_estimate < 1e-9
+
+
+@pytest.mark.parametrize("order, worse_than", [(0, 1e-7), (1, 1e-11)])
+def test_dropping_modified_equation_terms_is_visible(order, worse_than):
+    """The error model: order 0 (plain gradient flow) and order 1 miss literal GD by O(eps) and O(eps^2)."""
+    ds, phi, gamma = data("multi-input")
+    eta = step_of("multi-input", "1/L")
+    lit = literal("multi-input", eta, 10_000)
+    sim = simulate_fixed_step(ds.inits[-1], phi, gamma, LOGISTIC, eta, max_log10_steps=4.0, order=order)
+    ref = lit.final
+    err = np.linalg.norm(sim.at_iteration(10_000).theta - ref.theta)
+    assert err > worse_than
+
+
+def test_long_run_reaches_the_target_norm_in_the_max_margin_direction():
+    ds, phi, gamma = data("single-input-global")
+    p = p_mm(phi, gamma)
+    bound = lipschitz_bound(phi, gamma, LOGISTIC)
+    target = 1e4 * np.linalg.norm(p)
+    sim = simulate_fixed_step(ds.inits[0], phi, gamma, LOGISTIC, bound.max_step, target_norm=target,
+                              lipschitz_bound=bound.value)
+    assert sim.stop_reason == "target-norm"
+    assert target <= sim.final_norm <= target * (1 + 1e-9)
+    assert sim.steps_equivalent is None and 4000 < sim.steps_equivalent_log10 < 5000
+    assert sim.algorithm == "fixed-step" and sim.lipschitz_bound == bound.value
+    assert one_minus_corr(sim.final.theta, p) < 1e-7
+    assert sim.selection_stable() and sim.final.selected == (0,)
+    assert sim.final.grad_norm == 0.0 and -5000 < sim.final.grad_norm_log10 < -4000   # underflowed; log kept
+    rem = remainder(sim, p)
+    assert rem.settles is True
+    assert np.linalg.norm(rem.final) < 10
+    ev = trajectory_evidence(sim, p)
+    json.dumps(ev)
+    assert ev["one_minus_corr"] == one_minus_corr(sim.final.theta, p)
+    assert ev["checkpoints"][-1]["log10_iteration"] == sim.steps_equivalent_log10
+    assert sim.integrator.max_stiffness > 3      # steps an explicit pair could not take
+
+
+def test_target_norm_stops_at_the_first_exact_iteration():
+    ds, phi, gamma = data("single-input-global")
+    sim = simulate_fixed_step(ds.inits[0], phi, gamma, LOGISTIC, 0.1, target_norm=6.0)
+    k = sim.steps_equivalent
+    assert isinstance(k, int) and sim.final.iteration_log10 == pytest.approx(math.log10(k), abs=1e-15)
+    assert sim.final_norm >= 6.0
+    before = simulate_fixed_step(ds.inits[0], phi, gamma, LOGISTIC, 0.1, max_log10_steps=math.log10(k - 1))
+    assert before.steps_equivalent == k - 1 and before.final_norm < 6.0
+
+
+def test_stop_when_the_modified_flow_never_becomes_valid():
+    """No max-margin direction (the selected token lies between the others): GD converges to a finite point,
+    eta ||H|| stays large, the literal budget runs out."""
+    phi = np.array([[[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0]]])
+    gamma = np.array([[1.0, 0.0, 0.0]])
+    sim = simulate_fixed_step(np.array([0.5, 0.0]), phi, gamma, LOGISTIC, 1.0, max_log10_steps=8,
+                              max_literal_steps=50)
+    assert sim.stop_reason == "literal-steps" and sim.final.iteration == 50
+    sim = simulate_fixed_step(np.array([0.5, 0.0]), phi, gamma, LOGISTIC, 1.0, max_log10_steps=8)
+    assert sim.stop_reason == "stationary" and sim.final.norm < 1e-12 and sim.final.grad_norm < 1e-15
+
+
+def test_log_schedule():
+    xs = list(log_schedule(2.95, 40.0, per_decade=10, dense_log10=6.0))
+    assert xs[0] == pytest.approx(3.0) and all(b > a for a, b in zip(xs, xs[1:]))
+    dense = [x for x in xs if x <= 6.0]
+    assert np.allclose(np.diff(dense), 0.1)
+    geo = [x for x in xs if x > 6.0][:-1]
+    assert np.allclose(np.array(geo[1:]) / np.array(geo[:-1]), 10 ** 0.1)
+    assert xs[-1] == 40.0
+
+
+def test_bad_arguments():
+    ds, phi, gamma = data("single-input-global")
+    with pytest.raises(ValueError, match="target_norm or a finite"):
+        simulate_fixed_step(ds.inits[0], phi, gamma, LOGISTIC, 0.1)
+    with pytest.raises(ValueError, match="step"):
+        simulate_fixed_step(ds.inits[0], phi, gamma, LOGISTIC, -1.0, target_norm=10)
+    with pytest.raises(ValueError, match="entries"):
+        simulate_fixed_step([0.0, 0.0], phi, gamma, LOGISTIC, 0.1, target_norm=10)
+
+
+class ExactLine:
+    """A stand-in integrator whose solution is theta(tau) = p tau + c exactly (its norm is convex in tau, the
+    case where plain regula falsi keeps one end of the bracket forever)."""
+
+    def __init__(self, p, c):
+        self.p, self.c, self.h = p, c, 1.0
+
+    def advance(self, t, y, t_end):
+        return t_end, self.p * t_end + self.c
+
+
+@pytest.mark.parametrize("backend", ["float64", "mpmath"])
+def test_locating_the_target_norm_converges_from_both_sides(backend):
+    import mpmath
+
+    from attnsvm.numeric.fixed_step import FlowOps, _locate_norm
+    p, c = np.array([3.0, 4.0]), np.array([-40.0, 30.0])      # |p tau + c| has its minimum 50 at tau = 0
+    target = 100.0
+    tau_star = math.sqrt(target ** 2 - 50.0 ** 2) / 5.0
+    with mpmath.workdps(30):
+        if backend == "float64":
+            ops = FlowOps(norm=lambda y: float(np.linalg.norm(y)), ln=math.log, exp=math.exp, ln10=math.log(10),
+                          rel=1e-15)
+            tau0, tau1 = 1.0, 1e4
+        else:
+            from attnsvm.numeric import mp_norm
+            ops = FlowOps(norm=mp_norm, ln=mpmath.log, exp=mpmath.exp, ln10=mpmath.ln(10), rel=1e-26)
+            p, c = np.array([mpmath.mpf(3), mpmath.mpf(4)], dtype=object), np.array([mpmath.mpf(-40), mpmath.mpf(30)],
+                                                                                     dtype=object)
+            tau0, tau1 = mpmath.mpf(1), mpmath.mpf(10) ** 4
+        line = ExactLine(p, c)
+        tau, theta, k = _locate_norm(line, ops, tau0, p * tau0 + c, tau1, p * tau1 + c, target)
+        assert float(ops.norm(theta)) >= target
+        k_star = math.ceil(math.exp(tau_star))      # the first integer time with |theta| >= target
+        assert k == k_star and float(tau) == pytest.approx(math.log(k_star), rel=1e-15)
