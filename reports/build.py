@@ -1,9 +1,16 @@
-"""Writing a report folder: ``index.html``, and ``<safe-name>.html`` / ``<safe-name>.json`` per dataset.
+"""Writing a report folder: ``index.html``, ``<safe-name>.html`` / ``<safe-name>.json`` per dataset, and
+``timing.json``.
+
+Re-running the same command gives byte-identical files, except ``timing.json``: it holds every wall-clock
+time (per dataset, the result's ``timing`` object), and nothing else in the folder holds one (the pages
+carry no generation time; the JSON results are ``check --json``'s documents without ``timing``).
 
 The folder keeps a manifest (``.attnsvm-report.json``) of the files this tool wrote there and their
-SHA-256. A re-run overwrites its own files, removes the pages of datasets no longer in the report
-(only when they are unchanged since it wrote them), and never touches or overwrites any other file:
-a target name taken by a file it did not write is an error.
+SHA-256. It is written first, as an intent (``"state": "writing"``, every planned file listed), then the
+files (each atomically), then the manifest once more (``"complete"``, with the digests), so a run killed
+half-way leaves complete files that the next run recognises as its own and overwrites. A re-run removes
+the pages of datasets no longer in the report (only when they are unchanged since it wrote them), and never
+touches or overwrites any other file: a target name taken by a file it did not write is an error.
 
 >>> safe_names(["<script>alert(1)</script>", "../../etc", "index", "a b", "A-B"])
 ['script-alert-1-script', 'etc', 'dataset-index', 'a-b', 'A-B-2']
@@ -20,8 +27,10 @@ from attnsvm.verify.files import write_atomically
 from .page import provenance, render_dataset_page, render_index
 
 MANIFEST = ".attnsvm-report.json"
-MANIFEST_SCHEMA = "attnsvm.report-manifest/1"
-RESERVED = {"index"}
+MANIFEST_SCHEMA = "attnsvm.report-manifest/2"
+_READABLE_SCHEMAS = ("attnsvm.report-manifest/1", MANIFEST_SCHEMA)
+TIMING = "timing.json"
+RESERVED = {"index", "timing"}
 
 
 class ReportError(ValueError):
@@ -67,7 +76,9 @@ def _sha256(path: str) -> str | None:
 
 
 def read_manifest(out_dir: str) -> dict:
-    """{file name: sha256} of the files a previous run wrote in ``out_dir`` ({} when none).
+    """{file name: sha256} of the files a previous run wrote (or meant to write) in ``out_dir`` ({} when
+    none); the digest is None for a file an interrupted run planned (it may or may not have been written,
+    so it is never removed as stale, only overwritten).
 
     >>> import tempfile
     >>> read_manifest(tempfile.mkdtemp())
@@ -79,11 +90,11 @@ def read_manifest(out_dir: str) -> dict:
             obj = json.load(fh)
     except (OSError, ValueError):
         return {}
-    files = obj.get("files") if isinstance(obj, dict) and obj.get("schema") == MANIFEST_SCHEMA else None
+    files = obj.get("files") if isinstance(obj, dict) and obj.get("schema") in _READABLE_SCHEMAS else None
     if not isinstance(files, dict):
         return {}
-    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)
-            and os.path.basename(k) == k and not k.startswith(".")}
+    return {k: v for k, v in files.items() if isinstance(k, str) and (v is None or isinstance(v, str))
+            and os.path.basename(k) == k and not k.startswith(".") and k not in ("", "..")}
 
 
 def check_out_dir(out_dir: str, stems: list[str]) -> None:
@@ -104,7 +115,7 @@ def check_out_dir(out_dir: str, stems: list[str]) -> None:
     if not os.path.isdir(out_dir):
         return
     ours = read_manifest(out_dir)
-    for name in ["index.html"] + [f"{s}{ext}" for s in stems for ext in (".html", ".json")]:
+    for name in ["index.html", TIMING] + [f"{s}{ext}" for s in stems for ext in (".html", ".json")]:
         path = os.path.join(out_dir, name)
         if os.path.isdir(path) or os.path.islink(path):
             raise ReportError(f"--out {out_dir}: {name} exists and is not a regular file")
@@ -122,9 +133,40 @@ def _write_atomic(path: str, text: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_report(entries, out_dir: str, *, command: str | None = None) -> list[str]:
+def _write_manifest(out_dir: str, files: dict, state: str) -> None:
+    _write_atomic(os.path.join(out_dir, MANIFEST),
+                  json.dumps({"schema": MANIFEST_SCHEMA, "state": state, "files": files}, indent=1) + "\n")
+
+
+def result_document(result) -> tuple[str, dict]:
+    """(the JSON text of ``result`` without its ``timing`` object, that object): the first is a
+    deterministic function of the input and options, the second holds the wall-clock times."""
+    doc = result.to_dict()
+    timing = doc.pop("timing", {})
+    return json.dumps(doc, indent=1) + "\n", timing
+
+
+def render_page(result, dataset, stem: str, command: str | None = None) -> str:
+    """The page of one dataset exactly as :func:`write_report` writes it as ``<stem>.html`` (so that it can
+    be rendered where the dataset was checked, in parallel, and handed to ``write_report(pages=...)``)."""
+    return render_dataset_page(result, dataset, json_file=f"{stem}.json", prov=provenance([result], command=command))
+
+
+class PageRenderer:
+    """A picklable ``then`` for ``verify.check_many``: renders each dataset's page in the worker that checked
+    it; ``stems[k - 1]`` is the file stem of the k-th dataset."""
+
+    def __init__(self, stems: list, command: str | None = None):
+        self.stems, self.command = list(stems), command
+
+    def __call__(self, k: int, result, dataset) -> str:
+        return render_page(result, dataset, self.stems[k - 1], self.command)
+
+
+def write_report(entries, out_dir: str, *, command: str | None = None, pages: list | None = None) -> list[str]:
     """Write the report of ``entries`` (pairs ``(result, dataset)``; dataset may be None) into
-    ``out_dir`` (created if missing) and return the paths written, index first.
+    ``out_dir`` (created if missing) and return the paths written, index first. ``pages``: the HTML of each
+    entry's page when already rendered (by :class:`PageRenderer`, with the same stems and command).
 
     >>> import tempfile, os
     >>> from attnsvm.verify import builtin, check
@@ -132,7 +174,7 @@ def write_report(entries, out_dir: str, *, command: str | None = None) -> list[s
     >>> out = tempfile.mkdtemp()
     >>> paths = write_report([(check(ds, only=["optimal-tokens"]), ds)], out)
     >>> sorted(os.listdir(out))
-    ['.attnsvm-report.json', 'index.html', 'single-input-global.html', 'single-input-global.json']
+    ['.attnsvm-report.json', 'index.html', 'single-input-global.html', 'single-input-global.json', 'timing.json']
     """
     entries = list(entries)
     stems = safe_names(r.dataset.get("name", "unnamed") for r, _ in entries)
@@ -142,24 +184,33 @@ def write_report(entries, out_dir: str, *, command: str | None = None) -> list[s
     except OSError as exc:
         raise ReportError(f"--out {out_dir}: cannot create the folder: {exc.strerror}") from None
     old = read_manifest(out_dir)
+    planned = [name for stem in stems for name in (f"{stem}.json", f"{stem}.html")] + ["index.html", TIMING]
+    # the intent first: every file this run may write is ours from now on, whatever happens next
+    _write_manifest(out_dir, {**old, **{name: None for name in planned}}, "writing")
     prov = provenance([r for r, _ in entries], command=command)
     written: dict = {}
     paths = []
     index_entries = []
-    for (result, dataset), stem in zip(entries, stems):
+    timings = {}
+    for k, ((result, dataset), stem) in enumerate(zip(entries, stems)):
         page, js = f"{stem}.html", f"{stem}.json"
-        written[js] = _write_atomic(os.path.join(out_dir, js), result.to_json() + "\n")
-        page_prov = dict(provenance([result], command=command), generated=prov["generated"])
-        html = render_dataset_page(result, dataset, json_file=js, prov=page_prov)
+        text, timings[stem] = result_document(result)
+        written[js] = _write_atomic(os.path.join(out_dir, js), text)
+        html = pages[k] if pages is not None else render_page(result, dataset, stem, command)
         written[page] = _write_atomic(os.path.join(out_dir, page), html)
         paths += [os.path.join(out_dir, page), os.path.join(out_dir, js)]
         index_entries.append({"result": result, "dataset": dataset, "page": page, "json": js})
     written["index.html"] = _write_atomic(os.path.join(out_dir, "index.html"), render_index(index_entries, prov=prov))
+    _write_atomic(os.path.join(out_dir, TIMING), json.dumps(
+        {"schema": "attnsvm.report-timing/1", "note": "wall-clock seconds; the only file of this folder that "
+         "differs between re-runs", "datasets": timings}, indent=1) + "\n")
+    written[TIMING] = None  # ours, rewritten by every run, never compared
+    paths.append(os.path.join(out_dir, TIMING))
     # forget (and remove, when unchanged) the files of the previous run that this run did not rewrite
     for name, digest in old.items():
         path = os.path.join(out_dir, name)
-        if name not in written and os.path.isfile(path) and not os.path.islink(path) and _sha256(path) == digest:
+        if name not in written and digest is not None and os.path.isfile(path) and not os.path.islink(path) \
+                and _sha256(path) == digest:
             os.unlink(path)
-    _write_atomic(os.path.join(out_dir, MANIFEST),
-                  json.dumps({"schema": MANIFEST_SCHEMA, "files": written}, indent=1) + "\n")
+    _write_manifest(out_dir, written, "complete")
     return [os.path.join(out_dir, "index.html")] + paths

@@ -27,7 +27,22 @@ from typing import Any, Callable
 import numpy as np
 
 PLOTS: dict[str, list[Callable]] = {}
-_counter = itertools.count()
+_counter = itertools.count()   # numbers the figures of one page (ids unique within the page); see reset_figure_ids
+
+
+def reset_figure_ids() -> None:
+    """Start numbering figures from 0 again: called at the start of each page, so that a page's SVG ids (and
+    bytes) do not depend on how many figures this process drew before.
+
+    >>> from matplotlib.figure import Figure as MplFigure
+    >>> def svg():
+    ...     fig = MplFigure(); _ = fig.add_subplot().plot([0, 1]); return to_svg(fig)
+    >>> reset_figure_ids(); a = svg(); b = svg(); reset_figure_ids(); c = svg()
+    >>> a == c and a != b
+    True
+    """
+    global _counter
+    _counter = itertools.count()
 
 # a colour-blind-safe palette (Okabe-Ito), one colour per GD run
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
@@ -82,10 +97,16 @@ def figures_for(check_id: str, evidence: dict, ctx: PlotContext) -> list[Figure]
 
 
 # -- SVG output -------------------------------------------------------------------------------------
-def _new_figure(width=6.4, height=4.0):
+def _new_figure(width=6.4, height=4.0, layout=None):
+    """A matplotlib Figure. Plots with one axes get fixed margins (``layout=None``: 0.75 in left for the tick
+    labels and the y label, 0.55 in below): constrained layout draws every text twice to measure it, which
+    doubled the time to write a report. ``layout="constrained"`` for figures with a colour bar."""
     from matplotlib.figure import Figure as MplFigure
 
-    fig = MplFigure(figsize=(width, height), layout="constrained")
+    if layout is not None:
+        return MplFigure(figsize=(width, height), layout=layout)
+    fig = MplFigure(figsize=(width, height))
+    fig.subplots_adjust(left=0.85 / width, right=1 - 0.15 / width, bottom=0.55 / height, top=1 - 0.4 / height)
     return fig
 
 
@@ -142,76 +163,128 @@ def _positive(xs, ys):
 
 def _label_run(i, run) -> str:
     init = run.get("init")
-    init_s = "" if init is None else " from p0 = (" + ", ".join(f"{float(v):g}" for v in init) + ")"
-    return f"run {i}{init_s}"
+    if init is None or len(init) > 4:
+        return f"run {i}"
+    return f"run {i} from p0 = (" + ", ".join(f"{float(v) + 0.0:g}" for v in init) + ")"
+
+
+def _run_points(run) -> list:
+    """The checkpoints of a GD run in the evidence (``checkpoints`` or, in older results, ``trajectory``)."""
+    return run.get("checkpoints") or run.get("trajectory") or []
+
+
+def log_axis_with_zeros(ax, series, *, floor_below=None, xlog=True, zero_label="= 0 (rounding level)") -> int:
+    """Draw ``series`` ([(xs, ys, style dict)]) on a log y axis (and log x when ``xlog``), keeping the axis on
+    the positive values: points whose y is exactly 0 are not pushed to an arbitrary floor (which would squash
+    the curves that matter) but drawn as open down-triangles on the bottom edge of the axis, with one legend
+    entry that says so. ``floor_below``: values (a tolerance) the axis must also show. Returns the number of
+    points drawn as zeros.
+
+    >>> from matplotlib.figure import Figure as MplFigure
+    >>> ax = MplFigure().add_subplot()
+    >>> log_axis_with_zeros(ax, [([1, 10, 100], [1e-2, 1e-4, 0.0], {"color": "C0"})])
+    1
+    >>> bool(1e-7 < ax.get_ylim()[0] < 1e-4)
+    True
+    """
+    positive, zeros = [], []
+    for xs, ys, style in series:
+        pts = [(float(x), float(y)) for x, y in zip(xs, ys) if x is not None and y is not None
+               and math.isfinite(float(x)) and (float(x) > 0 or not xlog) and math.isfinite(float(y))]
+        good = [(x, y) for x, y in pts if y > 0]
+        zero = [(x, y) for x, y in pts if y <= 0]
+        if good:
+            kwargs = {"marker": "o", "ms": 3, "lw": 1.3, **style}
+            ax.plot([p[0] for p in good], [p[1] for p in good], **kwargs)
+            positive.extend(p[1] for p in good)
+        zeros.append(([p[0] for p in zero], style.get("color", "0.3")))
+    if xlog:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    low = min(positive + [v for v in (floor_below or []) if v and v > 0], default=None)
+    high = max(positive, default=None)
+    if low is None:
+        low, high = 1e-16, 1.0
+    bottom = 10 ** (math.floor(math.log10(low)) - 0.5)
+    top = 10 ** (math.ceil(math.log10(max(high or low, low))) + 0.3)
+    ax.set_ylim(bottom, top)
+    count = 0
+    for xs, colour in zeros:
+        if xs:
+            ax.plot(xs, [bottom] * len(xs), linestyle="none", marker="v", ms=7, mfc="none", mec=colour, mew=1.3,
+                    clip_on=False, zorder=6, label=zero_label + ", on the bottom edge" if count == 0 else None)
+            count += len(xs)
+    return count
 
 
 # -- directional-limit ------------------------------------------------------------------------------
 @register("directional-limit")
 def one_minus_corr_plot(evidence, ctx) -> list[Figure]:
-    """1 - corr(p_k, p_mm) against ||p_k|| on log-log axes, with the predicted ||p||^-2 slope."""
-    runs = evidence.get("runs") or []
+    """1 - corr(p_k, p_mm) against ||p_k|| on log-log axes, with the predicted ||p||^-2 slope (grey dashed,
+    one per run, through 10x the run's last point) and rounding-level zeros marked on the bottom edge."""
+    runs = [r for r in evidence.get("runs") or [] if any(_f(c.get("one_minus_corr")) is not None
+                                                         for c in _run_points(r))]
     if not runs:
         return []
     fig = _new_figure()
     ax = fig.add_subplot()
-    dropped = 0
+    series = []
     for i, run in enumerate(runs):
-        traj = run.get("trajectory") or []
-        xs = [_f(c.get("norm")) for c in traj]
-        ys = [_f(c.get("one_minus_corr")) for c in traj]
+        pts = _run_points(run)
+        series.append(([_f(c.get("norm")) for c in pts], [_f(c.get("one_minus_corr")) for c in pts],
+                       {"color": PALETTE[i % len(PALETTE)], "label": _label_run(i, run)}))
+    tol = _f(evidence.get("tol"))
+    zeros = log_axis_with_zeros(ax, series, floor_below=[tol] if tol else None)
+    for i, (xs, ys, _) in enumerate(series):
         px, py = _positive(xs, ys)
-        dropped += sum(1 for x, y in zip(xs, ys) if x and x > 0 and y is not None and y <= 0)
-        colour = PALETTE[i % len(PALETTE)]
-        if px:
-            ax.loglog(px, py, "o-", ms=3, lw=1.3, color=colour, label=_label_run(i, run))
+        if len(px) >= 2:
             x1, y1 = px[-1], py[-1]
             x0 = max(px[0], x1 / 1e3)
             if x0 < x1:
                 ref = np.geomspace(x0, x1, 20)
-                ax.loglog(ref, 10 * y1 * (ref / x1) ** -2, "--", color=colour, lw=1, alpha=0.7,
-                          label=r"predicted slope: $\propto \|p\|^{-2}$ (shifted up 10x)" if i == 0 else None)
-    tol = _f(evidence.get("tol"))
+                ax.loglog(ref, 10 * y1 * (ref / x1) ** -2, "--", color="0.45", lw=1,
+                          label=r"predicted slope: $\propto \|p\|^{-2}$ (10x above the last point)" if i == 0 else None)
     if tol:
         ax.axhline(tol, color="#B00020", lw=0.8, ls=":", label=f"tolerance {tol:g}")
     ax.set_xlabel(r"$\|p_k\|$")
     ax.set_ylabel(r"$1 - \mathrm{corr}(p_k,\ p^{\mathrm{mm}})$")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
-    cap = ("Each run's 1 - corr against the p-SVM direction of the tokens it selects at that checkpoint. Each dashed "
-           "line has the predicted slope -2 and passes 10x above the run's last point (so that it stays visible): "
-           "parallel lines mean the predicted rate.")
-    if dropped:
-        cap += f" {dropped} checkpoint(s) with 1 - corr = 0 (below float64 resolution) are not shown."
+    cap = ("Each run's 1 - corr against the p-SVM direction of the tokens it selects at that checkpoint (log-log). "
+           "The grey dashed lines have the predicted slope -2 and pass 10x above each run's last point (so that they "
+           "stay visible): parallel lines mean the predicted rate.")
+    if zeros:
+        cap += (f" {zeros} checkpoint(s) with 1 - corr = 0 (below what float64 resolves) are drawn as open triangles "
+                "on the bottom edge, not at an arbitrary floor.")
     return [Figure("Directional convergence: 1 - corr against ||p||", to_svg(fig), cap)]
 
 
 @register("directional-limit")
-def selected_mass_plot(evidence, ctx) -> list[Figure]:
-    """The softmax mass on the selected tokens, min_i s_{i,a_i}, against ||p_k||."""
-    runs = evidence.get("runs") or []
+def off_selected_mass_plot(evidence, ctx) -> list[Figure]:
+    """The attention mass off the selected tokens, 1 - s (worst sequence), against ||p_k||, on log axes: the
+    prediction is that it falls to 0 (exponentially in ||p||)."""
+    runs = [r for r in evidence.get("runs") or [] if any(_f(c.get("one_minus_mass")) is not None
+                                                         for c in _run_points(r))]
     if not runs:
         return []
-    fig = _new_figure(6.4, 3.4)
+    fig = _new_figure(6.4, 3.6)
     ax = fig.add_subplot()
+    series = []
     for i, run in enumerate(runs):
-        traj = run.get("trajectory") or []
-        pts = [(_f(c.get("norm")), _f(c.get("mass_selected"))) for c in traj]
-        pts = [(x, y) for x, y in pts if x is not None and y is not None and x > 0]
-        if pts:
-            ax.semilogx([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, lw=1.3,
-                        color=PALETTE[i % len(PALETTE)], label=_label_run(i, run))
-    ax.axhline(1.0, color="0.5", lw=0.8, ls="--", label="prediction: all mass on one token per sequence")
-    ax.set_ylim(-0.03, 1.05)
+        pts = [c for c in _run_points(run) if (_f(c.get("norm")) or 0) > 0]
+        series.append(([_f(c.get("norm")) for c in pts], [_f(c.get("one_minus_mass")) for c in pts],
+                       {"color": PALETTE[i % len(PALETTE)], "label": _label_run(i, run)}))
+    zeros = log_axis_with_zeros(ax, series, zero_label="= 0 (below float64's smallest number)")
     ax.set_xlabel(r"$\|p_k\|$")
-    ax.set_ylabel(r"$\min_i\ s_{i,a_i}$")
+    ax.set_ylabel(r"$\max_i\ (1 - s_{i,a_i})$")
     ax.grid(True, which="major", alpha=0.3)
-    if ax.has_data():
-        ax.legend(fontsize=8, loc="lower right")
-    cap = ("Softmax attention on the token each sequence selects (a_i = largest logit; worst sequence): attention "
-           "concentrates on one token per sequence as ||p|| grows. The mass off that token, in the JSON as "
-           "one_minus_mass, is computed without cancellation.")
-    return [Figure("Softmax mass on the selected tokens", to_svg(fig), cap)]
+    ax.legend(fontsize=8, loc="lower left")
+    cap = ("Softmax attention off the token each sequence selects (a_i = largest logit; worst sequence), 1 - s, "
+           "computed without cancellation (one_minus_mass in the JSON), on a log axis: the prediction is that "
+           "attention concentrates on one token per sequence, so 1 - s falls to 0, exponentially in ||p||.")
+    if zeros:
+        cap += f" {zeros} checkpoint(s) where 1 - s underflows float64 are marked on the bottom edge."
+    return [Figure("Attention off the selected tokens: 1 - s against ||p||", to_svg(fig), cap)]
 
 
 def plane_basis(keys: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
@@ -239,12 +312,29 @@ def plane_basis(keys: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
     return vt[:2].T, ["e1 (key span)", "e2 (key span)"]
 
 
+def token_labels(kp: np.ndarray, single: bool) -> list:
+    """[(point, "x0, x2")]: one label per distinct key position (tokens whose keys coincide, e.g. at the origin,
+    share one label instead of printing on top of each other).
+
+    >>> token_labels(np.array([[[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]]), True)
+    [((0.0, 0.0), 'x0, x2'), ((1.0, 0.0), 'x1')]
+    """
+    scale = max(float(np.abs(kp).max()) if kp.size else 1.0, 1e-300)
+    groups: dict = {}
+    for i in range(kp.shape[0]):
+        for t in range(kp.shape[1]):
+            key = tuple(np.round(kp[i, t] / scale, 9))
+            groups.setdefault(key, ((float(kp[i, t, 0]) + 0.0, float(kp[i, t, 1]) + 0.0), []))
+            groups[key][1].append(f"x{t}" if single else f"x{i},{t}")
+    return [(p, ", ".join(names)) for p, names in groups.values()]
+
+
 @register("directional-limit")
 def trajectory_plane_plot(evidence, ctx) -> list[Figure]:
     """GD trajectories in the plane of the keys, with the tokens and the p-SVM directions (2-D data only)."""
     runs = evidence.get("runs") or []
     ds = ctx.dataset
-    if ds is None or not runs or not all(r.get("trajectory") and "theta" in r["trajectory"][0] for r in runs):
+    if ds is None or not runs or not all(_run_points(r) and "theta" in _run_points(r)[0] for r in runs):
         return []
     keys = np.asarray(ds.features(), dtype=float)
     found = plane_basis(keys)
@@ -259,9 +349,9 @@ def trajectory_plane_plot(evidence, ctx) -> list[Figure]:
         except KeyError:
             alpha = None
     key_r = float(np.max(np.linalg.norm(kp, axis=-1))) if kp.size else 1.0
-    init_r = max((float(np.linalg.norm(_vec(r["trajectory"][0]["theta"]) @ basis)) for r in runs), default=0.0)
+    init_r = max((float(np.linalg.norm(_vec(_run_points(r)[0]["theta"]) @ basis)) for r in runs), default=0.0)
     R = max(2.0 * max(key_r, 1.0), 1.25 * init_r)
-    fig = _new_figure(6.4, 5.6)
+    fig = _new_figure(6.4, 5.6, layout="constrained")
     ax = fig.add_subplot()
     gamma = np.asarray(ds.gamma, dtype=float)
     sc = ax.scatter(kp[..., 0].ravel(), kp[..., 1].ravel(), c=gamma.ravel(), cmap="viridis", s=46,
@@ -273,14 +363,12 @@ def trajectory_plane_plot(evidence, ctx) -> list[Figure]:
         ax.scatter(opt[:, 0], opt[:, 1], s=190, facecolors="none", edgecolors="#B00020", linewidths=1.6, zorder=4,
                    label=r"optimal token $\alpha_i$")
     if ds.n * ds.T <= 12:
-        for i in range(ds.n):
-            for t in range(ds.T):
-                name = f"x{t}" if ds.n == 1 else f"x{i},{t}"
-                ax.annotate(name, kp[i, t], xytext=(6, 6), textcoords="offset points", fontsize=8)
+        for point, names in token_labels(kp, ds.n == 1):
+            ax.annotate(names, point, xytext=(6, 6), textcoords="offset points", fontsize=8)
     seen_dirs = []
     for i, run in enumerate(runs):
         colour = PALETTE[i % len(PALETTE)]
-        th = np.array([_vec(c["theta"]) for c in run["trajectory"]]) @ basis
+        th = np.array([_vec(c["theta"]) for c in _run_points(run)]) @ basis
         norms = np.linalg.norm(th, axis=1)
         inside = th[norms <= R]
         if len(inside):
@@ -324,35 +412,63 @@ def trajectory_plane_plot(evidence, ctx) -> list[Figure]:
 
 
 # -- norm-divergence --------------------------------------------------------------------------------
+def _norm_runs(evidence) -> list:
+    """[(label, checkpoints, measured slope, window (k from, k to))] of the fixed-step runs: ``runs[*]`` with
+    their ``growth_law``, or (older results) one run at the top level."""
+    out = []
+    for i, run in enumerate(evidence.get("runs") or []):
+        law = run.get("growth_law") or {}
+        window = law.get("window_log10_k")
+        window = [10 ** window[0], 10 ** window[1]] if window and len(window) == 2 else None
+        out.append((_label_run(i, run), run.get("checkpoints") or [], _f(law.get("slope_per_ln_k")), window))
+    if not out and evidence.get("checkpoints"):
+        out.append(("fixed-step GD", evidence["checkpoints"], _f(evidence.get("slope")), evidence.get("slope_window")))
+    return out
+
+
+def _predicted_slope(evidence) -> float | None:
+    pred = _f(evidence.get("predicted_slope"))
+    if pred is None:
+        for run in evidence.get("runs") or []:
+            pred = _f((run.get("growth_law") or {}).get("p_mm_norm"))
+            if pred is not None:
+                break
+    return pred
+
+
 @register("norm-divergence")
 def norm_growth_plot(evidence, ctx) -> list[Figure]:
-    """||p_k|| against k (log axis) for fixed-step GD, with the predicted ||p_mm|| log k growth."""
-    cps = evidence.get("checkpoints") or []
-    pts = [(c["iteration"], _f(c.get("norm"))) for c in cps if c.get("iteration", 0) >= 1 and _f(c.get("norm")) is not None]
-    if not pts:
+    """||p_k|| against k (log axis) for fixed-step GD, with the predicted ||p_mm|| ln k growth drawn through
+    each run's last point."""
+    runs = [(label, [(c["iteration"], _f(c.get("norm"))) for c in cps
+                     if (c.get("iteration") or 0) >= 1 and _f(c.get("norm")) is not None], slope, window)
+            for label, cps, slope, window in _norm_runs(evidence)]
+    runs = [r for r in runs if r[1]]
+    if not runs:
         return []
-    ks = np.array([p[0] for p in pts], dtype=float)
-    norms = np.array([p[1] for p in pts])
     fig = _new_figure(6.4, 3.8)
     ax = fig.add_subplot()
-    ax.semilogx(ks, norms, "o-", ms=3, lw=1.3, color=PALETTE[0], label=r"$\|p_k\|$ (fixed-step GD)")
-    pred = _f(evidence.get("predicted_slope"))
-    if pred:
-        line = norms[-1] + pred * (np.log(ks) - math.log(ks[-1]))
-        ax.semilogx(ks, line, "--", color="0.35", lw=1.1,
-                    label=rf"predicted $\|p^{{\mathrm{{mm}}}}\|\,\ln k$ + const (slope {pred:.4g})")
-    window = evidence.get("slope_window")
-    if window and len(window) == 2 and window[0] > 0:
-        ax.axvspan(window[0], window[1], color="0.9", zorder=0, label="window of the measured slope")
+    pred = _predicted_slope(evidence)
+    for i, (label, pts, slope, window) in enumerate(runs):
+        ks = np.array([p[0] for p in pts], dtype=float)
+        norms = np.array([p[1] for p in pts])
+        ax.semilogx(ks, norms, "o-", ms=3, lw=1.3, color=PALETTE[i % len(PALETTE)], label=rf"$\|p_k\|$, {label}")
+        if pred:
+            line = norms[-1] + pred * (np.log(ks) - math.log(ks[-1]))
+            ax.semilogx(ks, line, "--", color="0.35", lw=1.1,
+                        label=rf"predicted $\|p^{{\mathrm{{mm}}}}\|\,\ln k$ + const (slope {pred:.4g})" if i == 0 else None)
+        if window and len(window) == 2 and window[0] > 0 and i == 0:
+            ax.axvspan(window[0], window[1], color="0.92", zorder=0, label="window of the measured slope")
     ax.set_xlabel("iteration k")
     ax.set_ylabel(r"$\|p_k\|$")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    slope = _f(evidence.get("slope"))
-    cap = "Fixed-step GD: the norm grows without bound, logarithmically in k."
-    if slope is not None and pred:
-        cap += (f" Measured slope d||p_k||/d ln k = {slope:.4g} over the shaded window; predicted ||p_mm|| = {pred:.4g}. "
-                "The dashed line is drawn through the last point.")
+    cap = "Fixed-step GD: the theory predicts that the norm grows without bound, like ||p_mm|| ln k."
+    slopes = [r[2] for r in runs if r[2] is not None]
+    if slopes and pred:
+        cap += (" Measured slope d||p_k||/d ln k = " + ", ".join(f"{x:.4g}" for x in slopes) +
+                f" over the shaded window; predicted ||p_mm|| = {pred:.4g}. The dashed lines pass through the last "
+                "points.")
     return [Figure("Norm divergence: ||p_k|| against k", to_svg(fig), cap)]
 
 
@@ -381,18 +497,21 @@ def kq_limit_plot(evidence, ctx) -> list[Figure]:
 
 
 @register("regularization-path")
+@register("joint-regularization-path")
 def regularization_path_plots(evidence, ctx) -> list[Figure]:
-    from .joint_plots import one_minus_corr_svg, path_plane_svg
+    from .joint_plots import has_path, one_minus_corr_svg, path_plane_svg, plane_dimension
 
+    if not has_path(evidence):
+        return []
     figs = []
-    if not (evidence.get("joint") or {}).get("rows") and not (evidence.get("p_alone") or {}).get("rows"):
-        return figs                         # nothing computed (the check was out of scope)
-    if (evidence.get("joint") or {}).get("rows"):
-        figs.append(Figure("v and p regularisation paths in the plane", path_plane_svg(evidence),
-                           "v_r/r and p_R/R along the grid of radii, with the v-SVM direction, the relaxed p-SVM "
-                           "direction (the predicted limit of p) and the plain p-SVM direction for contrast."))
+    if plane_dimension(evidence) == 2:
+        figs.append(Figure("Regularisation paths in the plane", path_plane_svg(evidence),
+                           "The normalised path p_R/R (and v_r/r when v is trained) along the grid of radii, with the "
+                           "predicted directions dashed: the p-SVM (p alone), or the v-SVM and the relaxed p-SVM, with "
+                           "the plain p-SVM for contrast (joint)."))
     figs.append(Figure("1 - corr along the regularisation path", one_minus_corr_svg(evidence),
-                       "1 - corr of the path's directions with the predicted SVM directions, against the radius."))
+                       "1 - corr of the path's directions with the predicted SVM directions, against the radius "
+                       "(log-log); values at rounding level (exactly 0) are marked on the bottom edge."))
     return figs
 
 

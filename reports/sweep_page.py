@@ -19,7 +19,7 @@ SERIES = (
     ("zero_optimal", "runs from the first init (p = 0, W = 0, K = Q = I/10) converging to the optimal tokens",
      "#66a61e", True),
 )
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 560, 300, 50, 20, 20, 40
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 570, 300, 60, 20, 20, 40
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>attnsvm sweep</title>
@@ -53,6 +53,7 @@ iterations, {{ options.inits }} init(s) per dataset (p = 0 and random inits of r
   <text x="{{ tick.x }}" y="{{ top + inner_h + 16 }}" font-size="11" text-anchor="middle">{{ tick.label }}</text>
   {% endfor %}
   <text x="{{ left + inner_w / 2 }}" y="{{ height - 4 }}" font-size="12" text-anchor="middle">d</text>
+  <text x="14" y="{{ top + inner_h / 2 }}" font-size="12" text-anchor="middle" transform="rotate(-90 14 {{ top + inner_h / 2 }})">fraction of datasets / runs</text>
   {% for s in plot.series %}
   <polyline fill="none" stroke="{{ s.color }}" stroke-width="2" points="{{ s.points }}"/>
   {% for p in s.markers %}<circle cx="{{ p.x }}" cy="{{ p.y }}" r="3" fill="{{ s.color }}"><title>{{ s.label }}: d = {{ p.d }}, {{ p.value }}</title></circle>{% endfor %}

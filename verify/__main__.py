@@ -1,3 +1,5 @@
+"""``python -m attnsvm.verify``: the command line (the same as ``python -m attnsvm``)."""
 from .cli import entry
 
-entry()
+if __name__ == "__main__":
+    entry()

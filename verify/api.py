@@ -53,17 +53,20 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
     return Result(dataset=summary, checks=results, options=ctx.options, seconds=time.perf_counter() - start)
 
 
-def _check_in_worker(dataset, options):
-    """``check`` in a worker process (module level, so that it can be pickled)."""
-    return check(dataset, **options)
-
-
-def check_many(datasets, jobs=None, *, progress=None, **options) -> list:
+def check_many(datasets, jobs=None, *, progress=None, then=None, **options) -> list:
     """``check`` on several datasets, in ``jobs`` worker processes (default: one per CPU core, at most
     one per dataset; ``jobs=1``: in this process, one after the other). Results in input order.
 
-    ``progress``, when given, is called as ``progress(k, dataset, step)``: with each check id when
-    running in this process, with "done" as each dataset finishes in a worker.
+    ``progress``, when given, is called as ``progress(k, dataset, step)`` (k counts from 1 in input order):
+    with each check id before that check runs, and with "done" as each dataset finishes.
+
+    ``then``, when given, is a picklable (module-level) function called as ``then(k, result, dataset)`` in the
+    process that checked the dataset (a worker, so that it runs in parallel too: ``attnsvm report`` renders
+    the pages there); the list then holds ``(result, then's value)`` pairs.
+
+    The workers ignore Ctrl-C; on any exception here (KeyboardInterrupt included) they are terminated at
+    once, and each worker ends by itself within a second when this process dies. Warnings raised in a worker
+    outside the checks (the checks record theirs in their evidence) are re-issued here as RuntimeWarnings.
 
     >>> rs = check_many(["single-input-global", "multi-input"], jobs=1, only=["optimal-tokens"])
     >>> [r.dataset["name"] for r in rs]
@@ -79,17 +82,48 @@ def check_many(datasets, jobs=None, *, progress=None, **options) -> list:
         results = []
         for k, ds in enumerate(datasets, 1):
             step = None if progress is None else (lambda cid, k=k, ds=ds: progress(k, ds, cid))
-            results.append(check(ds, progress=step, **options))
+            result = check(ds, progress=step, **options)
+            results.append(result if then is None else (result, then(k, result, ds)))
+            if progress is not None:
+                progress(k, ds, "done")
         return results
     import concurrent.futures as cf
     import multiprocessing
+    import queue as queue_module
+    import warnings
 
+    from .workers import check_in_worker, init_worker, sigint_ignored, stop_pool
+
+    mp = multiprocessing.get_context("spawn")
+    events = mp.Queue() if progress is not None else None
     results = [None] * len(datasets)
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_check_in_worker, ds, options): i for i, ds in enumerate(datasets)}
-        for done, fut in enumerate(cf.as_completed(futures), 1):
-            i = futures[fut]
-            results[i] = fut.result()
-            if progress is not None:
-                progress(done, datasets[i], "done")
+    pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(datasets)), mp_context=mp, initializer=init_worker,
+                                  initargs=(os.getpid(), events))
+    try:
+        with sigint_ignored():  # the workers start with Ctrl-C ignored (inherited): no traceback from them
+            futures = {pool.submit(check_in_worker, i, ds, options, then): i for i, ds in enumerate(datasets)}
+        pending = set(futures)
+        while pending:
+            done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            while events is not None:
+                try:
+                    i, cid = events.get_nowait()
+                except queue_module.Empty:
+                    break
+                progress(i + 1, datasets[i], cid)
+            for fut in done:
+                i = futures[fut]
+                results[i], notes = fut.result()
+                for note in notes:
+                    warnings.warn(f"{datasets[i].name}: {note}", RuntimeWarning, stacklevel=2)
+                if progress is not None:
+                    progress(i + 1, datasets[i], "done")
+    except BaseException:
+        stop_pool(pool)
+        raise
+    finally:
+        if events is not None:
+            events.close()
+            events.cancel_join_thread()
+    pool.shutdown(wait=True)
     return results

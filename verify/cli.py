@@ -1,35 +1,62 @@
-"""The command line: ``attnsvm list``, ``attnsvm check DATASET [--json FILE]`` and
-``attnsvm report [DATASET ...] --out DIR``.
+"""The command line: ``attnsvm list``, ``attnsvm check DATASET [--json FILE] [--only ID,...]``,
+``attnsvm report [DATASET ...] --out DIR`` and ``attnsvm sweep``.
 
 Exit status: 0 when nothing is contradicted or undecided (the dataset is consistent with the theory, or outside
 it), 1 when a claim fails (a counterexample) or a claim or instrument is undecided, 2 for bad input or usage
-(one line ``error: ...`` on stderr, no traceback).
+(one line ``error: ...`` on stderr, no traceback), 130 on Ctrl-C and 143 on SIGTERM (workers stopped, no
+half-written file), 141 when stdout is a closed pipe (``attnsvm list | head -3``: nothing more is printed).
+
+Start-up stays light: this module imports only the standard library and the dataset loader; the numerical
+libraries are imported by the commands that compute (``bench/startup.py`` measures it). Every line written to
+the terminal goes through :func:`verify.terminal.printable`, so dataset-provided strings cannot inject
+control sequences. Output paths are checked before any work starts.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+import warnings
 
-from .builtins import builtin, builtin_families, builtin_names, load
 from .errors import InputError
-from .files import write_atomically
+from .terminal import Progress, printable, write_lines
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED = 130, 141, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the same clean-up as for Ctrl-C runs."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
+        import re
+
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if bad:
+            message += _did_you_mean(bad.group(1), re.findall(r"'([^']*)'", bad.group(2)))
         raise InputError(message)
+
+
+def _version() -> str:
+    from attnsvm import __version__
+
+    return f"attnsvm {__version__}"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="attnsvm", description="Verify attention max-margin token selection on datasets.")
+    p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("list", help="list the built-in datasets")
     c = sub.add_parser("check", help="run every check on a dataset")
     c.add_argument("dataset", help="a built-in name or a .json / .npz file")
     c.add_argument("--json", metavar="FILE", help="write the machine-readable result to FILE")
+    c.add_argument("--only", metavar="ID[,ID...]", action="append",
+                   help="run only these checks (comma-separated check ids; may be repeated)")
     _add_check_options(c)
     r = sub.add_parser("report", help="HTML pages, plots and JSON results for datasets (default: all built-ins)")
     r.add_argument("datasets", nargs="*", metavar="DATASET", help="built-in names or .json / .npz files")
@@ -68,28 +95,85 @@ def _check_options(args) -> dict:
             "kq_ridge": args.ridge, "selected_threshold": args.selected_threshold}
 
 
-def _write_json_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target) or "."
-    if not os.path.isdir(folder):
-        raise InputError(f"--json {path}: folder {folder} does not exist")
-    if os.path.isdir(target):
-        raise InputError(f"--json {path}: is a directory")
+def _did_you_mean(word: str, choices) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _only(values) -> list | None:
+    """The check ids of ``--only`` (comma-separated, repeatable), validated against the registry."""
+    if values is None:
+        return None
+    ids = [x.strip() for v in values for x in v.split(",")]
+    if not all(ids):
+        raise InputError("--only: empty check id (give ids separated by commas, e.g. --only p-svm,optimal-tokens)")
+    from .checks import CHECK_IDS
+
+    for cid in ids:
+        if cid not in CHECK_IDS:
+            raise InputError(f"--only: unknown check {cid!r}{_did_you_mean(cid, CHECK_IDS)} "
+                             f"(checks: {', '.join(CHECK_IDS)})")
+    return list(dict.fromkeys(ids))
+
+
+def _protected(specs) -> list:
+    """The dataset files among ``specs`` (never written by --json)."""
+    return [s for s in specs if isinstance(s, str) and s and os.path.exists(s)]
+
+
+def validate_output_file(path, option: str, protect=()) -> None:
+    """Raise InputError unless ``path`` can be written as an output file (see verify.files.output_kind)."""
+    from .files import OutputPathError, output_kind
+
+    if path is None:
+        return
     try:
-        write_atomically(target, text)
+        output_kind(path, protect)
+    except OutputPathError as exc:
+        shown = path if path else '""'
+        raise InputError(f"{option} {shown}: {exc.strerror}") from None
+
+
+def validate_output_folder(path: str, option: str) -> None:
+    """Raise InputError unless ``path`` is a folder, or can be created (its nearest existing ancestor is a
+    writable folder)."""
+    if not path:
+        raise InputError(f'{option} "": empty folder name')
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise InputError(f"{option} {path}: is a file, not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {path}: the folder is not writable")
+        return
+    ancestor = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise InputError(f"{option} {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: cannot create it ({ancestor} is not writable)")
+
+
+def _write_output(path: str, text: str, option: str, protect=()) -> None:
+    from .files import write_atomically
+
+    try:
+        write_atomically(path, text, protect=protect)
     except OSError as exc:
-        raise InputError(f"--json {path}: cannot write: {exc.strerror}") from None
+        raise InputError(f"{option} {path}: cannot write: {exc.strerror}") from None
 
 
 ROLE_TITLES = (("premise", "premises (hypotheses of the theorems)"), ("claim", "claims (conclusions, given their premises)"),
                ("instrument", "instruments (the toolkit's numerical self-checks)"))
 
 
-def _format_table(result) -> str:
+def _format_table(result) -> list:
     ds = result.dataset
     lines = [f"dataset {ds['name']}  (model {ds['model']}, n={ds['n']}, T={ds['T']}, d={ds['d']}, loss {ds['loss']})"]
-    width = max(len(c.id) for c in result.checks) + 2
+    width = max((len(c.id) for c in result.checks), default=10) + 2
     for role, title in ROLE_TITLES:
         rows = result.by_role(role)
         if not rows:
@@ -98,7 +182,7 @@ def _format_table(result) -> str:
         for c in rows:
             lines.append(f"  {c.id:<{width}}{c.verdict:<16}{c.summary}")
     lines.append(f"verdict: {result.status}  ({result.seconds:.1f} s)")
-    return "\n".join(lines)
+    return lines
 
 
 def _verdict_counts(result) -> str:
@@ -113,111 +197,192 @@ def _verdict_counts(result) -> str:
 
 
 def cmd_list(args) -> int:
-    for name in builtin_names():
-        ds = builtin(name)
-        print(f"{name:<22} n={ds.n:<3} T={ds.T:<3} d={ds.d:<3} {ds.description}")
-    for fam in builtin_families():
-        seeds = f"seeds {fam['seeds'][0]}-{fam['seeds'][1]}"
-        print(f"{fam['pattern']:<22} n={fam['n']:<3} T={fam['T']:<3} d={fam['d']:<3} {seeds}: {fam['description']}")
+    from .builtins import catalogue
+
+    lines = []
+    for e in catalogue():
+        what = f"seeds {e['seeds'][0]}-{e['seeds'][1]}: {e['description']}" if "seeds" in e else e["description"]
+        lines.append(f"{e['name']:<22} n={e['n']:<3} T={e['T']:<3} d={e['d']:<3} {what}")
+    write_lines(lines)
     return EXIT_OK
 
 
 def cmd_check(args) -> int:
-    from .api import check
+    protect = _protected([args.dataset])
+    validate_output_file(args.json, "--json", protect)
+    from .builtins import load
+
+    from .builtins import source_file
 
     ds = load(args.dataset)
+    protect = _protected([args.dataset, source_file(ds.source)])
+    validate_output_file(args.json, "--json", protect)
+    only = _only(args.only)
     options = _check_options(args)
-    if args.json:
-        target = os.path.abspath(args.json)
-        if os.path.isfile(ds.source) and os.path.exists(target) and os.path.samefile(ds.source, target):
-            raise InputError(f"--json {args.json}: refusing to overwrite the dataset file")
-        if not os.path.isdir(os.path.dirname(target)):
-            raise InputError(f"--json {args.json}: folder {os.path.dirname(target)} does not exist")
-    result = check(ds, **options)
-    print(_format_table(result))
-    if args.json:
-        _write_json_atomically(args.json, result.to_json() + "\n")
+    from .api import check
+    from .checks import CHECK_IDS
+
+    ids = only if only is not None else CHECK_IDS
+    with Progress(len(ids)) as progress:
+        started = []
+
+        def step(cid):
+            progress.show(len(started), ds.name, cid)
+            started.append(cid)
+
+        result = check(ds, only=only, progress=step, **options)
+    write_lines(_format_table(result))
+    if args.json is not None:
+        _write_output(args.json, result.to_json() + "\n", "--json", protect)
     return EXIT_OK if result.ok else EXIT_FAIL
-
-
-class _Progress:
-    """One status line on stderr, rewritten in place; silent when stderr is not a terminal."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.enabled = sys.stderr.isatty()
-        self.width = 0
-
-    def show(self, k: int, name: str, step: str) -> None:
-        if self.enabled:
-            line = f"[{k}/{self.total}] {name[:40]}: {step}"
-            sys.stderr.write("\r" + line.ljust(self.width))
-            sys.stderr.flush()
-            self.width = len(line)
-
-    def done(self) -> None:
-        if self.enabled and self.width:
-            sys.stderr.write("\r" + " " * self.width + "\r")
-            sys.stderr.flush()
 
 
 def cmd_report(args) -> int:
     import shlex
 
+    from .builtins import builtin_names, load
+
+    out = args.out
+    validate_output_folder(out, "--out")
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs: expected a positive integer, got {args.jobs}")
+    specs = args.datasets or builtin_names()
+    datasets = [load(spec) for spec in specs]
+    options = _check_options(args)
+    jobs = args.jobs if args.jobs is not None else min(len(datasets), os.cpu_count() or 1)
+
     from attnsvm.reports import ReportError, check_out_dir, safe_names, write_report
+    from attnsvm.reports.build import PageRenderer
 
     from .api import check_many
 
-    specs = args.datasets or builtin_names()
-    datasets = [load(spec) for spec in specs]
-    out = args.out
-    options = _check_options(args)
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"--jobs: expected a positive integer, got {args.jobs}")
-    jobs = args.jobs if args.jobs is not None else min(len(datasets), os.cpu_count() or 1)
     try:
-        check_out_dir(out, safe_names(ds.name for ds in datasets))
-        progress = _Progress(len(datasets) + 1)
-        try:
-            if jobs > 1 and len(datasets) > 1:
-                progress.show(0, f"{len(datasets)} datasets", f"checking in {min(jobs, len(datasets))} processes")
-            results = check_many(datasets, jobs, progress=lambda k, ds, step: progress.show(k, ds.name, step),
-                                 **options)
-            entries = list(zip(results, datasets))
-            progress.show(len(datasets) + 1, "report", "writing pages")
-            command = "attnsvm " + " ".join(shlex.quote(a) for a in (args.argv or []))
-            paths = write_report(entries, out, command=command)
-        finally:
-            progress.done()
+        stems = safe_names(ds.name for ds in datasets)
+        check_out_dir(out, stems)
+        command = "attnsvm " + " ".join(shlex.quote(a) for a in (args.argv or []))
+        with Progress(len(datasets) + 1) as progress:
+            finished = set()
+
+            def step(k, ds, what):
+                if what == "done":
+                    finished.add(k)
+                progress.show(len(finished), ds.name, "checked" if what == "done" else what)
+
+            # each dataset's page is rendered in the worker that checked it, in parallel
+            done = check_many(datasets, jobs, progress=step, then=PageRenderer(stems, command), **options)
+            entries = [(result, ds) for (result, _), ds in zip(done, datasets)]
+            progress.show(len(datasets), "report", "writing the files")
+            paths = write_report(entries, out, command=command, pages=[page for _, page in done])
     except ReportError as exc:
         raise InputError(str(exc)) from None
-    for result, _ in entries:
-        print(f"{result.dataset['name']:<24} {result.status:<27} {_verdict_counts(result)}")
-    print(f"wrote {paths[0]} and {len(paths) - 1} more file(s)")
+    lines = [f"{result.dataset['name']:<24} {result.status:<27} {_verdict_counts(result)}" for result, _ in entries]
+    lines.append(f"wrote {paths[0]} and {len(paths) - 1} more file(s)")
+    write_lines(lines)
     return EXIT_OK if all(r.ok for r, _ in entries) else EXIT_FAIL
 
 
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _warning_notes(caught) -> list:
+    """One line per distinct warning caught outside the checks (the checks record theirs in the evidence)."""
+    seen = []
+    for w in caught:
+        text = f"note: {w.category.__name__} outside the checks: {w.message} ({os.path.basename(w.filename)}:{w.lineno})"
+        if text not in seen:
+            seen.append(text)
+    return seen[:10]
+
+
 def main(argv=None) -> int:
+    """Run one command; return the exit status (never raises for bad input, Ctrl-C or SIGTERM).
+
+    Warnings raised outside the checks (numpy's RuntimeWarnings while loading, say) never reach stderr:
+    after a successful command they become ``note:`` lines on stdout; with an ``error:`` they are dropped
+    (the error says what was wrong)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
-        args = _parser().parse_args(argv)
-        if args.command is None:
-            raise InputError("missing command (use 'attnsvm list' or 'attnsvm check DATASET')")
-        args.argv = list(sys.argv[1:] if argv is None else argv)
-        from .sweep_cli import cmd_sweep
-        from .textbook import cmd_textbook
-        return {"list": cmd_list, "check": cmd_check, "report": cmd_report, "sweep": cmd_sweep,
-                "textbook": cmd_textbook}[args.command](args)
-    except InputError as exc:
-        msg = " ".join(str(exc).split())
-        print(f"error: {msg}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                args = _parser().parse_args(argv)
+                if args.command is None:
+                    raise InputError("missing command (use 'attnsvm list' or 'attnsvm check DATASET'; "
+                                     "'attnsvm --help' lists them)")
+                args.argv = list(sys.argv[1:] if argv is None else argv)
+                if args.command == "sweep":
+                    from .sweep_cli import cmd_sweep
+
+                    code = cmd_sweep(args)
+                elif args.command == "textbook":
+                    from .textbook import cmd_textbook
+
+                    code = cmd_textbook(args)
+                else:
+                    code = {"list": cmd_list, "check": cmd_check, "report": cmd_report}[args.command](args)
+            except InputError as exc:
+                msg = " ".join(str(exc).split())
+                print(f"error: {printable(msg)}", file=sys.stderr)
+                return EXIT_USAGE
+            except Terminated:
+                print("error: terminated (SIGTERM)", file=sys.stderr)
+                return EXIT_TERMINATED
+            except KeyboardInterrupt:
+                print("error: interrupted", file=sys.stderr)
+                return EXIT_INTERRUPTED
+        notes = _warning_notes(caught)
+        if notes:
+            write_lines(notes)
+        return code
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout was closed by its reader: point it at /dev/null so that the interpreter's final flush
+    stays quiet, and exit like a process killed by SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_PIPE
+
+
+def _fast_exit(code: int) -> None:
+    """Exit without the interpreter's teardown of every imported module (seconds once torch, sympy and cvxpy
+    are loaded, and what made Ctrl-C slow): run the atexit handlers (multiprocessing's clean-up among them),
+    flush the streams, then ``os._exit``. Every file this command writes is closed before this point."""
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()
+    except Exception:  # noqa: BLE001 - a handler's failure must not turn into a traceback at exit
+        pass
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _quiet_broken_pipe()
+    except (OSError, ValueError):
+        pass
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script: :func:`main`, then a fast exit with its status."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _quiet_broken_pipe()
+    _fast_exit(code)
 
 
 if __name__ == "__main__":

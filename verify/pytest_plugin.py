@@ -2,6 +2,7 @@
 
     pytest --attnsvm multi-input my_data.json        # one item per dataset x check
     pytest --attnsvm my_data.json --attnsvm-allow-inconclusive
+    pytest --attnsvm my_data.json --attnsvm-only p-svm,directional-limit   # only these checks (and items)
 
 Items follow the roles of the checks (verify.claims). A claim or an instrument fails its item when its
 verdict is ``fails`` (a counterexample, or a float64 error) and, unless ``--attnsvm-allow-inconclusive``
@@ -37,6 +38,29 @@ def pytest_addoption(parser):
                          "one test item per dataset and check")
     group.addoption("--attnsvm-allow-inconclusive", action="store_true", default=False,
                     help="let attnsvm items whose verdict is 'inconclusive' pass")
+    group.addoption("--attnsvm-only", action="append", default=None, metavar="ID[,ID...]",
+                    help="run only these attnsvm checks (comma-separated check ids; may be repeated)")
+
+
+def _only(config) -> tuple | None:
+    """The check ids of ``--attnsvm-only`` (validated), or None for every check."""
+    values = config.getoption("attnsvm_only", None)
+    if not values:
+        return None
+    from .checks import CHECK_IDS
+    from .errors import InputError
+
+    ids = tuple(dict.fromkeys(x.strip() for v in values for x in v.split(",") if x.strip()))
+    unknown = [c for c in ids if c not in CHECK_IDS]
+    if unknown or not ids:
+        raise InputError(f"--attnsvm-only: unknown check {unknown[0] if unknown else ''!r} "
+                         f"(checks: {', '.join(CHECK_IDS)})")
+    return ids
+
+
+def _run_options(config) -> dict:
+    only = _only(config)
+    return {} if only is None else {"only": only}
 
 
 def cache_key(dataset, options: dict) -> tuple:
@@ -61,7 +85,7 @@ def cache_key(dataset, options: dict) -> tuple:
 def cached_check(dataset, **options):
     """``verify.check(dataset, **options)``, computed once per dataset and options in this process.
 
-    >>> fast = dict(max_iterations=50, time_budget=1.0, fixed_iterations=50, fixed_time_budget=1.0)
+    >>> fast = dict(max_iterations=50, time_budget=1.0, fixed_iterations=50)
     >>> r = cached_check("single-input-global", **fast)
     >>> r is cached_check("single-input-global", **fast)
     True
@@ -80,7 +104,7 @@ def cached_checks(datasets, jobs=None, **options) -> list:
     worker processes (``verify.check_many``), so a session with several datasets waits for the
     slowest one, not for their sum.
 
-    >>> fast = dict(only=None, max_iterations=50, time_budget=1.0, fixed_iterations=50, fixed_time_budget=1.0)
+    >>> fast = dict(only=None, max_iterations=50, time_budget=1.0, fixed_iterations=50)
     >>> [r.dataset["name"] for r in cached_checks(["single-input-global"], **fast)]
     ['single-input-global']
     """
@@ -138,9 +162,14 @@ def failure_message(check_result, dataset: str) -> str:
     where = f"{st.get('paper', '')} {st.get('statement', '')} ({st.get('kind', '')}, {st.get('confidence', '')})" \
         if st else ""
     premises = ", ".join(f"{k} {v}" for k, v in (d.get("premises") or {}).items())
-    return (f"attnsvm {d['role']} {d['id']!r} on dataset {dataset!r}: verdict {d['verdict'].upper()}\n"
-            f"summary:   {d['summary']}\nstatement: {where}\n           {d['claim']}\n"
-            + (f"premises:  {premises}\n" if premises else "") + f"evidence:\n{text}")
+    from .terminal import printable
+
+    lines = [f"attnsvm {d['role']} {d['id']!r} on dataset {dataset!r}: verdict {d['verdict'].upper()}",
+             f"summary:   {d['summary']}", f"statement: {where}", f"           {d['claim']}"]
+    if premises:
+        lines.append(f"premises:  {premises}")
+    # every line shown on the terminal escapes control characters (dataset strings may hold them)
+    return "\n".join(printable(line) for line in lines + ["evidence:"] + text.split("\n"))
 
 
 class AttnsvmItem(pytest.Item):
@@ -153,28 +182,31 @@ class AttnsvmItem(pytest.Item):
 
     def runtest(self):
         from .result import FAILS, INCONCLUSIVE, NOT_APPLICABLE
+        from .terminal import printable
 
         if not self.config.stash.get(_PREFETCHED, False):
             self.config.stash[_PREFETCHED] = True
             specs = list(dict.fromkeys(self.config.getoption("attnsvm")))
-            cached_checks(specs)  # every --attnsvm dataset at once, in parallel
-        result = cached_check(self.spec)
+            cached_checks(specs, **_run_options(self.config))  # every --attnsvm dataset at once, in parallel
+        result = cached_check(self.spec, **_run_options(self.config))
         c = result[self.check_id]
         if c.verdict == NOT_APPLICABLE:
-            pytest.skip(f"{self.check_id} not applicable: {c.summary}")
+            pytest.skip(printable(f"{self.check_id} not applicable: {c.summary}"))
         if c.role == "premise" and c.verdict == FAILS:
-            pytest.skip(f"premise {self.check_id} does not hold for this dataset: {c.summary}")
+            pytest.skip(printable(f"premise {self.check_id} does not hold for this dataset: {c.summary}"))
         allow = self.config.getoption("attnsvm_allow_inconclusive")
         if c.verdict == FAILS or (c.verdict == INCONCLUSIVE and not allow):
             raise AttnsvmCheckFailed(c, self.spec)
 
     def repr_failure(self, excinfo, style=None):
+        from .terminal import printable
+
         if isinstance(excinfo.value, AttnsvmCheckFailed):
             return failure_message(excinfo.value.check_result, excinfo.value.dataset)
         from .errors import InputError
 
         if isinstance(excinfo.value, InputError):
-            return f"attnsvm: {excinfo.value}"
+            return printable(f"attnsvm: {excinfo.value}")
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
@@ -193,14 +225,16 @@ class AttnsvmDataset(pytest.Collector):
         from .checks import CHECK_IDS
 
         load(self.spec)  # a bad dataset is a collection error, reported once
-        for cid in CHECK_IDS:
+        only = _only(self.config)
+        for cid in (CHECK_IDS if only is None else [c for c in CHECK_IDS if c in only]):
             yield AttnsvmItem.from_parent(self, name=cid, spec=self.spec, check_id=cid)
 
     def repr_failure(self, excinfo):
         from .errors import InputError
+        from .terminal import printable
 
         if isinstance(excinfo.value, InputError):
-            return f"attnsvm: {excinfo.value}"
+            return printable(f"attnsvm: {excinfo.value}")
         return super().repr_failure(excinfo)
 
 

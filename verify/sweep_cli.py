@@ -4,11 +4,8 @@ The sweep itself is :func:`verify.sweep.sweep`; the page is :func:`reports.sweep
 """
 from __future__ import annotations
 
-import torch
-
 from .errors import InputError
-from .files import write_atomically
-from .sweep import CLASSES, parse_int_list, sweep
+from .terminal import write_lines
 
 
 def add_parser(sub) -> None:
@@ -31,6 +28,8 @@ def add_parser(sub) -> None:
 
 
 def _write_atomically(path: str, text: str) -> None:
+    from .files import write_atomically
+
     try:
         write_atomically(path, text)
     except OSError as exc:
@@ -39,6 +38,8 @@ def _write_atomically(path: str, text: str) -> None:
 
 def format_table(table: dict) -> str:
     """The table as text, one line per grid point."""
+    from .sweep import CLASSES
+
     head = f"{'n':>3} {'T':>3} {'d':>4} {'feasible':>9} " + " ".join(f"{c:>9}" for c in CLASSES) + \
         f" {'opt(p=0)':>9} {'seconds':>8}"
     lines = [head]
@@ -68,6 +69,10 @@ def cmd_sweep(args) -> int:
     import json
     import os
 
+    import torch
+
+    from .sweep import parse_int_list, sweep
+
     ns = parse_int_list(args.n, "--n")
     Ts = parse_int_list(args.T, "--T", minimum=2)
     ds = parse_int_list(args.d, "--d")
@@ -92,6 +97,6 @@ def cmd_sweep(args) -> int:
     os.makedirs(out, exist_ok=True)
     _write_atomically(os.path.join(out, "sweep.json"), json.dumps(table, indent=1) + "\n")
     _write_atomically(os.path.join(out, "sweep.html"), render_sweep_page(table))
-    print(format_table(table))
-    print(f"wrote {os.path.join(out, 'sweep.json')} and {os.path.join(out, 'sweep.html')}")
+    write_lines(format_table(table).split("\n") +
+                [f"wrote {os.path.join(out, 'sweep.json')} and {os.path.join(out, 'sweep.html')}"])
     return 0

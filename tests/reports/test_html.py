@@ -51,11 +51,13 @@ def assert_self_contained(text, allowed_files):
 
 def test_builtin_report_files(builtin_report):
     names = sorted(p.name for p in builtin_report.iterdir())
-    expected = ["index.html"] + [f"{n}{ext}" for n in builtin_names() for ext in (".html", ".json")]
+    expected = ["index.html", "timing.json"] + [f"{n}{ext}" for n in builtin_names() for ext in (".html", ".json")]
     assert names == sorted(expected + [".attnsvm-report.json"])
+    timing = json.loads((builtin_report / "timing.json").read_text())["datasets"]
     for n in builtin_names():
         doc = json.loads((builtin_report / f"{n}.json").read_text())
-        assert doc["schema"] == "attnsvm.check/1" and doc["dataset"]["name"] == n
+        assert doc["schema"] == "attnsvm.check/2" and doc["dataset"]["name"] == n
+        assert "timing" not in doc and timing[n]["total"] > 0   # the times live in timing.json only
 
 
 def test_pages_have_no_external_urls(builtin_report, hostile_report):
@@ -78,7 +80,8 @@ def test_url_detector_catches_external_references():
 
 def test_hostile_strings_are_escaped(hostile_report):
     files = sorted(p.name for p in hostile_report.iterdir())
-    assert files == [".attnsvm-report.json", "index.html", "script-alert-1-script.html", "script-alert-1-script.json"]
+    assert files == [".attnsvm-report.json", "index.html", "script-alert-1-script.html", "script-alert-1-script.json",
+                     "timing.json"]
     for page in pages(hostile_report):
         text = page.read_text(encoding="utf-8")
         assert HOSTILE not in text and HOSTILE_LOSS not in text
@@ -97,8 +100,9 @@ def test_sections_follow_the_result_order(builtin_entries, builtin_report):
         assert positions == sorted(positions)
         assert [c.id for c in result.checks] == [c for c in CHECK_IDS if c in {x.id for x in result.checks}]
         for c in result.checks:  # the verdict word is always printed next to its colour
-            assert re.search(rf'<h2>{re.escape(c.id)} <span class="badge {c.verdict} big"[^>]*>\S+ {c.verdict}</span>',
-                             text)
+            words = "does not hold" if (c.role, c.verdict) == ("premise", "fails") else c.verdict
+            assert re.search(rf'<h3 class="check-title">{re.escape(c.id)} <span class="badge [a-z-]+ big" '
+                             rf'title="verdict: {c.verdict}">\S+ {words}</span>', text), c.id
 
 
 def test_unknown_checks_render_generically():
@@ -110,9 +114,10 @@ def test_unknown_checks_render_generically():
 
 def test_plots_and_maths_are_in_the_page(builtin_report):
     text = (builtin_report / "multi-input.html").read_text(encoding="utf-8")
-    assert text.count("<svg") >= 4  # 1 - corr, mass, plane, norm growth
-    assert "GD trajectories and SVM directions in the plane of the keys" in text
-    assert "Norm divergence: ||p_k|| against k" in text
+    assert text.count("<svg") >= 4  # 1 - corr, 1 - s, norm growth, regularisation path
+    for title in ("Directional convergence: 1 - corr against ||p||", "Attention off the selected tokens",
+                  "Norm divergence: ||p_k|| against k", "1 - corr along the regularisation path"):
+        assert title in text, title
     for needle in ("KKT conditions", "p-SVM", "∇<sub><var>p</var></sub><var>L</var>", "ℓ′"):
         assert needle in text
 
@@ -120,9 +125,10 @@ def test_plots_and_maths_are_in_the_page(builtin_report):
 def test_reproducibility_footer(builtin_report):
     text = (builtin_report / "index.html").read_text(encoding="utf-8")
     footer = text[text.index("<footer>"):]
-    for needle in ("attnsvm report --out DIR", "numpy", "mpmath", "matplotlib", "backend: float64",
-                   "mpmath digits: 50", "seeds", "max_iterations=300000"):
+    for needle in ("attnsvm report --out DIR", "numpy", "mpmath", "matplotlib", "backend: ", "float64",
+                   "mpmath digits: 50", "seeds", "max_iterations="):
         assert needle in footer, needle
+    assert "generated" not in footer and not re.search(r"\b20\d\d-\d\d-\d\d\b", text)
 
 
 def test_index_lists_every_dataset_and_verdict(builtin_entries, builtin_report):
@@ -131,3 +137,44 @@ def test_index_lists_every_dataset_and_verdict(builtin_entries, builtin_report):
         assert f'href="{ds.name}.html"' in text and f'href="{ds.name}.json"' in text
         for c in result.checks:
             assert f'href="{ds.name}.html#check-{c.id}"' in text
+
+
+def test_pages_present_roles_statements_and_premises(builtin_entries, builtin_report):
+    """The dataset's status first; premises, claims and instruments in separate groups; each claim with its
+    statement (paper, name, kind, confidence of the wording) and its premises linked with their verdicts."""
+    for result, ds in builtin_entries:
+        text = (builtin_report / f"{ds.name}.html").read_text(encoding="utf-8")
+        header = text[text.index("<header"):text.index("</header>")]
+        assert f'title="dataset status: {result.status}"' in header
+        groups = [text.index(f'id="{role}s"') for role in ("premise", "claim", "instrument")
+                  if any(c.role == role for c in result.checks)]
+        assert groups == sorted(groups)
+        for c in result.checks:
+            start = text.index(f'id="check-{c.id}"')
+            section = text[start:text.index("</section>", start)]
+            group = max(g for g in groups if g < start)
+            assert text[group:].startswith(f'id="{c.role}s"')
+            if c.statement:
+                for key in ("paper", "statement", "kind", "confidence_meaning"):
+                    assert str(c.statement[key]) in section.replace("&#39;", "'"), (c.id, key)
+            for p, v in (c.premises or {}).items():
+                assert f'<a href="#check-{p}">{p}</a>' in section and f'title="verdict: {v}"' in section
+            assert "<b>Observed:</b>" in section
+
+
+def test_index_groups_checks_by_role(builtin_entries, builtin_report):
+    text = (builtin_report / "index.html").read_text(encoding="utf-8")
+    heads = [text.index(f">{t}</th>") for t in ("Premises", "Claims", "Instruments")]
+    assert heads == sorted(heads)
+    for result, _ in builtin_entries:
+        assert f'title="dataset status: {result.status}"' in text
+
+
+def test_wide_record_tables_keep_the_other_fields_behind_each_row():
+    from attnsvm.reports.views import MAX_COLUMNS, record_table
+
+    records = [{f"field_{k}": k * 1.5 for k in range(20)} | {"reason": "x " * 100, "run": j} for j in range(3)]
+    t = record_table("runs", records)
+    assert t.columns[0] == "run" and len(t.columns) <= MAX_COLUMNS
+    assert all(len(extra) == 22 - len(t.columns) for extra in t.row_details)   # 20 fields, reason, run
+    assert any(k == "reason" for k, _ in t.row_details[0])

@@ -124,3 +124,72 @@ def test_svm_equivalence_plot_and_empty_evidence():
     figs = svm_equivalence_plot({"trend": rows, "at_authors_steps": {"norm": 10.0}}, None)
     assert len(figs) == 1 and "<svg" in figs[0].svg
     assert svm_equivalence_plot({}, None) == [] and regularization_path_plots({"scope": "x"}, None) == []
+
+
+def _synthetic_run(zero_from=300.0):
+    cps = []
+    for k, r in enumerate(np.geomspace(0.1, 1e4, 30)):
+        cps.append({"iteration": k, "norm": r, "theta": [r, 0.0], "selected": [0],
+                    "one_minus_corr": 1e-2 * r ** -2 if r < zero_from else 0.0,
+                    "one_minus_mass": float(np.exp(-r)) if r < 700 else 0.0})
+    return {"init": [0.0, 0.0], "selected": [0], "p_mm": ["1", "0"], "checkpoints": cps}
+
+
+def test_rounding_level_zeros_are_marked_and_keep_the_axis_on_the_curve(monkeypatch):
+    captured = _capture_figures(monkeypatch)
+    (fig,) = [f for f in figures_for("directional-limit", {"runs": [_synthetic_run()], "tol": 1e-6}, PlotContext())
+              if "1 - corr" in f.title]
+    assert "9 checkpoint(s) with 1 - corr = 0" in fig.caption
+    ax = captured[0].axes[0]
+    bottom = ax.get_ylim()[0]
+    smallest = 1e-2 * max(r for r in np.geomspace(0.1, 1e4, 30) if r < 300) ** -2
+    assert smallest / 100 < bottom < smallest          # the axis ends just below the smallest real value
+    zeros = [ln for ln in ax.lines if ln.get_marker() == "v"]
+    assert len(zeros) == 1 and len(zeros[0].get_xdata()) == 9
+    assert np.allclose(zeros[0].get_ydata(), bottom)   # drawn on the bottom edge, named in the legend
+    assert any("rounding level" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_legend_colours_match_their_lines(monkeypatch):
+    captured = _capture_figures(monkeypatch)
+    figures_for("directional-limit", {"runs": [_synthetic_run(), _synthetic_run()], "tol": 1e-6}, PlotContext())
+    from matplotlib.colors import to_rgba
+
+    for fig in captured:
+        ax = fig.axes[0]
+        legend = ax.get_legend()
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            lines = [ln for ln in ax.lines if ln.get_label() == text.get_text()]
+            if lines and hasattr(handle, "get_color"):
+                assert to_rgba(handle.get_color()) == to_rgba(lines[0].get_color()), text.get_text()
+        # the predicted slope is one grey entry, not the colour of a run
+        slope = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+        assert all(to_rgba(ln.get_color()) == to_rgba("0.45") for ln in slope)
+
+
+def test_off_selected_mass_is_on_a_log_axis(monkeypatch):
+    captured = _capture_figures(monkeypatch)
+    titles = [f.title for f in figures_for("directional-limit", {"runs": [_synthetic_run()]}, PlotContext())]
+    assert "Attention off the selected tokens: 1 - s against ||p||" in titles
+    ax = captured[titles.index("Attention off the selected tokens: 1 - s against ||p||")].axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylim()[1] <= 10
+
+
+def test_coinciding_tokens_share_one_label():
+    from attnsvm.reports.plots import token_labels
+
+    kp = np.array([[[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 2.0], [1.0, 0.0]]])
+    labels = dict((names, point) for point, names in token_labels(kp, single=False))
+    assert labels == {"x0,0, x0,2, x1,0": (0.0, 0.0), "x0,1, x1,2": (1.0, 0.0), "x1,1": (0.0, 2.0)}
+
+
+def test_zero_scores_are_never_written_minus_zero():
+    from attnsvm.reports.page import number_text
+    from attnsvm.reports.views import fmt
+
+    assert number_text(-0.0) == "0" and fmt(-0.0) == "0" and fmt([-0.0, 1.0]) == "[0, 1]"
+    ds = Dataset(X=[[[1, 0], [0, 1]]], Y=[1], v=[0, 1], name="zeros")
+    from attnsvm.reports.page import _token_view
+
+    view = _token_view(type("R", (), {"checks": []})(), ds)
+    assert all(not row["gamma"].startswith("-0") for seq in view["sequences"] for row in seq["rows"])

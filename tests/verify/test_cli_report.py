@@ -7,6 +7,7 @@ import os
 import pytest
 
 from attnsvm.verify import api
+from attnsvm.verify.checks import CHECK_IDS
 from attnsvm.verify.cli import main
 
 TINY = {"name": "tiny", "X": [[[1, 0], [0, 1]]], "Y": [1], "v": [1, 0]}
@@ -20,7 +21,7 @@ def fast_checks(monkeypatch):
 
     def check(dataset, only=None, **options):
         options.setdefault("fixed_iterations", 300)
-        options.setdefault("fixed_time_budget", 0.5)
+        options.setdefault("cross_check_iterations", 300)
         return real(dataset, only=only, **options)
 
     monkeypatch.setattr(api, "check", check)
@@ -38,9 +39,9 @@ def test_report_writes_pages_and_json(tmp_path, fast_checks, capsys):
     code = main(["report", ds, "--out", str(out), *FAST])
     captured = capsys.readouterr()
     assert code in (0, 1)
-    assert sorted(os.listdir(out)) == [".attnsvm-report.json", "index.html", "tiny.html", "tiny.json"]
+    assert sorted(os.listdir(out)) == [".attnsvm-report.json", "index.html", "timing.json", "tiny.html", "tiny.json"]
     doc = json.loads((out / "tiny.json").read_text())
-    assert doc["schema"] == "attnsvm.check/1" and len(doc["checks"]) == len(verify.CHECK_IDS)
+    assert doc["schema"] == "attnsvm.check/2" and len(doc["checks"]) == len(CHECK_IDS)
     assert captured.err == ""  # no progress when stderr is not a terminal
     assert "tiny" in captured.out and "wrote" in captured.out
     assert "attnsvm report" in (out / "index.html").read_text()
@@ -54,7 +55,7 @@ def test_hostile_names_stay_inside_the_folder(tmp_path, fast_checks, capsys):
     assert main(["report", a, b, c, "--out", str(out), *FAST]) in (0, 1)
     assert sorted(os.listdir(out)) == [".attnsvm-report.json", "dataset-index.html", "dataset-index.json", "etc.html",
                                        "etc.json", "index.html", "script-alert-1-script.html",
-                                       "script-alert-1-script.json"]
+                                       "script-alert-1-script.json", "timing.json"]
     assert sorted(os.listdir(tmp_path / "deep")) == ["out"]
 
 
@@ -67,10 +68,11 @@ def test_rerun_overwrites_own_files_and_keeps_others(tmp_path, fast_checks, caps
     (out / "two.json").write_text("edited by hand")  # changed since the tool wrote it: kept
     assert main(["report", one, "--out", str(out), *FAST]) in (0, 1)
     assert sorted(os.listdir(out)) == [".attnsvm-report.json", "index.html", "notes.txt", "one.html", "one.json",
-                                       "two.json"]
+                                       "timing.json", "two.json"]
     assert (out / "notes.txt").read_text() == "mine" and (out / "two.json").read_text() == "edited by hand"
     manifest = json.loads((out / ".attnsvm-report.json").read_text())
-    assert sorted(manifest["files"]) == ["index.html", "one.html", "one.json"]
+    assert sorted(manifest["files"]) == ["index.html", "one.html", "one.json", "timing.json"]
+    assert manifest["state"] == "complete"
 
 
 def test_refuses_to_overwrite_foreign_files(tmp_path, fast_checks, capsys):
@@ -113,16 +115,20 @@ def test_progress_on_a_terminal(tmp_path, fast_checks, capsys, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     assert main(["report", ds, "--out", str(tmp_path / "o"), *FAST]) in (0, 1)
     err = capsys.readouterr().err
-    assert "[1/2] tiny: directional-limit" in err and "[2/2] report: writing pages" in err
+    assert "0/2 tiny: directional-limit" in err and "1/2 report: writing the files" in err
+    assert "\n" not in err and err.endswith("\r")   # one line, rewritten in place, erased at the end
 
 
 def test_parallel_checks_keep_the_order():
     from attnsvm.verify import Dataset, check_many
 
     datasets = [Dataset(X=TINY["X"], Y=[1], v=[1, 0], name=name) for name in ("first", "second")]
-    options = {"max_iterations": 50, "time_budget": 0.5, "fixed_iterations": 50, "fixed_time_budget": 0.5}
+    options = {"max_iterations": 50, "fixed_iterations": 50, "cross_check_iterations": 50}
     seen = []
     results = check_many(datasets, 2, progress=lambda k, ds, step: seen.append((ds.name, step)), **options)
-    assert sorted(seen) == [("first", "done"), ("second", "done")]
+    assert sorted(e for e in seen if e[1] == "done") == [("first", "done"), ("second", "done")]
+    for name in ("first", "second"):   # each worker reports every check before it runs, in registry order
+        steps = [step for ds, step in seen if ds == name]
+        assert steps[-1] == "done" and steps[:-1] == [c for c in CHECK_IDS if c in steps[:-1]]
     assert [r.dataset["name"] for r in results] == ["first", "second"]
-    assert [c.id for c in results[0]] == verify.CHECK_IDS
+    assert [c.id for c in results[0]] == CHECK_IDS
