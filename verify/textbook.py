@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
-from attnsvm import numeric
-from attnsvm.numeric.heads import Readout
-from attnsvm.numeric.textbook import side_by_side, textbook_gd
-
-from .builtins import load
-from .context import numeric_loss
 from .errors import InputError
 
 
 def textbook_comparison(dataset, *, dtypes=("float32", "float64"), iterations: int = 2000, step: float | None = None,
                         tol: float = 1e-8) -> dict:
     """Our run and the textbook runs on ``dataset`` (a Dataset, built-in name or path); returns plain data."""
+    import numpy as np
+
+    from attnsvm import numeric
+    from attnsvm.numeric.heads import Readout
+    from attnsvm.numeric.textbook import side_by_side, textbook_gd
+
+    from .builtins import load
+    from .context import numeric_loss
+
     ds = load(dataset)
     if ds.is_attention_model and ds.parameterization == "KQ":
         raise InputError(f"{ds.name}: the textbook comparison covers the prompt and W models, not (K, Q)")
