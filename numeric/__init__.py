@@ -86,13 +86,13 @@ from .interval_attention import IntervalAttention  # noqa: E402
 from .interval_attention import LossDerivatives as IntervalLossDerivatives  # noqa: E402
 from .interval_attention import loss_derivatives as interval_loss_derivatives  # noqa: E402
 from .stationary import (DescentCertificate, NewtonResult, StationaryCertificate, certified_inertia,  # noqa: E402
-                         certify_stationary_point, descent_certificate, exact_span, find_stationary_point, hessian,
+                         certify_stationary_point, descent_certificate, exact_span, find_stationary_point,
                          loss_subspace)
 
 __all__ += [
     "IntervalAttention", "IntervalLossDerivatives", "interval_loss_derivatives",
     "DescentCertificate", "NewtonResult", "StationaryCertificate", "certified_inertia", "certify_stationary_point",
-    "descent_certificate", "exact_span", "find_stationary_point", "hessian", "loss_subspace",
+    "descent_certificate", "exact_span", "find_stationary_point", "loss_subspace",
 ]
 from .hessian import (LocalDerivatives, LossDerivatives, StableHessian, hessian_matrix,  # noqa: E402
                       hessian_vector_product, loss_derivatives)

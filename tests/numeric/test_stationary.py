@@ -14,8 +14,9 @@ from mpmath import iv
 from attnsvm import numeric
 from attnsvm.numeric import (CORRELATION, EXPONENTIAL, LOGISTIC, IntervalAttention, StableAttention,
                              certified_inertia, certify_stationary_point, descent_certificate, find_stationary_point,
-                             hessian, loss_derivatives, mp_gradient)
-from attnsvm.numeric.interval_attention import arb_endpoints
+                             mp_gradient)
+from attnsvm.numeric.interval_attention import arb_endpoints, loss_derivatives
+from attnsvm.numeric.stationary import hessian
 
 exact = np.vectorize(Fraction, otypes=[object])
 
