@@ -14,11 +14,14 @@ def check(dataset, only=None, *, progress=None, **options) -> Result:
     """Run every check (or those named in ``only``) on a Dataset, a built-in name or a file path,
     in the order of ``verify.checks.REGISTRY``, and return the :class:`~verify.result.Result`.
 
-    Options (all optional): max_iterations, time_budget (s per run), tol, stop_tol, dps, method
-    ("normalized" | "fixed"), step, fixed_iterations, fixed_time_budget, fixed_step; for
-    precision-cross-check: cross_check_iterations (float64 run length), cross_check_dps (digits of the mpmath
-    runs, >= 30), cross_check_time_budget (optional seconds per mpmath run; default none), cross_check_tol (least
-    one-step tolerance, default 1e-13), certify_dps (digits of the one-step reference, >= 30), naive_tol. Unknown names, unknown checks and bad values raise
+    Options (all optional; defaults in ``verify.context.DEFAULT_OPTIONS``): max_iterations (cap of the
+    normalised GD rounds), time_budget (seconds per run; default none: budgets are iteration counts), tol
+    (1 - corr of a converged run), step (normalised step), fixed_step (the theorem runs' step), fixed_iterations
+    (literal fixed steps before the modified equation), fixed_max_log10_steps, random_inits, dps, certify_dps;
+    for precision-cross-check: cross_check_iterations (float64 run length), cross_check_dps (digits of the
+    mpmath runs, >= 30), cross_check_time_budget (optional seconds per mpmath run; default none),
+    cross_check_tol (least one-step tolerance, default 1e-13), naive_tol; for (K, Q) and heads:
+    kq_normalization, kq_ridge, kq_step, selected_threshold. Unknown names, unknown checks and bad values raise
     :class:`~verify.errors.InputError`. ``progress``, when given, is called with each check id before that
     check runs.
 

@@ -8,8 +8,9 @@ of :mod:`numeric.convergence`):
   which the largest logit difference within a sequence reaches RANDOM_LOGIT_SPREAD;
 * cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
   CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII,
-  smallest first, until some radius works for alpha (the smallest working R is what the theorem asks for);
-  radii beyond 4 ||p_mm|| only as far as :func:`cone_reach` says a near-support competitor may need;
+  in two batches: the radii up to 16 ||p_mm|| for every such alpha, then, where none of them worked, the radii
+  beyond, only as far as :func:`cone_reach` says a near-support competitor may need (the smallest working R is
+  what the theorem asks for, and is reported);
   their normalised steps scale with the cone: eta = rate ||theta||, rate = min(0.1 / (A ||p_mm||), 3 / 2000)
   with A the largest key difference, so that a step changes any logit gap by at most a tenth of the margin
   scale ||theta||/||p_mm|| and the norm grows about e^3-fold over the first 2000 steps (the zigzag rule
@@ -87,6 +88,12 @@ def cone_reach(ctx, sel) -> float:
     return float(np.clip(10.0 / max(delta, 1e-12), always, CONE_RADII[-1]))
 
 
+def _radius_works(sel, c, judgements, labels) -> bool:
+    """All cone runs of selection ``sel`` at radius factor ``c`` stayed on ``sel`` and converged."""
+    js = [j for j, lab in zip(judgements, labels) if lab[0] == sel and lab[1] == c]
+    return bool(js) and all(j is not None and j.status == CONVERGED and j.selection == sel for j in js)
+
+
 def key_spread(phi) -> float:
     """A = max_{i, t, tau} ||Phi_it - Phi_i tau||: the most a unit step can change a logit gap."""
     diffs = phi[:, :, None, :] - phi[:, None, :, :]
@@ -128,45 +135,57 @@ class Exploration:
         self._cone_runs(rng)
 
     def _cone_runs(self, rng) -> None:
-        """Cone inits radius by radius, smallest first: a selection moves on to the next radius only while no
-        tested radius has worked for it (a working radius: all its perturbed inits stay and converge), so the
-        costly far-out runs are made only where they are needed. All runs of one radius form one batch."""
+        """Cone inits in two batches: first every selection at the radii always tried (up to
+        CONE_RADII[CONE_MIN_RADII - 1]), then, for the selections for which none of those worked (a working
+        radius: all its perturbed inits stay and converge), the further radii out to their cone_reach. Each
+        batch is one set of runs (one decide_runs), so a selection costs at most two rounds of budgets, and the
+        costly far-out runs are made only where they are needed."""
         ctx = self.ctx
         inits, labels, judgements, histories = [], [], [], []
         pending = list(self.cone_selections)
         budgets = []
         spread = key_spread(ctx.phi)
         reach = {sel: cone_reach(ctx, sel) for sel in pending}
-        for k, c in enumerate(CONE_RADII):
-            pending = [sel for sel in pending if k < CONE_MIN_RADII or c <= reach[sel]]
-            if not pending:
-                break
+        first = min(CONE_MIN_RADII, len(CONE_RADII))
+        for group in (CONE_RADII[:first], CONE_RADII[first:]):
             level, level_labels, rates = [], [], []
             for sel in pending:
                 pm = ctx.svm(sel).theta
                 unit = pm / np.linalg.norm(pm)
-                R = c * float(np.linalg.norm(pm))
                 rate = min(CONE_STEP / (spread * float(np.linalg.norm(pm))), CONE_GROWTH / FIRST_BUDGET)
-                for _ in range(CONE_PERTURBATIONS):
-                    e = rng.standard_normal(pm.shape)
-                    e *= CONE_PERTURBATION * float(np.linalg.norm(pm)) / np.linalg.norm(e)
-                    level.append(R * unit + e)
-                    level_labels.append((sel, c, R))
-                    rates.append(rate)
+                for c in group:
+                    if group is not CONE_RADII[:first] and c > reach[sel]:
+                        continue
+                    R = c * float(np.linalg.norm(pm))
+                    for _ in range(CONE_PERTURBATIONS):
+                        e = rng.standard_normal(pm.shape)
+                        e *= CONE_PERTURBATION * float(np.linalg.norm(pm)) / np.linalg.norm(e)
+                        level.append(R * unit + e)
+                        level_labels.append((sel, c, R))
+                        rates.append(rate)
+            if not level:
+                break
             # steps in scale with the cone: eta = rate ||theta|| changes any logit gap by at most CONE_STEP times the
             # margin scale ||theta|| / ||p_mm|| per step (rate = CONE_STEP / (A ||p_mm||), A the largest key difference)
             rates = np.array(rates)
+
+            def settled(judged, level_labels=level_labels):
+                """The runs of selections that already have a working radius in this batch."""
+                done = {sel for sel in pending for c in group
+                        if _radius_works(sel, c, judged, level_labels)}
+                return [b for b, lab in enumerate(level_labels) if lab[0] in done]
+
             runs = ctx.decide(np.array(level), keep_going=self._suspicious, step=rates * np.linalg.norm(level, axis=1),
-                              relative=rates)
+                              relative=rates, settled=settled)
             budgets = runs.budgets
             inits.extend(level)
             labels.extend(level_labels)
             judgements.extend(runs.judgements)
             histories.extend(runs.histories)
-            worked = {sel for sel in pending
-                      if all(j.status == CONVERGED and j.selection == sel
-                             for j, lab in zip(runs.judgements, level_labels) if lab[0] == sel)}
+            worked = {sel for sel in pending for c in group if _radius_works(sel, c, runs.judgements, level_labels)}
             pending = [sel for sel in pending if sel not in worked]
+            if not pending:
+                break
         self.cone_labels = labels
         self.cone_inits = np.array(inits).reshape(len(inits), ctx.phi.shape[2])
         self.cone_runs = None

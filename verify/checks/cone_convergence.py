@@ -28,7 +28,7 @@ STATEMENT = STATEMENTS["P1-T3"]
 
 def run(ctx):
     if ctx.dataset.model != "prompt":
-        return out_of_scope(ID, STATEMENT, "self/cross-attention model: see w-directional-limit")
+        return out_of_scope(ID, STATEMENT, "self/cross-attention model: see directional-limit")
     ex = exploration(ctx)
     cones = ex.cones()
     reached_local = sorted({tuple(j.selection) for name, _, runs, _ in ex.families() if name != "cone"

@@ -32,10 +32,10 @@ STATEMENT = STATEMENTS["P1-LO"]
 
 
 def run(ctx):
-    if ctx.dataset.model != "prompt":  # the selections of W models are judged by w-directional-limit
+    if ctx.dataset.model != "prompt":  # the selections of W models are judged by directional-limit
         from ..claims import out_of_scope
         return out_of_scope(ID, STATEMENT, "self/cross-attention model: local optimality is checked for the prompt "
-                            "model (see w-directional-limit)")
+                            "model (see directional-limit)")
     ex = exploration(ctx)
     contradictions = ex.contradictions()
     counts = ex.counts()

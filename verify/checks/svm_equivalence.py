@@ -53,8 +53,7 @@ def _decade_start(rows):
 def run(ctx):
     ds = ctx.dataset
     if ds.head.is_linear:
-        return out_of_scope(ID, STATEMENT, "linear head: GD selects one token per sequence; see directional-limit "
-                            "and w-directional-limit")
+        return out_of_scope(ID, STATEMENT, "linear head: GD selects one token per sequence; see directional-limit")
     if ds.is_attention_model and ds.parameterization == "KQ":
         return out_of_scope(ID, STATEMENT, "(K, Q) parameterisation: the nuclear-norm version of the equivalence is "
                             "not implemented")
