@@ -121,3 +121,22 @@ def test_a_direction_above_the_tolerance_is_not_observed(ctx):
     assert 5e-6 < out["one_minus_corr"] < 2e-5
     assert out["outcome"] == UNDECIDED and "> 1e-06" in out["reason"]
     assert directional_limit.judge_theorem_run(ctx, run, [0], 1e-4)["outcome"] == OBSERVED
+
+
+def test_norm_divergence_holds_with_the_descent_direction_proved_along_each_run():
+    """single-input-global meets the global theorem's premises: every run grows and <grad L, p_mm> is proved
+    negative at each checkpoint of its last decade (the descent lemma)."""
+    nd = check("single-input-global", only=["norm-divergence"], **FAST)["norm-divergence"]
+    assert nd.verdict == "holds", nd.summary
+    for r in nd.evidence["runs"]:
+        assert r["final_norm"] > 1000 and r["descent_last_decade"]
+        assert all(d["sign"] < 0 and d["sign_certified"] for d in r["descent_last_decade"])
+
+
+def test_norm_divergence_without_growth_or_a_certified_stationary_point_is_inconclusive():
+    """20 steps: the norm has not grown tenfold, and no stationary point is certified where the runs stop (there
+    is none: the premises hold), so the claim is undecided, never contradicted."""
+    nd = check("single-input-global", only=["norm-divergence"], max_iterations=20, fixed_iterations=20)[
+        "norm-divergence"]
+    assert nd.verdict == "inconclusive" and "counterexample" not in nd.evidence
+    assert all("no stationary point was certified" in r["reason"] for r in nd.evidence["runs"])
