@@ -46,16 +46,28 @@ PRECISION_TESTS = ["tests/verify/test_precision_runs.py", "tests/verify/test_pre
 STEP_TESTS = ["tests/numeric/test_step_check.py"] + PRECISION_TESTS
 
 MUTANTS: list[Mutant] = [
-    # exact certificates must check every KKT condition (symbolic/kkt.py)
-    one("kkt: complementarity not checked", "symbolic/kkt.py",
-        '"complementary_slackness": all(lam_basis[j] * slack[j] == 0 for j in basis),',
-        '"complementary_slackness": True,', KKT_TESTS),
-    one("kkt: primal feasibility not checked", "symbolic/kkt.py",
-        '"primal_feasible": all(s >= 0 for s in slack.values()),', '"primal_feasible": True,', KKT_TESTS),
-    # the polish solves the KKT system with complementarity (numeric/svm.py)
-    one("polish: complementarity dropped", "numeric/svm.py",
-        "comp = max([abs(lam[j] * slack[j]).mid() for j in lam] + [zero], key=float)", "comp = zero",
-        SVM_TESTS),
+    # exact certificates (symbolic/kkt.py). The four final checks restate invariants of the active-set loop (it
+    # ends only with lambda >= 0 and no violated row, and theta = A_B^T lambda_B with A_B theta = b_B exactly), so
+    # dropping one check alone changes nothing; each mutant breaks the loop's invariant and the check together.
+    Mutant("kkt: violated rows neither entered nor checked (primal feasibility)", [
+        ("symbolic/kkt.py", "neg = [j for j in batch if slack[j] < 0]", "neg = []"),
+        ("symbolic/kkt.py", '"primal_feasible": all(s >= 0 for s in slack.values()),', '"primal_feasible": True,'),
+    ], KKT_TESTS),
+    Mutant("kkt: multipliers doubled off the tight face, complementarity not checked", [
+        ("symbolic/kkt.py", "                lam_B = (AB * AB.transpose()).solve(bB)\n                theta",
+         "                lam_B = 2 * (AB * AB.transpose()).solve(bB)\n                theta"),
+        ("symbolic/kkt.py", '"complementary_slackness": all(lam_basis[j] * slack[j] == 0 for j in basis),',
+         '"complementary_slackness": True,'),
+    ], KKT_TESTS),
+    Mutant("kkt: negative multipliers neither dropped nor checked", [
+        ("symbolic/kkt.py", "if lam_list and min(lam_list) < 0:", "if False:"),
+        ("symbolic/kkt.py", '"multipliers_nonnegative": all(x >= 0 for x in lam_basis.values()),',
+         '"multipliers_nonnegative": True,'),
+    ], KKT_TESTS),
+    # the polish's KKT residual (numeric/svm.py): a polish stopped before it is feasible is not ok. (Dropping the
+    # complementarity term is not observable: every outer iteration ends on the equality solution of its free set.)
+    one("polish: primal infeasibility dropped from the residual", "numeric/svm.py",
+        "primal_inf = max([-s for s in slack.values()] + [zero], key=float)", "primal_inf = zero", SVM_TESTS),
     # the judge's semantics (verify/claims.py)
     one("claims: a failed premise does not make a claim not-applicable", "verify/claims.py",
         "failed = [p for p, v in premise_verdicts.items() if v in (FAILS, NOT_APPLICABLE)]", "failed = []",
@@ -245,8 +257,8 @@ def run_tests(tests: list[str]) -> str | None:
                           cwd=ROOT, capture_output=True, text=True)
     if proc.returncode == 0:
         return None
-    failed = [line.split()[1] for line in proc.stdout.splitlines()
-              if line.startswith(("FAILED", "ERROR")) and len(line.split()) > 1]
+    failed = [line.split(" ", 1)[1].split(" - ")[0] for line in proc.stdout.splitlines()
+              if line.startswith(("FAILED ", "ERROR "))]
     return failed[0] if failed else f"pytest exit status {proc.returncode}"
 
 
