@@ -80,6 +80,12 @@ class Dataset:
     head: Any = None      # the prediction head (verify.head_fields): "linear" (default), relu or quadratic
     v0: Any = None        # joint training's initial head (verify.head_fields)
 
+    def __getstate__(self):
+        """Pickled without the cache of derived exact objects (some cannot be pickled; all are recomputed)."""
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise DatasetError("name: expected a non-empty string")

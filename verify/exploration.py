@@ -83,7 +83,8 @@ def cone_reach(ctx, sel) -> float:
     support = {tuple(x) for x in rec.support()}
     gaps = [m / b - 1 for (i, t), m, b in zip(con.pairs.tolist(), margins, con.b) if (i, t) not in support and b > 0]
     delta = min(gaps, default=np.inf)
-    return float(np.clip(10.0 / max(delta, 1e-12), CONE_RADII[CONE_MIN_RADII - 1], CONE_RADII[-1]))
+    always = CONE_RADII[min(CONE_MIN_RADII, len(CONE_RADII)) - 1]
+    return float(np.clip(10.0 / max(delta, 1e-12), always, CONE_RADII[-1]))
 
 
 def key_spread(phi) -> float:

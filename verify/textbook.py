@@ -61,7 +61,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_textbook(args) -> int:
-    from .cli import _write_json_atomically
+    from .cli import _write_output
 
     res = textbook_comparison(args.dataset, iterations=args.iterations, step=args.step)
     print(f"dataset {res['dataset']}: normalised GD, step {res['step']:g}, {res['iterations']} steps; ours ends at "
@@ -75,5 +75,5 @@ def cmd_textbook(args) -> int:
     if args.json:
         from .result import jsonable
 
-        _write_json_atomically(args.json, json.dumps(jsonable(res), indent=1) + "\n")
+        _write_output(args.json, json.dumps(jsonable(res), indent=1) + "\n", "--json")
     return 0

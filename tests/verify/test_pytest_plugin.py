@@ -68,7 +68,7 @@ def test_bad_dataset_is_a_collection_error(tmp_path, monkeypatch):
 def test_fixture_caches_per_dataset(attnsvm_check, tmp_path):
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(TINY))
-    fast = dict(time_budget=1.0, fixed_iterations=20, fixed_time_budget=1.0)
+    fast = dict(fixed_iterations=20, random_inits=4, cross_check_iterations=50)
     first = attnsvm_check(str(path), max_iterations=20, **fast)
     assert first is attnsvm_check(str(path), max_iterations=20, **fast)
     assert first is not attnsvm_check(str(path), max_iterations=21, **fast)

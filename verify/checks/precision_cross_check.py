@@ -275,9 +275,11 @@ def _compare_runs(ctx, index) -> dict:
                                                                    f"certified ({lim.get('certificate')})")
             return rec
         whole = K >= pr.settings(ctx)["iterations"]       # the comparison covers the whole float64 run
-        if whole and prof["same_selection_throughout"] and prof["final_rel"] is not None \
+        # both runs stopped at the same finite point (the gradient vanished to working precision in each)
+        both_stopped = mp.stop_reason == "stationary" and traj64.stop_reason == "stationary"
+        if (whole or both_stopped) and prof["same_selection_throughout"] and prof["final_rel"] is not None \
                 and prof["final_rel"] <= TOGETHER_REL:
-            rec.update(outcome="together", agree=True)
+            rec.update(outcome="together", agree=True, both_stationary=both_stopped)
             return rec
         if j64.status == CONVERGED and jmp.status == CONVERGED:
             sep = _separate(ctx, index, traj64, mp, K, j64.selection)
@@ -456,6 +458,8 @@ def _run(ctx, base: dict):
                     f"{lim['one_minus_corr_float64']:.1e} / {lim['one_minus_corr_mp']:.1e})")
         elif c["outcome"] == "together":
             what = f"the runs never part (final relative distance {c['profile']['final_rel']:.1e})"
+            if c.get("both_stationary"):
+                what += "; both stop where the gradient vanishes to working precision, at the same point"
         else:
             what = c["separation"]["reason"]
         if fp is not None and c["outcome"] != "together":

@@ -89,4 +89,5 @@ def test_output_interval_is_min_and_max_score():
 def test_expression_loss_runs_gd():
     ds = Dataset(X=[[["1", "0"], ["0", "1"], ["-1", "0.5"]]], Y=[1], v=["1", "0"], loss={"expr": "log(1 + exp(-u))"})
     r = check(ds, only=["norm-divergence"], **FAST)
-    assert r["norm-divergence"].evidence["checkpoints"][-1]["norm"] > 0
+    run = r["norm-divergence"].evidence["runs"][0]
+    assert run["checkpoints"][-1]["norm"] > 1 and run["selected"] == [0]
