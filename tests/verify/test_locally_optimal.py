@@ -70,6 +70,5 @@ def test_a_converged_run_on_a_selection_that_is_not_locally_optimal_is_a_counter
 
 def test_the_cone_test_is_undecided_not_failed_when_no_radius_works(monkeypatch):
     monkeypatch.setattr(ex_mod, "CONE_RADII", (0.25,))          # too close to the origin for token 1's cone
-    monkeypatch.setattr(ex_mod, "CONE_MIN_RADII", 1)            # ... and the only radius tried
     res = check("single-input-local", only=["cone-convergence"], **FAST)["cone-convergence"]
     assert res.verdict == "inconclusive" and "no tested radius converged for [[1]]" in res.summary
