@@ -251,10 +251,16 @@ def edited(mutant: Mutant) -> tuple[dict[str, tuple[str, str]], str | None]:
     return texts, None
 
 
+TIMEOUT_S = 900       # a mutant that makes the tests hang this long is caught by them (reported as such)
+
+
 def run_tests(tests: list[str]) -> str | None:
     """Run ``pytest -x -q`` on the test files: None when they pass, else the first failing test."""
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                          cwd=ROOT, capture_output=True, text=True)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                              cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return f"a timeout: the tests ran over {TIMEOUT_S} s"
     if proc.returncode == 0:
         return None
     failed = [line.split(" ", 1)[1].split(" - ")[0] for line in proc.stdout.splitlines()
