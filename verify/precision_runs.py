@@ -83,10 +83,12 @@ def _torch_step(ctx, theta, state: StepState, s: dict):
     f64 = dict(dtype=torch.float64, device="cpu")
     c = cache(ctx)
     if "torch_data" not in c:
-        c["torch_data"] = (torch.as_tensor(ctx.phi[None], **f64), torch.as_tensor(ctx.gamma[None], **f64),
+        # copies: the dataset's arrays are read-only, which torch cannot share
+        c["torch_data"] = (torch.as_tensor(np.array(ctx.phi[None], dtype=float), **f64),
+                           torch.as_tensor(np.array(ctx.gamma[None], dtype=float), **f64),
                            loss_derivative(ctx.loss))
     phi_t, gamma_t, dloss = c["torch_data"]
-    prev = None if state.direction is None else torch.as_tensor(np.asarray(state.direction)[None], **f64)
+    prev = None if state.direction is None else torch.as_tensor(np.array(state.direction, dtype=float)[None], **f64)
     with torch.no_grad():
         bs = batched_step(torch.as_tensor(np.asarray(theta, dtype=float)[None], **f64), phi_t, gamma_t, dloss,
                           torch.as_tensor([float(state.factor)], **f64), prev, method=s["method"], step=s["step"],

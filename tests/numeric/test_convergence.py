@@ -106,3 +106,22 @@ def test_the_zigzag_rule_shortens_the_step_where_normalised_gd_overshoots():
     h = out.histories[0]
     assert min(h["step"]) < 1e-6 and abs(h["theta_final"][0]) < 1e-6
     assert out.judgements[0].status == STALLED
+
+
+def test_a_direction_settling_on_p_mm_without_norm_growth_is_not_converged():
+    # ||theta|| = 1 throughout while the direction turns onto U (1 - corr falls 100x over the decade): the norm
+    # does not diverge, so this is no directional limit of a diverging run
+    thetas = ITS[:, None] * U + W
+    thetas = thetas / np.linalg.norm(thetas, axis=1)[:, None]
+    j = run(thetas)
+    assert j.status == UNDECIDED and j.growth == 1.0 and "grew only" in j.reason
+
+
+def test_a_direction_still_1e_2_from_p_mm_is_not_converged_at_the_tolerance():
+    # theta_k = k U + 285 W: 1 - corr = 1 - k / sqrt(k^2 + 285^2) is about 1e-2 at k = 2000, fell ~40x over the
+    # decade while ||theta|| grew ~6x; converged only for a tolerance above 1e-2
+    thetas = ITS[:, None] * U + 285.0 * W
+    j = run(thetas)
+    assert 0.009 < j.one_minus_corr < 0.011
+    assert j.status == UNDECIDED and "> 0.001" in j.reason
+    assert run(thetas, tol=0.02).status == CONVERGED

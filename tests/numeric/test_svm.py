@@ -146,3 +146,17 @@ def test_rows_of_very_different_scale_are_solved():
     cert = symbolic.certify_svm(exact.A, exact.b, list(pol.basis), polished=pol)
     assert cert.status == "exact"
     assert np.allclose([float(x) for x in cert.theta], pol.theta_float, rtol=1e-12)
+
+
+def test_a_polish_stopped_before_it_is_feasible_is_not_ok():
+    """min ||theta|| s.t. theta_1 >= 1, theta_2 >= 1 (optimum (1, 1), lambda = (1, 1)). From the guess {row 0}
+    with no iteration allowed, theta = (1, 0) violates row 1 by 1: the residual must say so; with iterations the
+    method adds row 1 and reaches the optimum."""
+    A = np.array([[F(1), F(0)], [F(0), F(1)]], dtype=object)
+    b = np.array([F(1), F(1)], dtype=object)
+    stopped = polish(A, b, [0], dps=30, max_iter=0)
+    assert [float(x) for x in stopped.theta] == [1.0, 0.0]
+    assert not stopped.ok and float(stopped.kkt_residual) >= 0.5
+    done = polish(A, b, [0], dps=30)
+    assert done.ok and [float(x) for x in done.theta] == [1.0, 1.0]
+    assert_kkt(A, b, done, digits=25)

@@ -108,3 +108,35 @@ def test_options_that_would_make_a_verdict_meaningless_are_refused(opt, value, m
     from attnsvm.verify import InputError
     with pytest.raises(InputError, match=message):
         check("multi-input", only=["optimal-tokens"], **{opt: value})
+
+
+def test_a_direction_above_the_tolerance_is_not_observed(ctx):
+    """1 - corr falling 100x per decade but still ~1e-5 at the end: observed at tol 1e-4, not at tol 1e-6."""
+    p_mm = ctx.svm((0,)).theta
+    perp = _perp(p_mm)
+    offset = 447.0 * np.linalg.norm(p_mm) * perp / np.linalg.norm(perp)   # 1 - corr ~ (447 / k)^2 / 2
+    ks = [10 ** j for j in range(1, 6)]
+    run = fake_run([k * p_mm + offset for k in ks], ks, (0,))
+    out = directional_limit.judge_theorem_run(ctx, run, [0], 1e-6)
+    assert 5e-6 < out["one_minus_corr"] < 2e-5
+    assert out["outcome"] == UNDECIDED and "> 1e-06" in out["reason"]
+    assert directional_limit.judge_theorem_run(ctx, run, [0], 1e-4)["outcome"] == OBSERVED
+
+
+def test_norm_divergence_holds_with_the_descent_direction_proved_along_each_run():
+    """single-input-global meets the global theorem's premises: every run grows and <grad L, p_mm> is proved
+    negative at each checkpoint of its last decade (the descent lemma)."""
+    nd = check("single-input-global", only=["norm-divergence"], **FAST)["norm-divergence"]
+    assert nd.verdict == "holds", nd.summary
+    for r in nd.evidence["runs"]:
+        assert r["final_norm"] > 1000 and r["descent_last_decade"]
+        assert all(d["sign"] < 0 and d["sign_certified"] for d in r["descent_last_decade"])
+
+
+def test_norm_divergence_without_growth_or_a_certified_stationary_point_is_inconclusive():
+    """20 steps: the norm has not grown tenfold, and no stationary point is certified where the runs stop (there
+    is none: the premises hold), so the claim is undecided, never contradicted."""
+    nd = check("single-input-global", only=["norm-divergence"], max_iterations=20, fixed_iterations=20)[
+        "norm-divergence"]
+    assert nd.verdict == "inconclusive" and "counterexample" not in nd.evidence
+    assert all("no stationary point was certified" in r["reason"] for r in nd.evidence["runs"])

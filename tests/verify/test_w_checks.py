@@ -1,4 +1,5 @@
 """The self/cross-attention checks on a built-in of the tf-svm-local family (short budgets)."""
+import numpy as np
 import pytest
 
 from attnsvm import verify
@@ -43,3 +44,31 @@ def test_list_shows_the_family_in_one_line(capsys):
     out = capsys.readouterr().out
     assert sum("tf-svm-local" in line for line in out.splitlines()) == 1
     assert "tf-svm-local-<seed>" in out and "seeds 0-99" in out
+
+
+def _planted_kq_run(W, selection):
+    """A (K, Q) run whose product W_k = k W sits on one W-SVM solution at every checkpoint."""
+    from attnsvm.numeric.gd import Checkpoint, Trajectory
+    cps = [Checkpoint(iteration=k, theta=k * W, norm=float(k * np.linalg.norm(W)), loss=0.0, selected=selection,
+                      one_minus_mass=0.0, grad_norm=1.0) for k in (1, 10, 100, 1000)]
+    return Trajectory("planted", 1.0, cps, "iterations", 0.0)
+
+
+def test_a_kq_run_on_the_frobenius_solution_contradicts_the_observation(monkeypatch):
+    """On tf-svm-local-1 the two W-SVMs differ (ranks 6 and 4). A run sitting on W_F^mm is told apart as
+    closer to the Frobenius solution: a counterexample; one sitting on W_*^mm is not."""
+    from attnsvm.verify import builtin, w_runs
+    from attnsvm.verify.checks import kq_directional_limit as kq_mod
+    from attnsvm.verify.checks.optimal_tokens import optimal_tokens
+    from attnsvm.verify.context import Context
+    ctx = Context.create(builtin("tf-svm-local-1"))
+    alpha = tuple(optimal_tokens(ctx.dataset)[0])
+    svms = w_runs.w_svm(ctx, alpha)
+    W_F, W_nuc = np.asarray(svms.fro.theta, float), np.asarray(svms.nuc.W, float).ravel()
+    monkeypatch.setattr(kq_mod, "kq_run", lambda c: _planted_kq_run(W_F, alpha))
+    res = kq_mod.run(ctx)
+    assert res.verdict == verify.FAILS and res.evidence["svms_differ"] and not res.evidence["closer_to_nuclear"]
+    assert res.evidence["final"]["fro_gap"] < 1e-12 and "frobenius_gap" in res.evidence["counterexample"]
+    monkeypatch.setattr(kq_mod, "kq_run", lambda c: _planted_kq_run(W_nuc, alpha))
+    res = kq_mod.run(ctx)
+    assert res.verdict != verify.FAILS and res.evidence["closer_to_nuclear"]
