@@ -60,6 +60,15 @@ def decided(entry) -> tuple[bool, list]:
     return not bad, bad
 
 
+def _progress(entry, total):
+    """One line per finished dataset on stderr (its status and seconds)."""
+    import sys
+
+    print(f"[{entry['k'] + 1}/{total}] {entry['name']} ({entry['shape']}): {entry['status']}, "
+          f"{entry['seconds']:.1f} s", file=sys.stderr, flush=True)
+    return entry
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=50)
@@ -75,9 +84,11 @@ def main(argv=None) -> int:
         import multiprocessing
 
         with cf.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            entries = list(pool.map(_one, work))
+            entries = []
+            for e in pool.map(_one, work):
+                entries.append(_progress(e, len(work)))
     else:
-        entries = [_one(w) for w in work]
+        entries = [_progress(_one(w), len(work)) for w in work]
     wall = time.perf_counter() - t0
     per_check: dict = defaultdict(Counter)
     roles = {}

@@ -212,6 +212,12 @@ def _per_element(value, B: int, like: torch.Tensor) -> torch.Tensor:
                            device=like.device)
 
 
+def _writable(a) -> np.ndarray:
+    """``a`` as a float64 array torch may share: a read-only array (the dataset's) is copied, others are not."""
+    a = np.asarray(a, dtype=float)
+    return a if a.flags.writeable else a.copy()
+
+
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
                iterations: int = 10_000, per_decade: int = 10, device: str | None = None,
                adaptive: bool = False, relative: float = 0.0, state: dict | None = None,
@@ -228,8 +234,8 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
     f64 = dict(dtype=torch.float64, device=device)
     theta = torch.as_tensor(np.asarray(theta0, dtype=float), **f64).clone()
     B = theta.shape[0]
-    phi_t = torch.as_tensor(np.asarray(phi, dtype=float), **f64)
-    gamma_t = torch.as_tensor(np.asarray(gamma, dtype=float), **f64)
+    phi_t = torch.as_tensor(_writable(phi), **f64)
+    gamma_t = torch.as_tensor(_writable(gamma), **f64)
     dloss = loss_derivative(loss)
     step = _per_element(step, B, theta)
     relative = _per_element(relative, B, theta)
