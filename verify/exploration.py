@@ -9,8 +9,8 @@ of :mod:`numeric.convergence`):
 * cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
   CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII,
   in two batches: the radii up to 16 ||p_mm|| for every such alpha, then, where none of them worked, the radii
-  beyond, only as far as :func:`cone_reach` says a near-support competitor may need (the smallest working R is
-  what the theorem asks for, and is reported);
+  beyond, up to the first radius at or past what :func:`cone_reach` says a near-support competitor may need
+  (the smallest working R is what the theorem asks for, and is reported);
   their normalised steps scale with the cone: eta = rate ||theta||, rate = min(0.1 / (A ||p_mm||), 3 / 2000)
   with A the largest key difference, so that a step changes any logit gap by at most a tenth of the margin
   scale ||theta||/||p_mm|| and the norm grows about e^3-fold over the first 2000 steps (the zigzag rule
@@ -39,7 +39,7 @@ from .checks.optimal_tokens import optimal_tokens
 RANDOM_SEED = 2023
 RANDOM_LOGIT_SPREAD = 5.0
 CONE_RADII = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0)   # R in units of ||p_mm||, tried in turn
-CONE_MIN_RADII = 4        # radii tried at least (up to 4 ||p_mm||), further ones only as far as a competitor needs
+CONE_MIN_RADII = 4        # radii tried at least (up to 16 ||p_mm||), further ones only as far as a competitor needs
 CONE_PERTURBATIONS = 3
 CONE_PERTURBATION = 0.02
 CONE_STEP = 0.1           # cone runs: a step changes a logit gap by at most 10% of the margin scale
@@ -154,7 +154,8 @@ class Exploration:
                 unit = pm / np.linalg.norm(pm)
                 rate = min(CONE_STEP / (spread * float(np.linalg.norm(pm))), CONE_GROWTH / FIRST_BUDGET)
                 for c in group:
-                    if group is not CONE_RADII[:first] and c > reach[sel]:
+                    # beyond the radii always tried: up to the first radius at or past the selection's reach
+                    if group is not CONE_RADII[:first] and CONE_RADII[CONE_RADII.index(c) - 1] >= reach[sel]:
                         continue
                     R = c * float(np.linalg.norm(pm))
                     for _ in range(CONE_PERTURBATIONS):
