@@ -14,7 +14,8 @@ of :mod:`numeric.convergence`):
   their normalised steps scale with the cone: eta = rate ||theta||, rate = min(0.1 / (A ||p_mm||), 3 / 2000)
   with A the largest key difference, so that a step changes any logit gap by at most a tenth of the margin
   scale ||theta||/||p_mm|| and the norm grows about e^3-fold over the first 2000 steps (the zigzag rule
-  shortens the step further where GD overshoots).
+  shortens the step further where GD overshoots); and at least 3 / max_iterations, so that even a selection
+  whose p_mm is long against the key differences can grow e^3-fold within the budget.
 
 Candidate selections: all T^n when T^n <= MAX_ENUMERATION, else the optimal tokens, the selections runs
 reached and their single-sequence variations. Each candidate's p-SVM is solved in float64 (least distance by
@@ -152,7 +153,8 @@ class Exploration:
             for sel in pending:
                 pm = ctx.svm(sel).theta
                 unit = pm / np.linalg.norm(pm)
-                rate = min(CONE_STEP / (spread * float(np.linalg.norm(pm))), CONE_GROWTH / FIRST_BUDGET)
+                rate = max(min(CONE_STEP / (spread * float(np.linalg.norm(pm))), CONE_GROWTH / FIRST_BUDGET),
+                           CONE_GROWTH / ctx.options["max_iterations"])
                 for c in group:
                     # beyond the radii always tried: up to the first radius at or past the selection's reach
                     if group is not CONE_RADII[:first] and CONE_RADII[CONE_RADII.index(c) - 1] >= reach[sel]:
