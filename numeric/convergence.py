@@ -179,8 +179,8 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
     exceeded; ``cut_by_time`` then says so. ``runner(theta_rows, active, iterations, state, start)`` replaces
     the batched GD on the features (``phi`` and ``gamma`` are then unused): e.g. :func:`numeric.batched_w.runner`
     for W or (K, Q) in factored form; its checkpoints' theta are what the rule judges. ``keep_thetas``: each history
-    also holds its checkpoints' parameters ("theta"). ``settled(judgements)`` (optional) returns the indices of
-    runs whose outcome no longer matters to the caller (e.g. the other radii of a cone that has already worked):
+    also holds its checkpoints' parameters ("theta"). ``settled(judgements, rounds)`` (optional; ``rounds``: the
+    rounds run so far) returns the indices of runs whose outcome no longer matters to the caller (e.g. the other radii of a cone that has already worked):
     an undecided run among them is not continued (it stays undecided), unless ``keep_going`` asks for it."""
     import time
 
@@ -229,7 +229,7 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
                                   lambda sel, b=b: p_mm(b, sel), grad_log10=h["grad_log10"],
                                   certify=None if certify is None else (lambda th, b=b: certify(b, th)), **rule)
         done_iterations = budget
-        dropped = set() if settled is None else set(settled(judged))
+        dropped = set() if settled is None else set(settled(judged, rounds))
         again = [j for j, b in enumerate(active) if (judged[b].status == UNDECIDED and b not in dropped) or
                  (keep_going is not None and keep_going(judged[b]))]
         state = None if not again else {k: (v[again] if isinstance(v, np.ndarray) and v.ndim else v)

@@ -172,8 +172,11 @@ class Exploration:
             # margin scale ||theta|| / ||p_mm|| per step (rate = CONE_STEP / (A ||p_mm||), A the largest key difference)
             rates = np.array(rates)
 
-            def settled(judged, level_labels=level_labels):
-                """The runs of selections that already have a working radius in this batch."""
+            def settled(judged, rounds, level_labels=level_labels):
+                """From the second round on: the runs of selections that already have a working radius in this
+                batch (the first two budgets still decide the smaller radii that work, for the reported R)."""
+                if rounds < 2:
+                    return []
                 done = {sel for sel in pending for c in group
                         if _radius_works(sel, c, judged, level_labels)}
                 return [b for b, lab in enumerate(level_labels) if lab[0] in done]
