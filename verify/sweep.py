@@ -122,21 +122,7 @@ def _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, devi
         for b, j in zip(suspect, again.judgements):
             judged[b] = j
     gd_seconds = time.perf_counter() - t0
-    counts, zero_counts = Counter(), Counter()
-    for b, j in enumerate(judged):
-        s = int(owner[b])
-        if j.status == CONVERGED:
-            if j.selection == tuple(int(a) for a in alpha[s]):
-                cls = "optimal"
-            elif analysis(s, j.selection).locally_optimal:
-                cls = "local"
-            else:
-                cls = "not_local"
-        else:
-            cls = j.status
-        counts[cls] += 1
-        if b % inits == 0:                  # the run from p = 0
-            zero_counts[cls] += 1
+    counts, zero_counts = classify_runs(judged, owner, alpha, inits, analysis)
     feasible_opt = [analysis(s, tuple(int(a) for a in alpha[s])).feasible for s in range(seeds)]
     row = {"n": n, "T": T, "d": d, "datasets": seeds, "runs": len(judged), "rechecked": len(suspect),
            "feasible_optimal": float(np.mean(feasible_opt)),
@@ -156,6 +142,29 @@ def _sweep_point(n, T, d, seeds, inits, init_radius, iterations, base_seed, devi
     row["fractions_from_zero"] = {c: zero_counts.get(c, 0) / seeds for c in CLASSES}
     row["gd_seconds"] = round(gd_seconds, 3)
     return row
+
+
+def classify_runs(judgements, owner, alpha, inits: int, analysis) -> tuple[Counter, Counter]:
+    """Counts of the run classes: converged to the optimal tokens alpha[s] of its dataset s = owner[b]
+    ("optimal"), to another selection that ``analysis(s, selection).locally_optimal`` says is locally optimal
+    ("local") or is not ("not_local"), else the run's status; the second Counter for the first run of each
+    dataset (every ``inits``-th run: the run from 0)."""
+    counts, zero_counts = Counter(), Counter()
+    for b, j in enumerate(judgements):
+        s = int(owner[b])
+        if j.status == CONVERGED:
+            if j.selection == tuple(int(a) for a in alpha[s]):
+                cls = "optimal"
+            elif analysis(s, j.selection).locally_optimal:
+                cls = "local"
+            else:
+                cls = "not_local"
+        else:
+            cls = j.status
+        counts[cls] += 1
+        if b % inits == 0:                  # the run from 0
+            zero_counts[cls] += 1
+    return counts, zero_counts
 
 
 def point_memory_bytes(n: int, T: int, d: int, seeds: int, inits: int) -> int:

@@ -27,7 +27,7 @@ import numpy as np
 
 from attnsvm import numeric, symbolic
 from attnsvm.numeric.batched_w import runner
-from attnsvm.numeric.convergence import CONVERGED, decide_runs
+from attnsvm.numeric.convergence import decide_runs
 from attnsvm.numeric.ranks import LEVEL, absolute_rank, exact_rank, nuclear_effective_rank
 from attnsvm.numeric.selections import analyse_selection
 
@@ -149,21 +149,9 @@ def sweep_point_w(model: str, n: int, T: int, d: int, seeds: int, inits: int, in
     decided = decide_runs(theta0, None, None, "logistic", lambda b, sel: target(int(owner[b]), sel), budgets=budgets,
                           runner=run, keep_thetas=True)
     gd_seconds = time.perf_counter() - t0
-    counts, zero_counts = Counter(), Counter()
-    for b, j in enumerate(decided.judgements):
-        s = int(owner[b])
-        if j.status == CONVERGED:
-            if j.selection == tuple(int(a) for a in alpha[s]):
-                cls = "optimal"
-            elif fro(s, j.selection).locally_optimal:
-                cls = "local"
-            else:
-                cls = "not_local"
-        else:
-            cls = j.status
-        counts[cls] += 1
-        if b % inits == 0:
-            zero_counts[cls] += 1
+    from .sweep import classify_runs
+
+    counts, zero_counts = classify_runs(decided.judgements, owner, alpha, inits, fro)
     from .sweep import CLASSES
 
     runs = len(decided.judgements)
