@@ -11,7 +11,7 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python - "$PWD" <<'PYCHECK'
 import importlib.util, os, sys
 need = ("attnsvm", "numpy", "scipy", "sympy", "mpmath", "gmpy2", "cvxpy", "clarabel", "torch", "jinja2",
-        "matplotlib", "flint", "pytest", "hypothesis")
+        "matplotlib", "flint", "pytest", "xdist", "hypothesis")
 spec = importlib.util.find_spec("attnsvm")
 ok = all(importlib.util.find_spec(m) is not None for m in need)
 here = spec is not None and os.path.realpath(spec.origin).startswith(os.path.realpath(sys.argv[1]) + os.sep)

@@ -46,6 +46,7 @@ CONE_PERTURBATION = 0.02
 CONE_STEP = 0.1           # cone runs: a step changes a logit gap by at most 10% of the margin scale
 CONE_GROWTH = 3.0         # ... and ||theta|| grows at most e^3-fold over the first budget of iterations
 MAX_CONE_SELECTIONS = 16
+CONE_RELATIVE_DECAY = 0.125   # each later round of cone runs: the relative step rate 8x smaller
 MAX_ENUMERATION = 4096
 MAX_TABLE = 256
 
@@ -182,7 +183,7 @@ class Exploration:
                 return [b for b, lab in enumerate(level_labels) if lab[0] in done]
 
             runs = ctx.decide(np.array(level), keep_going=self._suspicious, step=rates * np.linalg.norm(level, axis=1),
-                              relative=rates, settled=settled)
+                              relative=rates, settled=settled, relative_decay=CONE_RELATIVE_DECAY)
             budgets = runs.budgets
             inits.extend(level)
             labels.extend(level_labels)
