@@ -251,6 +251,14 @@ def judge(ctx, check_id: str, statement: Statement, observation: Observation, pr
         summary = f"outside the theory ({names}); observed: {observation.summary}"
     elif verdict == INCONCLUSIVE and why:
         summary = f"premise undecided ({', '.join(why)}); observed: {observation.summary}"
+    elif verdict == FAILS and statement.confidence == "unconfirmed":
+        # the premises are our reading of a statement whose wording is unconfirmed: the counterexample refutes
+        # that reading (the paper's hypotheses may be stronger), which the summary says
+        summary = f"counterexample to the statement as encoded here (its hypotheses are unconfirmed): " \
+                  f"{observation.summary}"
+        evidence["counterexample_scope"] = ("the premises checked are this toolkit's reading of a statement whose "
+                                            "wording is unconfirmed (PAPERS.md tag [U]); the paper's hypotheses may "
+                                            "be stronger")
     else:
         summary = observation.summary
     return CheckResult(check_id, verdict, summary, statement.text, evidence, role=CLAIM,
