@@ -52,7 +52,8 @@ def test_progress_is_silent_off_a_terminal():
     assert buf.getvalue() == ""
 
 
-def test_progress_on_a_terminal_names_the_step_and_erases_itself():
+def test_progress_on_a_terminal_names_the_step_and_erases_itself(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")          # a wide terminal: the line is not cut
     buf = FakeTTY()
     with Progress(4, stream=buf, interval=0.05) as p:
         p.show(1, HOSTILE, "directional-limit")
