@@ -44,6 +44,8 @@ ASSUMPTION_A_TESTS = ["tests/symbolic/test_assumption.py", "tests/symbolic/test_
                       "tests/symbolic/test_losses.py"]
 PRECISION_TESTS = ["tests/verify/test_precision_runs.py", "tests/verify/test_precision_cross_check.py"]
 STEP_TESTS = ["tests/numeric/test_step_check.py"] + PRECISION_TESTS
+SAB = "symbolic/assumption_b.py"
+ASSUMPTION_B_TESTS = ["tests/symbolic/test_assumption_b.py", "tests/numeric/test_assumption_b.py"]
 
 MUTANTS: list[Mutant] = [
     # exact certificates (symbolic/kkt.py). The four final checks restate invariants of the active-set loop (it
@@ -170,6 +172,54 @@ MUTANTS: list[Mutant] = [
     one("assumption-a: sqrt of a negative allowed", "symbolic/assumption.py",
         '''        if (need in (">0", ">=0") and s < 0):''', '''        if (need in (">0",) and s < 0):''',
         ASSUMPTION_A_TESTS),
+
+    # Assumption B's certificates (symbolic/assumption_b.py) and their numeric use (numeric/assumption_b.py,
+    # numeric/assumption_b_search.py): one mutant per certificate condition
+    one("assumption-b: convexity, inner token choices not checked (lambda off the dual face)", SAB,
+        'checks["inner_vertices_within_gamma"] = all(s <= gamma_sq for s in inner_sq)',
+        'checks["inner_vertices_within_gamma"] = True', ASSUMPTION_B_TESTS),
+    one("assumption-b: convexity, reading sequences outside supp(lambda) not enumerated", SAB,
+        "U = sorted(set(i for i in range(n) if lam[i] != 0) | set(I))",
+        "U = sorted(set(i for i in range(n) if lam[i] != 0))", ASSUMPTION_B_TESTS),
+    one("assumption-b: convexity, the first outer token choice skipped", SAB,
+        "outer_idx = [k for k in range(len(sq)) if outer[k]]",
+        "outer_idx = [k for k in range(1, len(sq)) if outer[k]]", ASSUMPTION_B_TESTS),
+    one("assumption-b: convexity, nu from the shortest outer vertex, not the longest", SAB,
+        "k_worst = max(outer_idx, key=lambda k: sq[k])", "k_worst = min(outer_idx, key=lambda k: sq[k])",
+        ASSUMPTION_B_TESTS),
+    one("assumption-b: convexity, nu rounded to nearest, not down", SAB,
+        "out = Fraction(math.floor(x * scale)) / scale\n    assert out <= x",
+        "out = Fraction(round(x * scale)) / scale", ASSUMPTION_B_TESTS),
+    one("assumption-b: convexity, lambda >= 0 not required", SAB,
+        'checks = {"lambda_in_simplex": all(x >= 0 for x in lam) and sum(lam) == 1}',
+        'checks = {"lambda_in_simplex": sum(lam) == 1}', ASSUMPTION_B_TESTS),
+    one("assumption-b: domination, weights summing below 1 accepted", SAB,
+        'checks["sum_at_least_one"] &= sum(combo.values()) >= 1',
+        'checks["sum_at_least_one"] &= sum(combo.values()) >= 0', ASSUMPTION_B_TESTS),
+    one("assumption-b: domination, gaps of non-support sequences accepted as terms", SAB,
+        'checks["support_terms_only"] &= all(i in S and (i, tau) in gaps for (i, tau) in combo)',
+        'checks["support_terms_only"] &= all((i, tau) in gaps for (i, tau) in combo)', ASSUMPTION_B_TESTS),
+    one("assumption-b: domination, uncovered pairs ignored", SAB,
+        'checks["every_pair_covered"] = not missing', 'checks["every_pair_covered"] = True', ASSUMPTION_B_TESTS),
+    one("assumption-b: ray, equal rates accepted (non-strict comparison)", SAB,
+        "(rho_num is None or rho_num > rho_den)", "(rho_num is None or rho_num >= rho_den)", ASSUMPTION_B_TESTS),
+    one("assumption-b: ray, sign of the limit term ignored", SAB,
+        "if sign is not None and sign < 0:", "if sign is not None:", ASSUMPTION_B_TESTS),
+    one("assumption-b: ray, an undecided interval sign taken as negative", SAB,
+        "if sign is not None and sign < 0:", "if sign is None or sign < 0:", ASSUMPTION_B_TESTS),
+    one("assumption-b: ray, 'zero' limit with one top token at Gamma only", SAB,
+        "if all(c[i, t] == 1 for t in M):", "if any(c[i, t] == 1 for t in M):", ASSUMPTION_B_TESTS),
+    one("assumption-b: ray, tilt rate not below the slow sequence's rate", SAB,
+        "rho_eta = Fraction(3, 4) * min(finite)", "rho_eta = min(finite)", ASSUMPTION_B_TESTS),
+    one("assumption-b: point, Gamma ||w|| without ||w||", SAB,
+        "_, bound = sqrt_bounds(as_fraction(gamma_sq) * ww)", "_, bound = sqrt_bounds(as_fraction(gamma_sq))",
+        ASSUMPTION_B_TESTS),
+    one("assumption-b: point, minimum over the first sequence only", SAB,
+        "            if x.a < low:", "            if False:", ASSUMPTION_B_TESTS),
+    one("assumption-b: mpmath cross-check of a ray accepts a ratio that does not vanish at the rate",
+        "numeric/assumption_b_search.py", "(slope is not None and slope <= -0.5 * rate)", "True", ASSUMPTION_B_TESTS),
+    one("assumption-b: B[n] from B[S] without the domination certificate", "numeric/assumption_b.py",
+        "if dom.proved and b_s.verdict == HOLDS:", "if b_s.verdict == HOLDS:", ASSUMPTION_B_TESTS),
 
     # the precision cross-check instrument (numeric/step_check.py, verify/precision_runs.py,
     # verify/checks/precision_cross_check.py)

@@ -125,6 +125,38 @@ def test_convexity_nu_is_sound_on_samples(ds, I):
         assert m <= 1 - float(cert.nu) * h + 1e-7
 
 
+def test_convexity_takes_the_worst_outer_choice_when_it_is_every_non_alpha_token():
+    """Token 0 of the two sequences replaced: Y_0 x_{0,0} = Y_1 x_{1,0} = (0, -9/10) (so x_{0,0} = (0, -9/10),
+    x_{1,0} = (0, 9/10)); alpha tokens as in joint-relaxed, so v = (0, 1), Gamma = 1, lambda = (1/2, 1/2). Outer
+    choices over I = {0, 1}: tau = (0, 0) -> w = (0, -9/10), norm^2 81/100; (0, 1) -> (-1/2, 1/20) and
+    (1, 0) -> (1/2, 1/20), norm^2 101/400 each. The worst is tau = (0, 0): nu <= 1 - 9/10 = 1/10. At
+    p = (-30, 0) both sequences attend to token 0 (logit gap 30), the margin is ~ 9/10 with h ~ 1, so any
+    nu above ~1/10 would be contradicted there (float SOCP margin)."""
+    X = np.array([[[0, Fr(-9, 10)], [1, 1]], [[0, Fr(9, 10)], [1, -1]]], dtype=object)
+    X = np.vectorize(Fr, otypes=[object])(X)
+    Y = [Fr(1), Fr(-1)]
+    vs = sab.exact_v_svm(X, Y, [1, 1], [0, 1])
+    assert vs.v == [0, 1] and vs.norm_sq == 1
+    cert = sab.convexity_certificate(X, Y, vs, [0, 1], vs.dual_point())
+    assert cert.proved and cert.worst_vertex == [0, 0] and cert.worst_norm_sq == Fr(81, 100)
+    assert 0 < Fr(1, 10) - cert.nu <= Fr(1, 10 ** 6)
+    Xf = np.array(X, float)
+    st = attention_state(np.array([-30.0, 0.0]), Xf, np.zeros((2, 2)))
+    m, _ = MarginSolver(2, 2)(mixed_features(Xf, st), np.array([1.0, -1.0]))
+    h = max(1 - st.s[i, 1] for i in (0, 1))
+    assert m == pytest.approx(0.9, abs=1e-6) and m <= 1 - float(cert.nu) * h + 1e-7
+
+
+def test_convexity_rejects_a_negative_weight_on_the_face_s_affine_hull():
+    """lambda = (3/4, 7/12, -1/3) sums to 1 and gives sum_i lambda_i a_i = (3/4 - 7/12 - 1/6, 3/4 + 7/12 - 1/3)
+    = (0, 1) = v/||v||^2 on joint-tight, but a negative weight breaks weak duality (min_i <= sum_i lambda_i ...
+    needs lambda >= 0): the simplex condition must refuse it."""
+    vs = vsvm(TIGHT)
+    cert = sab.convexity_certificate(*TIGHT, vs, [0, 1, 2], [Fr(3, 4), Fr(7, 12), Fr(-1, 3)])
+    assert cert.checks["lambda_in_simplex"] is False
+    assert not cert.proved and cert.nu is None and "simplex" in cert.reason
+
+
 def test_dual_face_projection_is_exact():
     vs = vsvm(TIGHT)
     lam = sab.project_to_dual_face(*TIGHT, vs, [0.25 + 1e-10, 5 / 12, 1 / 3])
@@ -154,6 +186,14 @@ def test_domination_rejects_each_broken_condition(x2, combo, failed):
     ds = data(x2)
     cert = sab.domination_certificate(keys(ds), ALPHA, [0, 1], {(2, 0): combo})
     assert not cert.proved and cert.checks[failed] is False
+
+
+def test_domination_rejects_terms_of_non_support_sequences():
+    """d_{2,0} = 1 d_{2,0} is a non-negative combination with sum 1, but of sequence 2's own gap: sequence 2 is
+    not in S = {0, 1}, so it bounds nothing by h_S."""
+    cert = sab.domination_certificate(keys(RELAXED), ALPHA, [0, 1], {(2, 0): {(2, 0): Fr(1)}})
+    assert not cert.proved and cert.checks["support_terms_only"] is False
+    assert cert.checks["represents"] and cert.checks["nonnegative"] and cert.checks["sum_at_least_one"]
 
 
 def test_domination_needs_every_pair():
@@ -217,6 +257,18 @@ def test_tie_ray_with_an_offset_uses_interval_arithmetic(p0, accepted):
         assert (cert.rate_numerator, cert.rate_denominator) == (2, 0)
 
 
+def test_tie_ray_with_an_undecided_limit_sign_is_rejected():
+    """As above with p0_2 = 231049/500000: (3/2) p0_2 = 0.693147 < ln 2 = 0.69314718..., so the limit term
+    1 - e^{0.693147}/2 is positive but only ~1.8e-7. At 5 digits the interval encloses 0: the sign is undecided,
+    and an undecided limit must not count as negative (at 30 digits it is decided positive: rejected too)."""
+    vs = vsvm(RELAXED)
+    for dps, limit in ((5, "undecided"), (30, "positive")):
+        cert = sab.ray_certificate(keys(RELAXED), vs.scores, ALPHA, [0, 1, 2], [3, -1], [0, Fr(231049, 500000)],
+                                   dps=dps)
+        assert not cert.accepted and cert.sequences[2]["limit"] == limit
+        assert not cert.checks["limits_classified"]
+
+
 def test_support_tie_with_a_lower_token_is_rejected():
     """p = a (1, -1) on joint-tight: sequence 0 ties alpha (c = 1) with token 0 (c = 0 < 1): positive limit."""
     cert = ray(TIGHT, [0, 1, 2], [1, -1])
@@ -261,3 +313,15 @@ def test_point_certificate_normalises_w():
     cert = sab.point_certificate(TIGHT[0], *TIGHT, Fr(1), [0, 0], [0, 10])
     assert not cert.proved
     assert float(cert.min_lower) == pytest.approx(5) and float(cert.gamma_norm_upper) == pytest.approx(10)
+
+
+def test_point_certificate_takes_the_minimum_over_sequences():
+    """Two sequences (Y = +1, W = I): tokens (4, 0), (1, 0) and (0, 0), (1, 0), alpha = token 1, so v = (1, 0),
+    Gamma = 1. At p = 0, z_0 = (5/2, 0) and z_1 = (1/2, 0): with w = (1, 0) the first sequence scores 5/2 > Gamma
+    but the second 1/2 < Gamma ||w|| = 1, so min_i Y_i w^T z_i = 1/2 proves nothing."""
+    X = np.vectorize(Fr, otypes=[object])(np.array([[[4, 0], [1, 0]], [[0, 0], [1, 0]]], dtype=object))
+    vs = sab.exact_v_svm(X, [Fr(1), Fr(1)], [1, 1], [0, 1])
+    assert vs.v == [1, 0] and vs.gamma_sq == 1
+    cert = sab.point_certificate(X, X, [Fr(1), Fr(1)], vs.gamma_sq, [0, 0], [1, 0])
+    assert not cert.proved
+    assert float(cert.min_lower) == pytest.approx(0.5) and float(cert.gamma_norm_upper) == pytest.approx(1)
