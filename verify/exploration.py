@@ -30,6 +30,7 @@ from collections import Counter
 
 import numpy as np
 
+from attnsvm import numeric
 from attnsvm.numeric import CONVERGED, STALLED, MIXED, UNDECIDED
 from attnsvm.numeric.selections import candidate_selections, is_locally_optimal
 
@@ -46,6 +47,8 @@ CONE_PERTURBATION = 0.02
 CONE_STEP = 0.1           # cone runs: a step changes a logit gap by at most 10% of the margin scale
 CONE_GROWTH = 3.0         # ... and ||theta|| grows at most e^3-fold over the first budget of iterations
 MAX_CONE_SELECTIONS = 16
+FIXED_CONE_GROWTH = 100.0       # fixed-step cone runs: to ||theta|| = 100 R
+FIXED_CONE_LITERAL_STEPS = 20_000
 CONE_RELATIVE_DECAY = 0.125   # each later round of cone runs: the relative step rate 8x smaller
 MAX_ENUMERATION = 4096
 MAX_TABLE = 256
@@ -193,6 +196,7 @@ class Exploration:
             pending = [sel for sel in pending if sel not in worked]
             if not pending:
                 break
+        self.fixed_cones = self._fixed_step_cones(pending, rng)
         self.cone_labels = labels
         self.cone_inits = np.array(inits).reshape(len(inits), ctx.phi.shape[2])
         self.cone_runs = None
@@ -201,6 +205,59 @@ class Exploration:
 
             self.cone_runs = DecidedRuns(judgements=judgements, histories=histories, budgets=budgets,
                                          rounds=0, iterations=[h["iterations"][-1] for h in histories])
+
+    def _fixed_step_cones(self, pending, rng) -> dict:
+        """The local theorem's own algorithm for the selections no normalised cone run settled: fixed-step GD
+        with the certified step (:func:`numeric.simulate_fixed_step`: literal steps, then its modified equation
+        in log-time) from CONE_PERTURBATIONS perturbed inits at R = c ||p_mm||, c the first radius at or past
+        the selection's reach (at least 16), run to ||theta|| = FIXED_CONE_GROWTH R. A run converged when it
+        reached that norm, its selection stayed ``sel`` over its last decade of ||theta||, and 1 - corr to
+        p_mm(sel) ended <= the convergence rule's tol and fell at least min_drop-fold over that decade."""
+        from attnsvm.numeric.convergence import RULE
+
+        from .theorem_runs import step_choice
+
+        ctx = self.ctx
+        out: dict = {}
+        step = step_choice(ctx)["step"] if pending else None
+        if step is None:
+            return out
+        for sel in pending:
+            pm = ctx.svm(sel).theta
+            norm_pm = float(np.linalg.norm(pm))
+            c = next((r for r in CONE_RADII if r >= max(16.0, cone_reach(ctx, sel))), CONE_RADII[-1])
+            R = c * norm_pm
+            runs = []
+            for _ in range(CONE_PERTURBATIONS):
+                e = rng.standard_normal(pm.shape)
+                e *= CONE_PERTURBATION * norm_pm / np.linalg.norm(e)
+                init = R * pm / norm_pm + e
+                try:
+                    traj = numeric.simulate_fixed_step(init, ctx.phi, ctx.gamma, ctx.loss, step,
+                                                       target_norm=FIXED_CONE_GROWTH * R,
+                                                       max_log10_steps=ctx.options["fixed_max_log10_steps"],
+                                                       max_literal_steps=FIXED_CONE_LITERAL_STEPS)
+                except (OverflowError, FloatingPointError) as exc:   # the flow left float64's range: undecided
+                    runs.append({"init": init, "converged": False, "stop_reason": f"float range ({exc})"})
+                    continue
+                cps = traj.checkpoints
+                final = cps[-1]
+                tail = [cp for cp in cps if cp.norm >= final.norm / 10]
+                start = tail[0] if tail else final
+                omc_end = numeric.one_minus_corr(final.theta, pm)
+                omc_start = numeric.one_minus_corr(start.theta, pm)
+                stable = all(tuple(int(a) for a in cp.selected) == tuple(sel) for cp in tail)
+                converged = (traj.stop_reason == "target-norm" and stable and omc_end <= RULE["tol"]
+                             and omc_end * RULE["min_drop"] <= omc_start)
+                runs.append({"init": init, "converged": bool(converged), "stop_reason": traj.stop_reason,
+                             "final_norm": float(final.norm), "steps_equivalent_log10": traj.steps_equivalent_log10,
+                             "literal_steps": traj.literal_steps, "selection_stable_last_decade": bool(stable),
+                             "one_minus_corr": float(omc_end), "one_minus_corr_decade_start": float(omc_start)})
+            out[sel] = {"selection": list(sel), "R": R, "R_over_p_mm_norm": c, "step": step,
+                        "target_norm": FIXED_CONE_GROWTH * R, "runs": runs,
+                        "ok": all(r["converged"] for r in runs),
+                        "algorithm": "fixed-step GD with the certified step (numeric.simulate_fixed_step)"}
+        return out
 
     def _suspicious(self, judgement) -> bool:
         """An apparent convergence to a selection that is not locally optimal (float test): run it to the end."""
@@ -257,7 +314,13 @@ class Exploration:
             worked = [p for p in per_r if p["ok"]]
             out[sel] = {"selection": list(sel), "smallest_R": worked[0]["R"] if worked else None,
                         "smallest_R_over_p_mm_norm": worked[0]["R_over_p_mm_norm"] if worked else None,
-                        "radii": per_r}
+                        "radii": per_r, "algorithm": "normalised GD"}
+            fixed = getattr(self, "fixed_cones", {}).get(sel)
+            if fixed is not None:
+                out[sel]["fixed_step"] = fixed
+                if not worked and fixed["ok"]:
+                    out[sel].update(smallest_R=fixed["R"], smallest_R_over_p_mm_norm=fixed["R_over_p_mm_norm"],
+                                    algorithm="fixed-step GD (the theorem's algorithm)")
         return out
 
     def basins(self) -> list:

@@ -72,3 +72,22 @@ def test_the_cone_test_is_undecided_not_failed_when_no_radius_works(monkeypatch)
     monkeypatch.setattr(ex_mod, "CONE_RADII", (0.25,))          # too close to the origin for token 1's cone
     res = check("single-input-local", only=["cone-convergence"], **FAST)["cone-convergence"]
     assert res.verdict == "inconclusive" and "no tested radius converged for [[1]]" in res.summary
+
+
+def test_fixed_step_cone_runs_follow_the_local_theorem_on_a_locally_optimal_selection():
+    # the theorem's algorithm from cones around single-input-local's locally (not globally) optimal token 1:
+    # every run stays on [1] and its direction settles on p_mm([1]); around a selection that is not locally
+    # optimal ([2]: a support token outscores it) the direction drifts away
+    import attnsvm.verify.checks  # noqa: F401  (the registry, before the exploration module)
+    from attnsvm.verify import builtin
+    from attnsvm.verify.context import Context
+    from attnsvm.verify.exploration import Exploration
+
+    ex = Exploration.__new__(Exploration)
+    ex.ctx = Context.create(builtin("single-input-local"))
+    cones = ex._fixed_step_cones([(1,), (2,)], np.random.default_rng(0))
+    local, other = cones[(1,)], cones[(2,)]
+    assert local["ok"] and all(r["one_minus_corr"] < 1e-8 and r["final_norm"] >= 99 * local["R"]
+                               for r in local["runs"])
+    assert not other["ok"] and all(r["one_minus_corr"] > 1e-3 > 1e3 * r["one_minus_corr_decade_start"]
+                                   for r in other["runs"])     # its direction drifts away from p_mm([2])
