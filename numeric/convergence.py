@@ -168,8 +168,7 @@ class DecidedRuns:
 def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, budgets=BUDGETS,
                 certify: Callable | None = None, keep_going: Callable | None = None, device: str | None = None,
                 time_budget: float | None = None, relative: float = RELATIVE_STEP, runner: Callable | None = None,
-                keep_thetas: bool = False, settled: Callable | None = None, relative_decay: float = 1.0,
-                **rule) -> DecidedRuns:
+                keep_thetas: bool = False, settled: Callable | None = None, **rule) -> DecidedRuns:
     """Normalised GD (step rule of :mod:`numeric.batched`) from every row of ``theta0`` (B, D) on the data
     ``phi`` (B, n, T, D) and ``gamma`` (B, n, T) (or (n, T, D) and (n, T) shared by all runs), in rounds: the
     first runs ``budgets[0]`` iterations, each later round continues the runs still undecided (or for which
@@ -182,10 +181,7 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
     for W or (K, Q) in factored form; its checkpoints' theta are what the rule judges. ``keep_thetas``: each history
     also holds its checkpoints' parameters ("theta"). ``settled(judgements, rounds)`` (optional; ``rounds``: the
     rounds run so far) returns the indices of runs whose outcome no longer matters to the caller (e.g. the other radii of a cone that has already worked):
-    an undecided run among them is not continued (it stays undecided), unless ``keep_going`` asks for it.
-    ``relative_decay``: each later round runs with ``relative`` times this factor once more (a relative step
-    keeps the angle each step turns constant, so it also keeps a floor under 1 - corr; shrinking it round by
-    round lets a run that already grows fast settle its direction)."""
+    an undecided run among them is not continued (it stays undecided), unless ``keep_going`` asks for it."""
     import time
 
     from .batched import batched_gd
@@ -219,8 +215,7 @@ def decide_runs(theta0, phi, gamma, loss, p_mm: Callable, *, step: float = 1.0, 
             traj = batched_gd(theta0[active] if state is None else state["theta"], phi if shared else phi[active],
                               gamma if shared else gamma[active], loss,
                               method="normalized", step=step[active], iterations=budget - done_iterations,
-                              adaptive=True, relative=relative[active] * relative_decay ** (rounds - 1),
-                              state=state, start=done_iterations,
+                              adaptive=True, relative=relative[active], state=state, start=done_iterations,
                               device=device)
         for j, b in enumerate(active):
             h = hist[b]

@@ -312,8 +312,7 @@ class Context:
             self._ngd = self.decide(inits)
         return self._ngd
 
-    def decide(self, theta0, keep_going=None, step=None, relative=0.0, settled=None,
-               relative_decay=1.0) -> numeric.DecidedRuns:
+    def decide(self, theta0, keep_going=None, step=None, relative=0.0, settled=None) -> numeric.DecidedRuns:
         """:func:`numeric.decide_runs` from the rows of ``theta0`` on this dataset (torch float64, one thread);
         ``step`` (default: the nominal step) and ``relative`` may be given per run; ``settled`` as there."""
         with numeric.torch_threads(1):
@@ -321,8 +320,7 @@ class Context:
                                        step=self.options["step"] if step is None else step, relative=relative,
                                        budgets=budgets(self.options["max_iterations"]),
                                        certify=lambda b, th: self.certify_stationary(th), keep_going=keep_going,
-                                       time_budget=self.options["time_budget"], settled=settled,
-                                       relative_decay=relative_decay)
+                                       time_budget=self.options["time_budget"], settled=settled)
 
 
 def _run_isolated(ctx, check_id: str):

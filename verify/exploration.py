@@ -49,7 +49,6 @@ CONE_GROWTH = 3.0         # ... and ||theta|| grows at most e^3-fold over the fi
 MAX_CONE_SELECTIONS = 16
 FIXED_CONE_GROWTH = 100.0       # fixed-step cone runs: to ||theta|| = 100 R
 FIXED_CONE_LITERAL_STEPS = 20_000
-CONE_RELATIVE_DECAY = 0.125   # each later round of cone runs: the relative step rate 8x smaller
 MAX_ENUMERATION = 4096
 MAX_TABLE = 256
 
@@ -186,7 +185,7 @@ class Exploration:
                 return [b for b, lab in enumerate(level_labels) if lab[0] in done]
 
             runs = ctx.decide(np.array(level), keep_going=self._suspicious, step=rates * np.linalg.norm(level, axis=1),
-                              relative=rates, settled=settled, relative_decay=CONE_RELATIVE_DECAY)
+                              relative=rates, settled=settled)
             budgets = runs.budgets
             inits.extend(level)
             labels.extend(level_labels)
