@@ -7,7 +7,7 @@ prints, per check, the count of each verdict; the fraction of datasets whose eve
 counterexample; the disagreements between the cone test and the other runs; the dataset statuses; and the
 seconds per dataset (median and maximum). A dataset that is not decided is listed with the reasons.
 
-Usage: python bench/judge_stress.py [--n 50] [--seed 0] [--jobs 2] [--json out.json]
+Usage: python bench/judge_stress.py [--n 50] [--seed 0] [--jobs 2] [--json out.json] [--only K,K,...]
 """
 from __future__ import annotations
 
@@ -75,9 +75,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", help="write every dataset's verdicts to this file")
+    ap.add_argument("--only", help="comma-separated dataset indices k to run (of the family's first --n)")
     args = ap.parse_args(argv)
     options: dict = {}
-    work = [(k, args.seed, options) for k in range(args.n)]
+    ks = range(args.n) if not args.only else [int(k) for k in args.only.split(",")]
+    work = [(k, args.seed, options) for k in ks]
     t0 = time.perf_counter()
     if args.jobs > 1:
         import concurrent.futures as cf
@@ -97,7 +99,7 @@ def main(argv=None) -> int:
             per_check[cid][c["verdict"]] += 1
             roles[cid] = c["role"]
     verdicts = ("holds", "fails", "inconclusive", "not-applicable")
-    print(f"{args.n} random datasets (seed {args.seed}): Gaussian tokens, n 1-8, T 2-8, d 2-12, scale 0.5-4, unit v, "
+    print(f"{len(work)} random datasets (seed {args.seed}): Gaussian tokens, n 1-8, T 2-8, d 2-12, scale 0.5-4, unit v, "
           "random labels, W = I, logistic loss")
     print(f"{'check':<28}{'role':<12}" + "".join(f"{v:>16}" for v in verdicts))
     for cid, cnt in per_check.items():
