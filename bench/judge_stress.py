@@ -64,7 +64,8 @@ def _progress(entry, total):
     """One line per finished dataset on stderr (its status and seconds)."""
     import sys
 
-    print(f"[{entry['k'] + 1}/{total}] {entry['name']} ({entry['shape']}): {entry['status']}, "
+    _progress.done = getattr(_progress, "done", 0) + 1
+    print(f"[{_progress.done}/{total}] {entry['name']} ({entry['shape']}): {entry['status']}, "
           f"{entry['seconds']:.1f} s", file=sys.stderr, flush=True)
     return entry
 
