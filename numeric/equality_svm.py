@@ -27,6 +27,7 @@ import cvxpy as cp
 import mpmath
 import numpy as np
 
+from .exact_rows import pivot_rows
 from .svm import PolishedSVM, SVMSolution, _fmpq, active_set_guess, polish, to_mpf
 
 
@@ -87,14 +88,7 @@ def _independent(M, order: list) -> list:
     if not order:
         return []
     sub = fmpq_mat(len(order), M.ncols(), [M[j, c] for j in order for c in range(M.ncols())])
-    R, rank = sub.transpose().rref()
-    piv = []
-    for r in range(rank):
-        for c in range(R.ncols()):
-            if R[r, c] != 0:
-                piv.append(order[c])
-                break
-    return piv
+    return pivot_rows(sub, order)
 
 
 def reduce_equalities(A, b, A_eq, b_eq, dps: int = 50) -> EqualityReduction:

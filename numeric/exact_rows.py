@@ -128,3 +128,17 @@ def float_with_error(values) -> tuple[np.ndarray, np.ndarray]:
     """Exact rationals (Fraction, int, fmpq, mpf) rounded to float64, with a bound on each rounding error."""
     f = np.array([_to_float(x) for x in values], dtype=float)
     return f, U * np.abs(f) + 2.0 ** -1074
+
+
+def pivot_rows(mat, order: list) -> list:
+    """The entries of ``order`` whose rows of the fmpq matrix ``mat`` (row r of ``mat`` is row order[r]) are
+    linearly independent of the earlier ones: the pivot columns of the reduced row echelon form of mat^T."""
+    if not order:
+        return []
+    R, rank = mat.transpose().rref()
+    chosen = []
+    for r in range(rank):
+        c = next((c for c in range(R.ncols()) if R[r, c] != 0), None)
+        if c is not None:
+            chosen.append(order[c])
+    return chosen

@@ -258,6 +258,19 @@ def check_arguments(theta0, phi, step, target_norm, max_log10_steps, switch_tol)
         raise ValueError(f"theta0 has {np.asarray(theta0, dtype=object).size} entries, the features have {D}")
 
 
+def switch_observer(flow, target_norm, max_log10_steps: float, switch_tol: float):
+    """The literal phase's stop rule at a checkpoint: the target norm reached, log10 k at its cap, or (k >= 1)
+    eps = eta ||H|| <= switch_tol, where the modified equation takes over."""
+    def observe(cp) -> bool:
+        if target_norm is not None and cp.norm >= target_norm:
+            return True
+        if cp.iteration >= 1 and math.log10(cp.iteration) >= max_log10_steps:
+            return True
+        return cp.iteration >= 1 and flow.epsilon(cp.theta) <= switch_tol
+
+    return observe
+
+
 def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, step: float, *,
                         target_norm: float | None = None, max_log10_steps: float = math.inf,
                         max_literal_steps: int = 200_000, switch_tol: float = 1e-3, order: int = 2,
@@ -285,13 +298,7 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
                    max_integrator_steps=max_integrator_steps, per_decade=per_decade, dense_log10=dense_log10)
 
     # -- 1. literal GD until eps <= switch_tol ------------------------------------------------------------
-    def observe(cp):
-        if target_norm is not None and cp.norm >= target_norm:
-            return True
-        if cp.iteration >= 1 and math.log10(cp.iteration) >= max_log10_steps:
-            return True
-        return cp.iteration >= 1 and flow.epsilon(cp.theta) <= switch_tol
-
+    observe = switch_observer(flow, target_norm, max_log10_steps, switch_tol)
     lit = run_gd(theta0, phi, gamma, loss, method="fixed", step=step, max_iter=max_literal_steps,
                  time_budget=math.inf, per_decade=per_decade, observer=observe)
     cps = [make_checkpoint(hess, loss, c.theta, c.iteration, 0.0, "literal") for c in lit.checkpoints]

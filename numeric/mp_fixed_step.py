@@ -26,7 +26,8 @@ import mpmath
 import numpy as np
 
 from .extrapolation import MPMATH, IntegratorStats, LIEIntegrator
-from .fixed_step import FixedStepCheckpoint, FixedStepTrajectory, FlowOps, check_arguments, flow_phase
+from .fixed_step import (FixedStepCheckpoint, FixedStepTrajectory, FlowOps, check_arguments, flow_phase,
+                         switch_observer)
 from .hessian import loss_derivatives
 from .losses import Loss
 from .mp_attention import mp_array, mp_loss_value, mp_norm
@@ -118,13 +119,7 @@ def mp_simulate_fixed_step(theta0, phi, gamma, loss: Loss, step, *, dps: int = 3
                    switch_tol=switch_tol, rtol=rtol, atol=atol, integrator_order=integrator_order,
                    max_integrator_steps=max_integrator_steps, per_decade=per_decade, dense_log10=dense_log10, dps=dps)
 
-    def observe(cp):
-        if target_norm is not None and cp.norm >= target_norm:
-            return True
-        if cp.iteration >= 1 and math.log10(cp.iteration) >= max_log10_steps:
-            return True
-        return cp.iteration >= 1 and flow.epsilon(cp.theta) <= switch_tol
-
+    observe = switch_observer(flow, target_norm, max_log10_steps, switch_tol)
     lit = run_gd_mp(theta0, phi, gamma, loss, dps=dps, method="fixed", step=step, max_iter=max_literal_steps,
                     time_budget=math.inf, per_decade=per_decade, observer=observe)
     cps = [mp_make_checkpoint(flow, c.theta, c.iteration, 0.0, "literal") for c in lit.checkpoints]

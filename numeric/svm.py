@@ -22,7 +22,7 @@ import cvxpy as cp
 import mpmath
 import numpy as np
 
-from .exact_rows import ExactRows, as_exact_rows, float_with_error, slack_lower_bounds
+from .exact_rows import ExactRows, as_exact_rows, float_with_error, pivot_rows, slack_lower_bounds
 
 
 @dataclass
@@ -242,16 +242,7 @@ class _ArbRows:
         """The indices in ``order`` whose rows are linearly independent of the earlier chosen ones (exact: the
         pivot columns of the reduced row echelon form of [A_order]^T)."""
         order = list(dict.fromkeys(int(j) for j in order))
-        if not order:
-            return []
-        R, rank = self.exact(order).transpose().rref()
-        chosen = []
-        for r in range(rank):
-            for c in range(R.ncols()):
-                if R[r, c] != 0:
-                    chosen.append(order[c])
-                    break
-        return chosen
+        return pivot_rows(self.exact(order), order) if order else []
 
 
 def polish(A_exact, b_exact, active_guess, dps: int = 50, max_iter: int = 500) -> PolishedSVM:
