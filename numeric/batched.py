@@ -185,7 +185,11 @@ def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "norma
     e^{-max r} for normalised GD), unit = g/||g|| (0 where g = 0); normalised: eta_b = ``step``, or with
     ``adaptive`` the step rule above from the previous factors ``factor`` (B,) and directions ``prev`` (B, D)
     (the factors are not updated when ``update`` is False or there is no previous direction),
-    delta = eta_b unit_b; fixed: delta = step g."""
+    delta = eta_b unit_b; fixed: delta = step g. Torch tensors take the torch engine; numpy arrays (with ``dloss``
+    from :func:`numeric.batched_numpy.loss_derivative`) the numpy engine, :mod:`numeric.batched_numpy`."""
+    if not torch.is_tensor(theta):
+        return _numpy_step(theta, phi, gamma, dloss, factor, prev, method=method, step=step, adaptive=adaptive,
+                           relative=relative, update=update)
     normalized = method == "normalized"
     B = theta.shape[0]
     step = _per_element(step, B, theta)
@@ -202,6 +206,44 @@ def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "norma
         eta = step.clone()
     delta = eta[:, None] * unit if normalized else step[:, None] * g
     return BatchedStep(g, dominant, omm, rmax, gn, unit, factor, eta, delta)
+
+
+def _numpy_step(theta, phi, gamma, dloss, factor, prev, *, method, step, adaptive, relative, update) -> BatchedStep:
+    """:func:`batched_step` on numpy arrays (the same rule, the numpy engine's gradient)."""
+    from . import batched_numpy
+
+    normalized = method == "normalized"
+    B = theta.shape[0]
+    step = np.broadcast_to(np.asarray(step, dtype=float), (B,))
+    relative = np.broadcast_to(np.asarray(relative, dtype=float), (B,))
+    with np.errstate(over="ignore", invalid="ignore"):       # as torch: l' may overflow to inf far from the data
+        g, dominant, omm, rmax = batched_numpy.gradient(theta, phi, gamma, dloss, scaled=normalized)
+    gn = np.sqrt(np.einsum("bd,bd->b", g, g))
+    unit = np.where(gn[:, None] > 0, g / np.maximum(gn, 1e-300)[:, None], 0.0)
+    if normalized and adaptive and prev is not None and update:
+        turned = np.einsum("bd,bd->b", unit, prev) < 0
+        factor = np.where(turned, factor * SHRINK, np.minimum(factor * GROWTH, 1.0))
+    if normalized and adaptive:
+        eta = factor * np.maximum(relative * np.sqrt(np.einsum("bd,bd->b", theta, theta)), step)
+    else:
+        eta = step.copy()
+    delta = eta[:, None] * unit if normalized else step[:, None] * g
+    return BatchedStep(g, dominant, omm, rmax, gn, unit, factor, eta, delta)
+
+
+# Below this work per step (B n T D multiply-adds, shared features or not), batched GD on the CPU runs the numpy
+# engine: a torch step there costs its per-call overhead (about 0.6 ms for the ~40 calls of a
+# step), a numpy step a tenth of that (bench/batched_engines.py measures the crossover).
+NUMPY_MAX_SIZE = 200_000
+
+
+def engine_for(B: int, phi_shape, device: str) -> str:
+    """"numpy" or "torch": the engine :func:`batched_gd` uses for B runs on features of shape ``phi_shape`` on
+    ``device`` (numpy only on the CPU, for small problems; a pure function of the sizes, so runs are reproducible)."""
+    if device != "cpu":
+        return "torch"
+    size = B * int(np.prod(phi_shape[-3:]))
+    return "numpy" if size <= NUMPY_MAX_SIZE else "torch"
 
 
 def _per_element(value, B: int, like: torch.Tensor) -> torch.Tensor:
@@ -221,59 +263,77 @@ def _writable(a) -> np.ndarray:
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
                iterations: int = 10_000, per_decade: int = 10, device: str | None = None,
                adaptive: bool = False, relative: float = 0.0, state: dict | None = None,
-               start: int = 0) -> BatchedTrajectory:
+               start: int = 0, engine: str | None = None) -> BatchedTrajectory:
     """GD on every batch element at once: theta <- theta - step g (fixed) or - eta_b g/||g|| (normalised,
     per element; eta_b = ``step``, or with ``adaptive`` the step rule above with rho = ``relative``; both may
     be numbers or arrays (B,), one value per element). Inputs are arrays (B, D),
     (B, n, T, D), (B, n, T), or (n, T, D), (n, T) for data shared by every element; float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
     run exactly, with iteration numbers counted from ``start`` (checkpoints on the same log-spaced
-    schedule as an uninterrupted run)."""
+    schedule as an uninterrupted run). ``engine``: "torch" or "numpy" (:mod:`numeric.batched_numpy`); by default
+    :func:`engine_for` picks by size and device."""
     import time
 
     device = device or default_device()
-    f64 = dict(dtype=torch.float64, device=device)
-    theta = torch.as_tensor(np.asarray(theta0, dtype=float), **f64).clone()
+    theta = np.array(theta0, dtype=float)
     B = theta.shape[0]
-    phi_t = torch.as_tensor(_writable(phi), **f64)
-    gamma_t = torch.as_tensor(_writable(gamma), **f64)
-    dloss = loss_derivative(loss)
-    step = _per_element(step, B, theta)
-    relative = _per_element(relative, B, theta)
+    engine = engine or engine_for(B, np.shape(phi), device)
+    if engine not in ("numpy", "torch"):
+        raise ValueError(f"unknown batched GD engine {engine!r}")
+    if method not in ("normalized", "fixed"):
+        raise ValueError(f"unknown GD method {method!r}")
+    if engine == "torch":
+        f64 = dict(dtype=torch.float64, device=device)
+        theta = torch.as_tensor(theta, **f64)
+        phi_e = torch.as_tensor(_writable(phi), **f64)
+        gamma_e = torch.as_tensor(_writable(gamma), **f64)
+        dloss = loss_derivative(loss)
+        step = _per_element(step, B, theta)
+        relative = _per_element(relative, B, theta)
+        factor = torch.ones(B, **f64)
+        to_engine = lambda a: torch.as_tensor(np.asarray(a, dtype=float), **f64)  # noqa: E731
+        to_numpy = lambda t: t.cpu().numpy().copy()  # noqa: E731
+    else:
+        from . import batched_numpy
+
+        phi_e = np.asarray(phi, dtype=float)
+        gamma_e = np.asarray(gamma, dtype=float)
+        dloss = batched_numpy.loss_derivative(loss)
+        step = np.broadcast_to(np.asarray(step, dtype=float), (B,)).copy()
+        relative = np.broadcast_to(np.asarray(relative, dtype=float), (B,)).copy()
+        factor = np.ones(B)
+        to_engine = lambda a: np.array(a, dtype=float)  # noqa: E731
+        to_numpy = lambda a: np.array(a)  # noqa: E731
     end = start + iterations
     schedule = {k for k in checkpoint_schedule(end, per_decade) if k >= start}
     its, thetas, sels, omms, glogs, etas = [], [], [], [], [], []
     t0 = time.perf_counter()
     normalized = method == "normalized"
-    if method not in ("normalized", "fixed"):
-        raise ValueError(f"unknown GD method {method!r}")
-    factor = torch.ones(B, **f64)
     prev = None
     if state is not None:
-        factor = torch.as_tensor(state["factor"], **f64).clone()
-        prev = None if state.get("direction") is None else torch.as_tensor(state["direction"], **f64)
+        factor = to_engine(state["factor"])
+        prev = None if state.get("direction") is None else to_engine(state["direction"])
     ln10 = float(np.log(10.0))
     with torch.no_grad():
         for k in range(start, end + 1):
             last = k == end
-            bs = batched_step(theta, phi_t, gamma_t, dloss, factor, prev, method=method, step=step,
+            bs = batched_step(theta, phi_e, gamma_e, dloss, factor, prev, method=method, step=step,
                               adaptive=adaptive, relative=relative, update=not last)
-            dominant, omm, rmax, gn, unit, factor, eta = bs.dominant, bs.one_minus_mass, bs.rmax, bs.grad_norm, \
-                bs.unit, bs.factor, bs.eta
+            factor = bs.factor
             if k in schedule and not (state is not None and k == start):
                 its.append(k)
-                thetas.append(theta.cpu().numpy().copy())
-                sels.append(dominant.cpu().numpy().copy())
-                omms.append(omm.amax(dim=1).cpu().numpy().copy())
+                thetas.append(to_numpy(theta))
+                sels.append(to_numpy(bs.dominant))
+                omms.append(to_numpy(bs.one_minus_mass).max(axis=1))
                 with np.errstate(divide="ignore"):
-                    glogs.append((np.log10(gn.cpu().numpy()) + rmax.cpu().numpy() / ln10).copy())
-                etas.append(eta.cpu().numpy().copy())
+                    glogs.append(np.log10(to_numpy(bs.grad_norm)) + to_numpy(bs.rmax) / ln10)
+                etas.append(to_numpy(bs.eta))
             if last:
                 break
             theta = theta - bs.delta
             if normalized:
-                prev = unit
-    state = {"factor": factor.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
-             "theta": theta.cpu().numpy(), "iteration": end}
+                prev = bs.unit
+    state = {"factor": to_numpy(factor), "direction": None if prev is None else to_numpy(prev),
+             "theta": to_numpy(theta), "iteration": end}
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),
                              one_minus_mass=np.stack(omms), seconds=time.perf_counter() - t0,
                              grad_log10=np.stack(glogs), step=np.stack(etas), state=state)
