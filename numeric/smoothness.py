@@ -103,6 +103,23 @@ def derivative_sups(loss: Loss, lo, hi) -> tuple[np.ndarray, np.ndarray] | None:
     return np.zeros_like(lo), np.ones_like(lo)
 
 
+def derivative_infs(loss: Loss, lo, hi) -> tuple[np.ndarray, np.ndarray] | None:
+    """(inf |l''|, inf |l'|) on each interval [lo_k, hi_k] for the built-in losses, in closed form: logistic
+    |l''| = sigma(u) sigma(-u) (unimodal, so its inf is at an end), |l'| = sigma(-u) nonincreasing (inf at hi);
+    exponential e^{-hi} for both; correlation 0 and 1. None for other losses."""
+    if not _is_builtin(loss):
+        return None
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    if loss.name == "logistic":
+        return np.minimum(expit(lo) * expit(-lo), expit(hi) * expit(-hi)), expit(-hi)
+    if loss.name == "exponential":
+        with np.errstate(over="ignore"):
+            e = np.exp(-hi)
+        return e, e.copy()
+    return np.zeros_like(hi), np.ones_like(hi)
+
+
 @dataclass
 class LossConstants:
     """M0 >= sup |l''|, M1 >= sup |l'| per sequence on its output interval [lo_i, hi_i] (arrays (n,)), and how
@@ -192,13 +209,61 @@ def cross_diameters(phi: np.ndarray, gamma: np.ndarray, lo, hi) -> np.ndarray:
     return np.take_along_axis(M.reshape(n, -1), j * (T + 1) + k, axis=1)
 
 
-def _sequence_terms(phi, gamma, a, b, delta, l2, l1, cells: int, signs_known: bool) -> np.ndarray:
-    """B_i from cell-wise suprema (module docstring): l2, l1 are callables (lo, hi) -> sup |l''|, sup |l'| on
-    [lo, hi] (arrays); ``signs_known``: l'' >= 0 >= l' on [a_i, b_i] (convex, nonincreasing loss)."""
+def _cd_sup(c, E) -> np.ndarray:
+    """sup { c D + E x (1 - x) : x in [0, 1], 0 <= D <= max(x, 1 - x)^2 } for E >= 0 and any real c: E/4 when
+    c <= 0 (D = 0, x = 1/2), else the largest value of c (1 - x)^2 + E x (1 - x) on [0, 1/2] (D at its maximum,
+    x <= 1/2 by symmetry)."""
+    c = np.asarray(c, dtype=float)
+    E = np.asarray(E, dtype=float)
+    half = np.full(np.broadcast(c, E).shape, 0.5)
+    q = _quad_max(lambda x: c * (1 - x) ** 2 + E * x * (1 - x), E - 2 * c, c - E, 0 * half, half)
+    return np.where(c <= 0, E / 4 + 0 * half, np.maximum(q, E / 4))
+
+
+def _quad_max(f, c1, c2, x0, x1):
+    """max of the quadratic f(x) (callable, evaluated in factored form) with f'(x) = c1 + 2 c2 x on [x0, x1]
+    (arrays; -inf where x0 > x1): the endpoints and, when c2 < 0, the stationary point clipped into the interval."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        xs = np.clip(np.where(c2 < 0, -c1 / np.where(c2 < 0, 2 * c2, -1.0), x0), x0, x1)
+        v = np.maximum(np.maximum(f(x0), f(x1)), f(xs))
+    return np.where(x0 <= x1, v, -np.inf)
+
+
+def strip_sup(A, E, k, r=1.0) -> np.ndarray:
+    """S(A, E, k, r) = sup { A min(D, r) + E (x (1 - x) + k D) : x in [0, 1], 0 <= D <= max(x, 1 - x)^2 }
+    for A, E >= 0, k in [-1, 1], r in [0, 1] (arrays, broadcast). Nondecreasing in A, k and r (each term is);
+    positively homogeneous in (A, E). Evaluation: by the symmetry x -> 1 - x take x <= 1/2; for fixed x the
+    objective is piecewise linear in D with a break at r, so D is 0, min(r, (1 - x)^2) or (1 - x)^2; with
+    x_r = 1 - sqrt(r) this leaves E/4 (D = 0), the quadratics (A + E k)(1 - x)^2 + E x (1 - x) on
+    [max(x_r, 0), 1/2] and A r + E (x (1 - x) + k (1 - x)^2) on [0, min(1/2, x_r)], and A r + E k r + E x (1 - x)
+    at x = min(1/2, x_r)."""
+    A, E, k, r = (np.asarray(z, dtype=float) for z in (A, E, k, r))
+    r = np.clip(r, 0.0, 1.0)
+    xr = 1.0 - np.sqrt(r)
+    half = np.full(np.broadcast(A, E, k, r).shape, 0.5)
+    c = A + E * k
+    p1 = _quad_max(lambda x: c * (1 - x) ** 2 + E * x * (1 - x), E - 2 * c, c - E, np.maximum(xr, 0.0), half)
+    p3 = _quad_max(lambda x: A * r + E * (x * (1 - x) + k * (1 - x) ** 2), E - 2 * E * k, E * k - E, 0 * half,
+                   np.minimum(half, xr))
+    xs = np.minimum(half, xr)
+    p2 = A * r + E * k * r + E * xs * (1 - xs)
+    return np.maximum.reduce([E / 4 + 0 * half, p1, p2, p3])
+
+
+def cell_bounds(phi, gamma, a, b, delta, l2, l1, cells: int, signs_known: bool, infs=None) -> dict[str, np.ndarray]:
+    """Per sequence i and cell k of [a_i, b_i] (arrays (n, cells)), upper bounds over the mean scores u in the cell
+    and over ALL distributions on the tokens with mean u (module docstring): ``g2`` >= ||g||^2, ``k_plus`` >=
+    w^T K w, ``k_minus`` >= -w^T K w (unit w), ``up`` >= w^T H_i w and ``down`` >= -w^T H_i w (signs known) or
+    ``up`` = ``down`` >= |w^T H_i w|; ``cell`` = max(up, down); lo, hi: the cells. l2, l1: callables
+    (lo, hi) -> sup |l''|, sup |l'| on [lo, hi]; ``signs_known``: l'' >= 0 >= l' on [a_i, b_i]; infs:
+    (lo, hi) -> inf |l'| on [lo, hi] (default 0)."""
+    if infs is None:
+        infs = lambda lo, hi: (np.zeros_like(lo), np.zeros_like(lo))     # noqa: E731
     dg = b - a
     t = np.linspace(0.0, 1.0, cells + 1)
     edges = a[:, None] + dg[:, None] * t[None, :]
     lo, hi = edges[:, :-1], edges[:, 1:]
+    pi_lo, pi_hi = t[None, :-1], t[None, 1:]            # pi = (u - a)/Dgamma ranges over [pi_lo, pi_hi] on a cell
     mid = ((a + b) / 2)[:, None]
     um = np.clip(mid, lo, hi)
     dx2 = cross_diameters(phi, gamma, lo, hi) ** 2
@@ -210,13 +275,38 @@ def _sequence_terms(phi, gamma, a, b, delta, l2, l1, cells: int, signs_known: bo
         k_common = np.minimum(m * dx2, dg[:, None] * d2 / 8)
         k_plus = np.minimum(k_common, np.maximum(b[:, None] - lo, 0.0) * d2 / 4)    # sup of  w^T K w
         k_minus = np.minimum(k_common, np.maximum(hi - a[:, None], 0.0) * d2 / 4)   # sup of -w^T K w
+        # strip bounds: sup -w^T K w <= m S(0, 1, 2 pi - 1) delta^2, sup w^T K w <= m S(0, 1, 1 - 2 pi) delta^2
+        k_plus = np.minimum(k_plus, m * d2 * strip_sup(0.0, 1.0, 1 - 2 * pi_lo))
+        k_minus = np.minimum(k_minus, m * d2 * strip_sup(0.0, 1.0, 2 * pi_hi - 1))
         if signs_known:
-            cell = np.maximum(s2 * g2 + s1 * k_minus, s1 * k_plus)
+            # joint strip bound on l'' (w.g)^2 - |l'| w^T K w <= S(l'' m^2, |l'| m, 2 pi - 1, r) delta^2; on a cell
+            # A = l'' m^2 <= s2 m^2, E = |l'| m in [i1 m_inf, s1 m], and the objective is linear in E
+            r = np.where(d2 > 0, dx2 / np.where(d2 > 0, d2, 1.0), 0.0) * (1 + 4 * ROUNDING_MARGIN)
+            m_inf = np.maximum(np.minimum((lo - a[:, None]) * (b[:, None] - lo),
+                                          (hi - a[:, None]) * (b[:, None] - hi)), 0.0) / dg[:, None]
+            i2, i1 = infs(lo, hi)
+            e_inf = i1 * m_inf * (1 - ROUNDING_MARGIN)
+            a_inf = i2 * m_inf * m_inf * (1 - ROUNDING_MARGIN)
+            k_hi = 2 * pi_hi - 1
+            joint = np.maximum(strip_sup(s2 * m * m, s1 * m, k_hi, r), strip_sup(s2 * m * m, e_inf, k_hi, r)) * d2
+            up = np.minimum(s2 * g2 + s1 * k_minus, joint)
+            # joint strip bound on |l'| w^T K w - l'' (w.g)^2 <= sup (E (1 - 2 pi) - A) D + E x (1 - x), times
+            # delta^2: nonincreasing in A, nondecreasing in 1 - 2 pi, linear in E
+            k_lo = 1 - 2 * pi_lo
+            e_sup = s1 * m
+            down_joint = np.maximum(_cd_sup(e_sup * k_lo - a_inf, e_sup), _cd_sup(e_inf * k_lo - a_inf, e_inf)) * d2
+            down = np.minimum(s1 * k_plus, down_joint)
         else:
-            cell = s2 * g2 + s1 * np.maximum(k_plus, k_minus)
-        cell = np.where(m == 0, 0.0, cell)
-        B = cell.max(axis=1)
-    return np.where(dg * delta == 0, 0.0, B)
+            up = down = s2 * g2 + s1 * np.maximum(k_plus, k_minus)
+        zero = (m == 0) | (dg[:, None] * d2 == 0)
+        up, down = np.where(zero, 0.0, up), np.where(zero, 0.0, down)
+    return dict(lo=lo, hi=hi, g2=g2, k_plus=k_plus, k_minus=k_minus, up=up, down=down, cell=np.maximum(up, down))
+
+
+def _sequence_terms(phi, gamma, a, b, delta, l2, l1, cells: int, signs_known: bool, infs=None) -> np.ndarray:
+    """B_i = the largest of :func:`cell_bounds`' ``cell`` over the cells of [a_i, b_i]."""
+    B = cell_bounds(phi, gamma, a, b, delta, l2, l1, cells, signs_known, infs)["cell"].max(axis=1)
+    return np.where((b - a) * delta == 0, 0.0, B)
 
 
 def lipschitz_bound(phi: np.ndarray, gamma: np.ndarray, loss: Loss | None = None, M0=None, M1=None,
@@ -229,6 +319,7 @@ def lipschitz_bound(phi: np.ndarray, gamma: np.ndarray, loss: Loss | None = None
     dg = b - a
     delta = key_diameters(phi)
     n = len(a)
+    infs = None
     if M0 is not None and M1 is not None:
         M0 = np.broadcast_to(np.asarray(M0, dtype=float), (n,)).copy()
         M1 = np.broadcast_to(np.asarray(M1, dtype=float), (n,)).copy()
@@ -247,10 +338,11 @@ def lipschitz_bound(phi: np.ndarray, gamma: np.ndarray, loss: Loss | None = None
         if signs_known:
             l2 = lambda lo, hi: derivative_sups(loss, lo, hi)[0]     # noqa: E731
             l1 = lambda lo, hi: derivative_sups(loss, lo, hi)[1]     # noqa: E731
+            infs = lambda lo, hi: derivative_infs(loss, lo, hi)       # noqa: E731
         else:
             l2 = lambda lo, hi: np.broadcast_to(M0[:, None], lo.shape)   # noqa: E731
             l1 = lambda lo, hi: np.broadcast_to(M1[:, None], lo.shape)   # noqa: E731
-    terms = _sequence_terms(phi, gamma, a, b, delta, l2, l1, cells, signs_known)
+    terms = _sequence_terms(phi, gamma, a, b, delta, l2, l1, cells, signs_known, infs)
     value = float(terms.mean()) * (1 + ROUNDING_MARGIN)
     return LipschitzBound(value if math.isfinite(value) else None, dg, delta, terms, M0, M1, method)
 
