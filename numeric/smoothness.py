@@ -11,9 +11,12 @@ it stays there), Dgamma = b - a, p = u - a, q = b - u, m(u) = p q / Dgamma, delt
 (the diameter of the key set), the cross diameter delta_x(u) = max {||Phi_t - Phi_tau|| : gamma_tau <= u <= gamma_t}
 (keys that can sit below and above the mean score u; <= delta), r = (delta_x/delta)^2, and
 
-    G2 = m^2 r,   K+ = min(m r, Dgamma/8, q/4),   K- = min(m r, Dgamma/8, p/4),
-    beta(u) = max(|l''| G2 + |l'| K-, |l'| K+)      when l'' >= 0 >= l' (the built-in losses: convex, nonincreasing),
-    beta(u) = |l''| G2 + |l'| max(K+, K-)           otherwise.
+    G2 = m^2 r,   K+ = min(m r, Dgamma/8, q/4, m h(1 - pi)),   K- = min(m r, Dgamma/8, p/4, m h(pi)),
+    pi = p/Dgamma,  h(pi) = S(0, 1, 2 pi - 1)  (S: :func:`strip_sup`),
+    beta(u) = max(min(|l''| G2 + |l'| K-, J+), min(|l'| K+, J-))    when l'' >= 0 >= l' (the built-in losses),
+    J+ = S(|l''| m^2, |l'| m, 2 pi - 1, r),   J- = sup {(|l'| m (1 - 2 pi) - |l''| m^2) D + |l'| m x (1 - x)},
+    beta(u) = |l''| G2 + |l'| max(K+, K-)                            otherwise
+(the sup in J- over x in [0, 1], 0 <= D <= max(x, 1 - x)^2, as in S).
 
 Since m <= Dgamma/4 and r <= 1 this is at most the cruder M0_i Dgamma_i^2 delta_i^2/16 + M1_i Dgamma_i delta_i^2/8
 with M0 >= sup|l''|, M1 >= sup|l'| on [a_i, b_i].
@@ -41,6 +44,24 @@ Fix i and ANY distribution s on the tokens (not only softmax ones) with mean sco
 * K, one-sided bound: -w^T K w = E[Z- Y'^2] - E[Z+ Y'^2] <= p E[Y'^2] <= p delta^2/4 (Z- <= p, Popoviciu), and
   likewise w^T K w <= q delta^2/4. Asymptotically tight: half the mass at each end of the range with score a,
   a vanishing mass in the middle with score b.
+* Strip reduction (exact for the laws below, used for K+-, J+-): w.g = E[Z Y'] and w^T K w = E[Z Y'^2] depend on
+  the joint law of (Y, Z) only through the law of Y and z(Y) = E[Z | Y]. Let Z~ take the values q and -p with
+  P(Z~ = q | Y) = (z(Y) + p)/Dgamma (in [0, 1] as z in [-p, q]): E[Z~ | Y] = z(Y), so w.g and w^T K w are the same
+  for (Y, Z~), and E Z~ = 0 forces P(Z~ = q) = pi = p/Dgamma. Rescale y = (Y - min Y)/delta in [0, 1]; let nu+,
+  nu- be the laws of y given Z~ = q, -p (means mu+, mu-, variances V+, V-), Dl = mu+ - mu-, so E y = mu- + pi Dl.
+  Then E[Z~ y] = Dgamma pi (mu+ - E y) = m Dl with m = Dgamma pi (1 - pi) = p q/Dgamma exactly, and
+  E[Z~ (y - E y)^2] = Dgamma pi (1 - pi) (E+ (y - E y)^2 - E- (y - E y)^2) = m (V+ - V- + (1 - 2 pi) Dl^2)
+  (E+ (y - Ey)^2 = V+ + (1 - pi)^2 Dl^2, E- (y - Ey)^2 = V- + pi^2 Dl^2). So, with D = Dl^2:
+  -w^T K w = m delta^2 (V- - V+ + (2 pi - 1) D) <= m delta^2 (x (1 - x) + (2 pi - 1) D) with x = mu-, as V+ >= 0
+  and V- <= mu- (1 - mu-) (Bhatia-Davis on [0, 1]); |Dl| <= max(x, 1 - x) since mu+ is in [0, 1]. Hence
+  -w^T K w <= m delta^2 S(0, 1, 2 pi - 1) and (x = mu+, V- >= 0) w^T K w <= m delta^2 S(0, 1, 1 - 2 pi). These
+  are the exact suprema over all laws on [0, delta] x {-p, q} (nu+ a point, nu- two points at the ends), so they
+  are <= p/4, q/4, Dgamma/8 pointwise; for two tokens their largest value is Dgamma/(6 sqrt 3).
+  Joint, when l'' >= 0 >= l' (write l'' = A0, |l'| = E0 at u): w^T H_i w = A0 (w.g)^2 - E0 w^T K w with
+  (w.g)^2 = m^2 delta^2 D and also (w.g)^2 <= ||g||^2 <= m^2 delta_x^2 = m^2 r delta^2 (chord bullet), so
+  w^T H_i w <= delta^2 (A0 m^2 min(D, r) + E0 m (x (1 - x) + (2 pi - 1) D)) <= delta^2 J+; and
+  -w^T H_i w = E0 w^T K w - A0 (w.g)^2 <= delta^2 ((E0 m (1 - 2 pi) - A0 m^2) D + E0 m x (1 - x)) <= delta^2 J-.
+  Both hold for EVERY distribution on the tokens (softmax or not): nothing above uses how s arises.
 * Signs: w^T H_i w = l'' (w.g)^2 + l' w^T K w. When l'' >= 0 >= l', w^T H_i w <= |l''| ||g||^2 + |l'| (-w^T K w)
   and -w^T H_i w <= |l'| (w^T K w) (the g term is >= 0), so ||H_i|| = max_w |w^T H_i w| <= delta^2 beta(u);
   without sign information the triangle inequality gives the second form.
@@ -50,9 +71,15 @@ Certified evaluation of the supremum over u: [a_i, b_i] is cut into ``cells`` eq
 supremum of a sum (of a min, of a max) is at most the sum (min, max) of suprema: m is concave (its maximum on a
 cell [lo, hi] is at the point nearest (a+b)/2), p <= hi - a, q <= b - lo, delta_x(u) <= the largest distance
 between a key with gamma <= hi and one with gamma >= lo (:func:`cross_diameters`, sets enlarged by 1e-12 relative),
-and sup |l'|, sup |l''| on a cell come from closed forms for the built-in losses:
+and sup |l'|, sup |l''| on a cell come from closed forms for the built-in losses. For J+- (the objectives are
+linear in (A, E) = (l'' m^2, |l'| m) for fixed x, D): J+ is nondecreasing in A, 2 pi - 1 and r, J- nonincreasing in
+A and nondecreasing in 1 - 2 pi, and both are linear in E for fixed (x, D), so their sup over a cell is at most the
+larger of the two values with E = |l'|_inf m_inf and E = |l'|_sup m_sup, with A = l''_sup m_sup^2 (J+) or
+l''_inf m_inf^2 (J-), pi = hi's for J+, lo's for J-, r from the cell's cross diameter (m_inf = the smaller of m at
+the cell's ends, m being concave; infima lowered and r raised by the rounding margin). Closed forms:
 logistic l = log(1 + e^{-u}): |l'| = sigma(-u) decreasing, |l''| = sigma(u) sigma(-u) largest at the point nearest 0;
-exponential l = e^{-u}: |l'| = |l''| = e^{-u} decreasing; correlation l = -u: |l'| = 1, l'' = 0.
+exponential l = e^{-u}: |l'| = |l''| = e^{-u} decreasing; correlation l = -u: |l'| = 1, l'' = 0 (infima:
+:func:`derivative_infs`).
 Any other loss: one M0, M1 for every cell from :func:`attnsvm.symbolic.assumption_a` on [-U, U], U = max |gamma|.
 The floats are rounded up by a relative 1e-12 (covers the rounding of delta_i, f and the closed forms).
 
@@ -263,7 +290,9 @@ def cell_bounds(phi, gamma, a, b, delta, l2, l1, cells: int, signs_known: bool, 
     t = np.linspace(0.0, 1.0, cells + 1)
     edges = a[:, None] + dg[:, None] * t[None, :]
     lo, hi = edges[:, :-1], edges[:, 1:]
-    pi_lo, pi_hi = t[None, :-1], t[None, 1:]            # pi = (u - a)/Dgamma ranges over [pi_lo, pi_hi] on a cell
+    with np.errstate(divide="ignore", invalid="ignore"):  # pi = (u - a)/Dgamma lies in [pi_lo, pi_hi] on a cell
+        tol_pi = np.nan_to_num(1e-12 * (1 + np.maximum(np.abs(a), np.abs(b))) / dg, posinf=1.0)[:, None]
+    pi_lo, pi_hi = np.maximum(t[None, :-1] - tol_pi, 0.0), np.minimum(t[None, 1:] + tol_pi, 1.0)
     mid = ((a + b) / 2)[:, None]
     um = np.clip(mid, lo, hi)
     dx2 = cross_diameters(phi, gamma, lo, hi) ** 2

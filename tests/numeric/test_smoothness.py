@@ -143,6 +143,7 @@ def test_bound_is_tight_for_two_tokens_and_the_correlation_loss():
 
 
 def test_loss_constants_closed_forms_against_a_dense_grid():
+    """sup and inf of |l'|, |l''| on intervals (closed forms) against mpmath on a grid."""
     lo = np.array([-3.0, 0.5, -2.0, -0.2])
     hi = np.array([1.0, 2.0, -1.0, 0.3])
     for loss in LOSSES.values():
@@ -154,6 +155,14 @@ def test_loss_constants_closed_forms_against_a_dense_grid():
                 d2 = [abs(mpmath.diff(loss.mp_derivative, mpmath.mpf(x))) for x in u[::200]]
             assert float(max(d1)) <= c.M1[i] * (1 + 1e-12) and float(max(d1)) >= c.M1[i] * (1 - 1e-3)
             assert float(max(d2)) <= c.M0[i] * (1 + 1e-12) + 1e-300 and float(max(d2)) >= c.M0[i] * (1 - 1e-3)
+        infs = derivative_infs(loss, lo, hi)
+        for i in range(len(lo)):
+            u = np.linspace(lo[i], hi[i], 2001)
+            with mpmath.workdps(30):
+                d1 = [abs(loss.mp_derivative(mpmath.mpf(x))) for x in u[::20]]
+                d2 = [abs(mpmath.diff(loss.mp_derivative, mpmath.mpf(x))) for x in u[::20]]
+            assert infs[1][i] <= float(min(d1)) * (1 + 1e-12) and infs[1][i] >= float(min(d1)) * (1 - 1e-9)
+            assert infs[0][i] <= float(min(d2)) * (1 + 1e-12) and infs[0][i] >= float(min(d2)) * (1 - 1e-9) - 1e-300
     s2, s1 = derivative_sups(LOGISTIC, np.array([-1.0]), np.array([1.0]))
     assert s2[0] == 0.25 and s1[0] == pytest.approx(1 / (1 + math.exp(-1)))
 
