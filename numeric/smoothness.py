@@ -281,7 +281,8 @@ def cell_bounds(phi, gamma, a, b, delta, l2, l1, cells: int, signs_known: bool, 
     """Per sequence i and cell k of [a_i, b_i] (arrays (n, cells)), upper bounds over the mean scores u in the cell
     and over ALL distributions on the tokens with mean u (module docstring): ``g2`` >= ||g||^2, ``k_plus`` >=
     w^T K w, ``k_minus`` >= -w^T K w (unit w), ``up`` >= w^T H_i w and ``down`` >= -w^T H_i w (signs known) or
-    ``up`` = ``down`` >= |w^T H_i w|; ``cell`` = max(up, down); lo, hi: the cells. l2, l1: callables
+    ``up`` = ``down`` >= |w^T H_i w|; ``cell`` = max(up, down); lo, hi: the cells; with signs known also
+    ``joint_up``, ``joint_down``: delta^2 times the cell-wise bounds on J+, J-. l2, l1: callables
     (lo, hi) -> sup |l''|, sup |l'| on [lo, hi]; ``signs_known``: l'' >= 0 >= l' on [a_i, b_i]; infs:
     (lo, hi) -> inf |l'| on [lo, hi] (default 0)."""
     if infs is None:
@@ -329,7 +330,10 @@ def cell_bounds(phi, gamma, a, b, delta, l2, l1, cells: int, signs_known: bool, 
             up = down = s2 * g2 + s1 * np.maximum(k_plus, k_minus)
         zero = (m == 0) | (dg[:, None] * d2 == 0)
         up, down = np.where(zero, 0.0, up), np.where(zero, 0.0, down)
-    return dict(lo=lo, hi=hi, g2=g2, k_plus=k_plus, k_minus=k_minus, up=up, down=down, cell=np.maximum(up, down))
+    out = dict(lo=lo, hi=hi, g2=g2, k_plus=k_plus, k_minus=k_minus, up=up, down=down, cell=np.maximum(up, down))
+    if signs_known:
+        out.update(joint_up=joint, joint_down=down_joint)
+    return out
 
 
 def _sequence_terms(phi, gamma, a, b, delta, l2, l1, cells: int, signs_known: bool, infs=None) -> np.ndarray:

@@ -355,7 +355,8 @@ def _check_cells(cb, s, phi, gamma, name):
 def test_cell_bounds_hold_for_every_distribution_on_the_keys(name):
     """The per-cell bounds (||g||^2, +-w^T K w, +-w^T H_i w for unit w, H_i = l''(u) g g^T + l'(u) K) at
     arbitrary (Dirichlet, sparse) distributions, which include every softmax, and at softmax distributions of
-    random thetas: never exceeded."""
+    random thetas, with 1 to 64 cells (few cells make the cell-wise bounding of l', l'', m, pi visible): never
+    exceeded."""
     rng = np.random.default_rng(23)
     for _ in range(120):
         T, D = int(rng.integers(2, 7)), int(rng.integers(1, 4))
@@ -365,7 +366,7 @@ def test_cell_bounds_hold_for_every_distribution_on_the_keys(name):
             gamma[rng.integers(T)] = gamma[rng.integers(T)]
         if np.ptp(gamma) == 0:
             continue
-        cb = _cells(phi, gamma, name)
+        cb = _cells(phi, gamma, name, cells=int(rng.choice([1, 2, 3, 64])))   # any number of cells is valid
         for _ in range(6):
             s = rng.dirichlet(np.full(T, rng.choice([0.05, 0.3, 1.0])))
             _check_cells(cb, s, phi, gamma, name)
@@ -415,3 +416,33 @@ def test_sequence_term_against_the_dense_simplex_maximum():
             u, g, K = cumulants(s, phi[0], gamma[0])
             best = max(best, spectral(math.exp(-u) * (np.outer(g, g) - K)))
     assert best <= B <= 1.1 * best, (best, B)
+
+
+@pytest.mark.parametrize("name", ["logistic", "exponential"])
+def test_cell_bounds_cover_the_pointwise_joint_bounds(name):
+    """The cell-wise bounding of J+ and J- (module docstring: monotone in A, pi, r, linear in E) against the
+    pointwise values at mean scores u sampled in each cell, with l''(u), |l'(u)| written out here, m(u), pi(u) and
+    r(u) from the cross diameter at u: J+(u) by strip_sup (itself checked against a grid), J-(u) by a grid over
+    (x, D) (a lower estimate, so the check is one-sided). Few cells, so the cells' boxes are wide."""
+    rng = np.random.default_rng(31)
+    x = np.linspace(0, 1, 81)[:, None]
+    Dg = np.linspace(0, 1, 81)[None, :]
+    for _ in range(25):
+        T = int(rng.integers(2, 6))
+        phi = rng.standard_normal((T, 2)) * rng.uniform(0.3, 3)
+        gamma = rng.standard_normal(T) * rng.uniform(0.5, 5)
+        cells = int(rng.choice([1, 2, 3]))
+        cb = _cells(phi, gamma, name, cells=cells)
+        a, b = gamma.min(), gamma.max()
+        delta = key_diameters(phi[None])[0]
+        for u in np.linspace(a, b, 41)[1:-1]:
+            k = _locate(cb, 0, u)
+            l2, l1 = _l_derivatives(name, u)
+            pi, m = (u - a) / (b - a), (u - a) * (b - u) / (b - a)
+            A, E = l2 * m * m, -l1 * m
+            r = (cross_diameters(phi[None], gamma[None], np.array([[u]]), np.array([[u]]))[0, 0] / delta) ** 2
+            jp = float(strip_sup(A, E, 2 * pi - 1, r)) * delta ** 2
+            G = np.where(Dg <= np.maximum(x, 1 - x) ** 2, (E * (1 - 2 * pi) - A) * Dg + E * x * (1 - x), -np.inf)
+            jm = G.max() * delta ** 2
+            assert jp <= cb["joint_up"][0, k] * (1 + 1e-12), (u, jp, cb["joint_up"][0, k])
+            assert jm <= cb["joint_down"][0, k] * (1 + 1e-12), (u, jm, cb["joint_down"][0, k])
