@@ -275,7 +275,7 @@ def test_the_p_over_4_bound_on_minus_k_is_asymptotically_tight():
         assert -np.linalg.eigvalsh(K)[0] >= (1 - 2 * eps) * u * 4 / 4
 
 
-def test_bound_is_within_a_factor_2_5_for_two_tokens_and_the_exponential_loss():
+def test_bound_is_within_10_percent_for_two_tokens_and_the_exponential_loss():
     """One sequence, keys 0 and 1, scores 0 and 20: the largest |eigenvalue| is the positive one from the
     l'' g g^T term, e^{-x}(x^2 (1 - x/20)^2 - x (1 - x/20)(1 - x/10)) at x = eps Dgamma near 2.4 (0.259)."""
     phi = np.array([[[0.0], [1.0]]])
@@ -283,7 +283,7 @@ def test_bound_is_within_a_factor_2_5_for_two_tokens_and_the_exponential_loss():
     bound = lipschitz_bound(phi, gamma, EXPONENTIAL).value
     seen = max(spectral(torch_hessian(np.array([q]), phi, gamma, "exponential")) for q in np.linspace(-12, 4, 3201))
     assert seen == pytest.approx(0.259, abs=0.002)
-    assert seen <= bound <= 2.5 * seen, (seen, bound)
+    assert seen <= bound <= 1.1 * seen, (seen, bound)       # the limit was 2.5 before the joint strip bound
 
 
 def test_strip_sup_against_a_dense_grid():
@@ -410,7 +410,7 @@ def test_sequence_term_against_the_dense_simplex_maximum():
     gamma = np.array([[0.0, 0.0, 8.0]])
     B = lipschitz_bound(phi, gamma, EXPONENTIAL).terms[0]
     best = 0.0
-    for e in np.linspace(0.0, 1.0, 401):
+    for e in np.linspace(0.0, 1.0, 201):
         for x in np.linspace(0.0, 1.0, 41):
             s = np.array([(1 - e) * (1 - x), (1 - e) * x, e])
             u, g, K = cumulants(s, phi[0], gamma[0])
