@@ -58,7 +58,7 @@ def run(ctx):
         "algorithm": {"method": "normalised GD, zigzag step rule (the step halves when consecutive gradients "
                                 "disagree, grows 10% otherwise, capped at the nominal step)",
                       "step": ctx.options["step"], "budgets": list(ex.dataset_runs.budgets),
-                      "backend": "torch float64 (batched), stable gradients"},
+                      "backend": "batched float64 (numeric.batched_gd: numpy engine for small problems, torch otherwise), stable gradients"},
         "convergence_rule": dict(__import__("attnsvm.numeric.convergence", fromlist=["RULE"]).RULE),
         "contradictions": contradictions,
     }
