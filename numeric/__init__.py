@@ -74,7 +74,6 @@ from .heads import HEAD_KINDS, Head, Readout, make_head, mp_head_gradient  # noq
 from .equality_svm import (EqualityReduction, PolishedEqualitySVM, polish_equality_svm, reduce_equalities,  # noqa: E402
                            solve_and_polish_equality_svm, solve_equality_svm)
 from . import multitoken  # noqa: E402
-from .textbook import TextbookTrajectory, side_by_side, textbook_gd  # noqa: E402
 
 __all__ += [
     "HEAD_KINDS", "Head", "Readout", "make_head", "mp_head_gradient",
@@ -113,3 +112,16 @@ __all__ += [
     "FixedStepCheckpoint", "FixedStepTrajectory", "ModifiedFlow", "Remainder", "log_schedule", "remainder",
     "simulate_fixed_step", "trajectory_evidence", "MPModifiedFlow", "mp_simulate_fixed_step",
 ]
+
+
+_LAZY = {"TextbookTrajectory": "textbook", "side_by_side": "textbook", "textbook_gd": "textbook"}
+
+
+def __getattr__(name):
+    """The names whose modules import torch (numeric.textbook) load on first use, so that importing the package
+    does not load torch."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
