@@ -57,20 +57,26 @@ def log_neg_derivative(loss: Loss, u: np.ndarray) -> np.ndarray:
         return np.log(-loss.derivative(u))
 
 
-def log_loss_terms(loss: Loss, u: np.ndarray) -> np.ndarray:
-    """log l(u_i) without underflow (logistic: -u + log(log1p(e^-u)/e^-u) for u > 0; exponential: -u)."""
+def log_loss_and_neg_derivative(loss: Loss, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log l(u_i), log(-l'(u_i))) without under/overflow, sharing e^{-|u|}: logistic log l = -u + log(log1p(e^-u)/e^-u)
+    for u > 0 and log(-u + log1p(e^u)) otherwise, log(-l') = -softplus(u); exponential both -u."""
     u = np.asarray(u, dtype=float)
     if loss.name == "exponential":
-        return -u
+        return -u, -u
     if loss.name == "logistic":
         x = np.exp(-np.abs(u))
-        ratio = np.where(x > 1e-8, np.log1p(x) / np.where(x > 0, x, 1.0), 1.0 - x / 2)
-        pos = -u + np.log(ratio)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            neg = np.log(np.maximum(-u, 0.0) + np.log1p(x))
-        return np.where(u > 0, pos, neg)
+        l1 = np.log1p(x)
+        ratio = np.divide(l1, x, out=np.ones_like(x), where=x > 0)     # log1p(x)/x -> 1 as x -> 0
+        with np.errstate(divide="ignore"):                              # log 0 in the branch np.where does not take
+            ll = np.where(u > 0, -u + np.log(ratio), np.log(np.maximum(-u, 0.0) + l1))
+        return ll, -(np.maximum(u, 0.0) + l1)
     raise ValueError(f"log_loss_terms: the loss {loss.name!r} is not positive; joint training needs one of "
                      f"{JOINT_LOSSES}")
+
+
+def log_loss_terms(loss: Loss, u: np.ndarray) -> np.ndarray:
+    """log l(u_i) without underflow (logistic: -u + log(log1p(e^-u)/e^-u) for u > 0; exponential: -u)."""
+    return log_loss_and_neg_derivative(loss, u)[0]
 
 
 @dataclass

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .attention import attention_state
-from .joint import log_loss_terms, log_neg_derivative, mixed_features, scores
+from .attention import StableAttention, attention_state
+from .joint import log_loss_and_neg_derivative, log_neg_derivative, mixed_features, scores
 from .losses import Loss
 
 
@@ -39,12 +39,11 @@ def _softplus(x):
 
 
 def _log_expm1(x):
-    """log(e^x - 1) for x > 0 without cancellation."""
+    """log(e^x - 1) for x >= 0 without cancellation: x + log(1 - e^{-x}) (expm1 keeps tiny x exact); log x itself
+    where x < 1e-300 (there e^x - 1 = x to the last bit, and x may have underflowed to 0 from its logarithm)."""
     x = np.asarray(x, dtype=float)
-    small = x < 1e-5
-    xs = np.where(small, np.maximum(x, 1e-320), 1.0)
-    xl = np.where(small, 1.0, x)
-    return np.where(small, np.log(xs) + xs / 2, xl + np.log(-np.expm1(-xl)))
+    with np.errstate(divide="ignore"):
+        return np.where(x < 1e-300, np.log(x), x + np.log(-np.expm1(-x)))
 
 
 def _logsumexp(a, axis=None):
@@ -55,66 +54,116 @@ def _logsumexp(a, axis=None):
     return np.squeeze(out, axis=axis) if axis is not None else float(out.ravel()[0])
 
 
-def log_excess(loss: Loss, gamma_star: np.ndarray, log_delta: np.ndarray) -> np.ndarray:
+def _log_logistic_excess(lem, softplus_gstar):
+    """log(log1p(y)) with log y = lem - softplus(gamma*), y = (e^delta - 1) sigma(-gamma*): the logistic excess
+    l(gamma* - delta) - l(gamma*) = log1p(y). For log y <= 0 as log y + log(log1p(y) / y) (no underflow of y's
+    logarithm), else log(log y + log1p(e^{-log y}))."""
+    logy = lem - softplus_gstar
+    w = np.exp(-np.abs(logy))                         # y for log y <= 0, 1/y above
+    l1 = np.log1p(w)
+    ratio = np.divide(l1, w, out=np.ones_like(w), where=w > 0)   # log1p(y)/y -> 1 as y -> 0
+    return np.where(logy <= 0, logy + np.log(ratio), np.log(np.maximum(logy, 0.0) + l1))
+
+
+def log_excess(loss: Loss, gamma_star: np.ndarray, log_delta: np.ndarray, softplus_gstar=None) -> np.ndarray:
     """log(l(gamma* - delta) - l(gamma*)) from log delta, stably.
 
     exponential: e^{-gamma*} (e^delta - 1); logistic: log1p((e^delta - 1) sigma(-gamma*)); correlation:
     delta; any other loss: -l'(gamma*) delta for delta < 1e-8, else the difference of values.
+    ``softplus_gstar`` may give softplus(gamma*) (logistic) computed once.
     """
-    delta = np.exp(log_delta)
-    lem = np.where(np.isfinite(log_delta), _log_expm1(np.where(np.isfinite(log_delta), delta, 1.0)), -np.inf)
-    lem = np.where(delta < 1e-300, log_delta, lem)
-    if loss.name == "exponential":
-        return -gamma_star + lem
-    if loss.name == "logistic":
-        logy = lem - _softplus(gamma_star)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            y = np.exp(np.minimum(logy, 0.0))
-            ratio = np.where(y > 1e-8, np.log1p(y) / np.where(y > 0, y, 1.0), 1.0 - y / 2)
-            return np.where(logy <= 0, logy + np.log(ratio), np.log(_softplus(logy)))
+    log_delta = np.asarray(log_delta, dtype=float)
     if loss.name == "correlation":
-        return np.asarray(log_delta, dtype=float)                     # l(g - delta) - l(g) = delta
-    # any other decreasing loss: first order where delta is tiny, the direct difference elsewhere
-    with np.errstate(divide="ignore", invalid="ignore"):  # nan where l is not decreasing (Assumption A fails)
+        return log_delta                                              # l(g - delta) - l(g) = delta
+    delta = np.exp(log_delta)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log 0 in the branch np.where does not take
+        if loss.name == "exponential":
+            return -gamma_star + np.where(delta < 1e-300, log_delta, delta + np.log(-np.expm1(-delta)))
+        if loss.name == "logistic":
+            lem = np.where(delta < 1e-300, log_delta, delta + np.log(-np.expm1(-delta)))
+            return _log_logistic_excess(lem, _softplus(gamma_star) if softplus_gstar is None else softplus_gstar)
+        # any other decreasing loss: first order where delta is tiny, the direct difference elsewhere
+        # (nan where l is not decreasing: Assumption A fails)
         first = log_neg_derivative(loss, gamma_star) + log_delta
         direct = np.log(np.maximum(loss.value(gamma_star - delta) - loss.value(gamma_star), 0.0))
     return np.where(delta < 1e-8, first, direct)
 
 
+class PObjective:
+    """F_p(p) = log(L(p) - L*) and grad F_p for fixed data (Phi, gamma), evaluated at any p (see module docstring).
+
+    One :class:`numeric.attention.StableAttention` serves every evaluation (the dominant tokens and the feature
+    differences Phi_it - Phi_{i,a_i} stay cached while the dominant tokens stay), and the parts that do not depend
+    on p are computed once: log(gamma*_i - gamma_it) (-inf where zero) and softplus(gamma*_i). ``gamma_star_gap``
+    (n, T) may give gamma*_i - gamma_it computed from data differences.
+    """
+
+    def __init__(self, phi, gamma, loss: Loss, gamma_star_gap=None):
+        self.att = StableAttention(phi, gamma)
+        gamma = self.att.gamma
+        self.loss = loss
+        self.gamma_star = gamma.max(axis=1)
+        c = self.gamma_star[:, None] - gamma if gamma_star_gap is None else np.asarray(gamma_star_gap, dtype=float)
+        with np.errstate(divide="ignore"):
+            self.log_c = np.where(c > 0, np.log(np.where(c > 0, c, 1.0)), -np.inf)
+        self.softplus_gstar = _softplus(self.gamma_star) if loss.name == "logistic" else None
+        self.log_n = float(np.log(self.att.n))
+        self.evaluations = 0
+
+    def __call__(self, p):
+        self.evaluations += 1
+        att = self.att
+        r = att.tail_logits(p)                                   # <= 0, exactly 0 at a_i
+        r_tail, e_tail, z, gap, u = att.tails_from(r)
+        l1 = np.log1p(np.add.reduce(e_tail, axis=1))[:, None]    # log(1 + tail sum) = -log s_{i,a_i}
+        terms = (r - l1) + self.log_c                            # log s_it + log(gamma*_i - gamma_it)
+        m = terms.max(axis=1)
+        m[~np.isfinite(m)] = 0.0
+        with np.errstate(divide="ignore"):
+            log_delta = np.log(np.add.reduce(np.exp(terms - m[:, None]), axis=1)) + m
+        lex = log_excess(self.loss, self.gamma_star, log_delta, self.softplus_gstar)
+        M = lex.max()
+        if not np.isfinite(M):
+            return -np.inf, np.zeros_like(p)
+        ex = np.exp(lex - M)
+        den = np.add.reduce(ex)
+        F = float(np.log(den) + M - self.log_n)
+        lam = log_neg_derivative(self.loss, u) - M
+        w = np.exp((r_tail - l1) + lam[:, None]) * (att.dgamma + gap[:, None])
+        # sum_i l'(u_i) grad u_i, times e^{-M}
+        num = w.reshape(-1) @ att.dphi_flat if att.factored is None else np.einsum("it,itd->d", w, att.dphi)
+        return F, -num / den
+
+
 def p_objective(p, phi, gamma, loss: Loss, gamma_star_gap=None):
-    """(F_p(p), grad F_p(p)) with F_p = log(L(p) - L*) (see module docstring).
+    """(F_p(p), grad F_p(p)) with F_p = log(L(p) - L*) (see module docstring and :class:`PObjective`).
 
     ``gamma_star_gap`` (n, T) may give gamma*_i - gamma_it computed from data differences.
     """
-    st = attention_state(p, phi, gamma)
-    c = gamma.max(axis=1)[:, None] - gamma if gamma_star_gap is None else gamma_star_gap
-    gamma_star = gamma.max(axis=1)
-    log_s = st.r - np.log1p(st.tail_sum)[:, None]
-    with np.errstate(divide="ignore"):
-        terms = np.where(c > 0, log_s + np.log(np.where(c > 0, c, 1.0)), -np.inf)
-    log_delta = _logsumexp(terms, axis=1)
-    lex = log_excess(loss, gamma_star, log_delta)
-    n = phi.shape[0]
-    M = np.max(lex)
-    if not np.isfinite(M):
-        return -np.inf, np.zeros_like(p)
-    F = _logsumexp(lex) - np.log(n)
-    lam = log_neg_derivative(loss, st.u)
-    logw = np.where(st.mask, log_s, -np.inf) + lam[:, None] - M
-    w = np.exp(logw) * (st.dgamma + st.gap[:, None])
-    num = -np.einsum("it,itd->d", w, st.dphi)            # sum_i l'(u_i) grad u_i, times e^{-M}
-    den = np.sum(np.exp(lex - M))
-    return F, num / den
+    return PObjective(phi, gamma, loss, gamma_star_gap)(np.asarray(p, dtype=float))
+
+
+class VObjective:
+    """F_v(v) = log L = log((1/n) sum_i l(Y_i v^T z_i)) and grad F_v for fixed mixed features Z (n, d)."""
+
+    def __init__(self, Z, Y, loss: Loss):
+        self.Z, self.Y, self.loss = np.asarray(Z, dtype=float), np.asarray(Y, dtype=float), loss
+        self.log_n = float(np.log(len(self.Y)))
+        self.evaluations = 0
+
+    def __call__(self, v):
+        self.evaluations += 1
+        u = self.Y * (self.Z @ v)
+        ll, lam = log_loss_and_neg_derivative(self.loss, u)
+        M = ll.max()
+        den = np.add.reduce(np.exp(ll - M))
+        g = -((np.exp(lam - M) * self.Y) @ self.Z) / den
+        return float(np.log(den) + M - self.log_n), g
 
 
 def v_objective(v, Z, Y, loss: Loss):
     """(F_v(v), grad F_v(v)) with F_v = log L = log((1/n) sum_i l(Y_i v^T z_i))."""
-    u = Y * (Z @ v)
-    ll = log_loss_terms(loss, u)
-    M = np.max(ll)
-    lam = log_neg_derivative(loss, u)
-    g = -((np.exp(lam - M) * Y)[:, None] * Z).sum(axis=0) / np.sum(np.exp(ll - M))
-    return _logsumexp(ll) - np.log(len(Y)), g
+    return VObjective(Z, Y, loss)(np.asarray(v, dtype=float))
 
 
 def project_ball(x, radius):
@@ -248,8 +297,9 @@ def p_path(phi, gamma, loss: Loss, radii, directions=(), n_random: int = 3, seed
     out = []
     for R in radii:
         results = []
+        objective = PObjective(phi, gamma, loss)
         for x0 in _starts(R, prev, directions, rng, n_random, D):
-            res = ball_minimize(lambda p: p_objective(p, phi, gamma, loss), x0, R, max_iter=max_iter)
+            res = ball_minimize(objective, x0, R, max_iter=max_iter)
             results.append((res.x, res.value, res.residual))
         best, reached, spread, dspread, vals = _tally(results, value_tol)
         prev = results[best][0]
@@ -273,10 +323,10 @@ def joint_minimize(v0, p0, X, Y, phi, loss: Loss, r, R, rounds: int = 30, tol: f
         star = np.argmax(gamma, axis=1)
         gap = Y[:, None] * ((X[rows, star][:, None, :] - X) @ v)        # gamma*_i - gamma_it from data differences
         gap = np.maximum(gap, 0.0)
-        pr = ball_minimize(lambda q: p_objective(q, phi, gamma, loss, gap), p, R, max_iter=max_iter)
+        pr = ball_minimize(PObjective(phi, gamma, loss, gap), p, R, max_iter=max_iter)
         st = attention_state(pr.x, phi, gamma)
         Z = mixed_features(X, st)
-        vr = ball_minimize(lambda w: v_objective(w, Z, Y, loss), v, r, max_iter=max_iter)
+        vr = ball_minimize(VObjective(Z, Y, loss), v, r, max_iter=max_iter)
         moved = np.linalg.norm(vr.x - v) / max(r, 1e-300) + np.linalg.norm(pr.x - p) / max(R, 1e-300)
         v, p = vr.x, pr.x
         if moved <= tol:
