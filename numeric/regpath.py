@@ -24,6 +24,7 @@ never a certificate of a global minimum.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -166,64 +167,89 @@ def v_objective(v, Z, Y, loss: Loss):
     return VObjective(Z, Y, loss)(np.asarray(v, dtype=float))
 
 
+def _norm(x) -> float:
+    return math.sqrt(float(x @ x))
+
+
 def project_ball(x, radius):
     """The Euclidean projection onto {||x|| <= radius}."""
-    nx = np.linalg.norm(x)
+    nx = _norm(x)
     return x if nx <= radius else x * (radius / nx)
 
 
 @dataclass
 class BallMin:
-    """Result of projected GD: x, F(x), iterations, the projected-gradient residual
-    ||x - proj(x - grad F(x))|| and why it stopped."""
+    """Result of the projected-gradient minimisation: x, F(x), iterations, the projected-gradient residual
+    ||x - proj(x - grad F(x))||, why it stopped and how many times F was evaluated."""
 
     x: np.ndarray
     value: float
     iterations: int
     residual: float
     reason: str
+    evaluations: int = 0
 
 
-def ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11) -> BallMin:
-    """min F over {||x|| <= radius} by projected gradient descent.
+def ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11, memory: int = 1) -> BallMin:
+    """min F over {||x|| <= radius} by projected gradient steps x -> proj(x - t grad F(x)) with spectral step
+    lengths and a backtracking line search along the projection arc.
 
-    A step x -> proj(x - t grad F) is accepted when it passes the Armijo test, or, once F no longer
-    changes above its rounding level, when the gradient at the new point still has a non-positive
-    slope along the step (the gradients keep full relative accuracy where F's values do not). The
-    step t doubles after an accepted step and halves after a rejected one. Stops when the projected
-    gradient residual ||x - proj(x - grad F(x))|| is below tol * max(1, radius), or a step cannot be
-    found (t < 1e-30)."""
+    The first trial step of every iteration is the Barzilai-Borwein length t = s.s / s.y of the last accepted
+    step s and gradient change y (the inverse curvature of F along s; on the sphere ||x|| = radius the projection
+    supplies the curvature of the sphere, so the Euclidean s.y is the one that matters), doubled from the last t
+    when s.y <= 0. A trial is accepted when F(x_new) <= max(last ``memory`` values of F) + 1e-4 grad F.(x_new - x)
+    (Armijo; monotone with the default memory 1: a longer memory lets a spectral step climb out of a region and
+    lose it when F spans hundreds of units, as on the v block at large radii), or, once F no longer changes above
+    its rounding level, when the
+    gradient at the new point still has a non-positive slope along the step (the gradients keep full relative
+    accuracy where F's values do not); otherwise t halves. Stops when the projected gradient residual
+    ||x - proj(x - grad F(x))|| is below tol * max(1, radius) ("converged"), when no step can be found
+    (t < 1e-30, "rounding") or after ``max_iter`` iterations ("iterations"; then the point of least F seen is
+    returned)."""
     x = project_ball(np.asarray(x0, dtype=float).copy(), radius)
     F, g = fun(x)
+    evaluations = 1
     t = 1.0
     scale = max(1.0, radius)
     reason = "iterations"
+    history = [F]
+    best = (F, x, g)
     it = 0
     for it in range(1, max_iter + 1):
-        if np.linalg.norm(x - project_ball(x - g, radius)) <= tol * scale:
+        if _norm(x - project_ball(x - g, radius)) <= tol * scale:
             reason = "converged"
             break
+        reference = max(history[-memory:])
         while True:
             xn = project_ball(x - t * g, radius)
             d = xn - x
-            if np.linalg.norm(d) == 0:
+            if not d.any():
                 t = 0.0
                 break
             Fn, gn = fun(xn)
-            if Fn <= F + 1e-4 * float(g @ d):
+            evaluations += 1
+            slope = float(g @ d)
+            if Fn <= reference + 1e-4 * slope:
                 break
             if abs(Fn - F) <= 8e-16 * max(1.0, abs(F)) and float(gn @ d) <= 0:
                 break
             t *= 0.5
             if t < 1e-30:
                 break
-        if t < 1e-30 or t == 0.0:
+        if t < 1e-30:
             reason = "rounding"
             break
+        y = gn - g
+        sy = float(d @ y)
+        t = min(float(d @ d) / sy, 1e12) if sy > 0 else min(2.0 * t, 1e12)
         x, F, g = xn, Fn, gn
-        t = min(t * 2.0, 1e8)
-    residual = float(np.linalg.norm(x - project_ball(x - g, radius)))
-    return BallMin(x=x, value=float(F), iterations=it, residual=residual, reason=reason)
+        history.append(F)
+        if F < best[0]:
+            best = (F, x, g)
+    if reason == "iterations" and best[0] < F:
+        F, x, g = best
+    residual = _norm(x - project_ball(x - g, radius))
+    return BallMin(x=x, value=float(F), iterations=it, residual=residual, reason=reason, evaluations=evaluations)
 
 
 @dataclass
