@@ -111,6 +111,7 @@ class StableAttention:
         # gamma in gap, u and the coefficients (a linear head is the fixed-score case and is not needed here)
         self.readout = None if readout is None or readout.head.is_linear else readout
         self.scale_exponent = 0.0
+        self._all_rows = np.arange(self.n)
         self.refreshes = 0   # how many times the dominant tokens were (re)computed: callers key their own caches on it
         # OpenBLAS runs products of fewer than ~9000 elements on one thread anyway: below that, limiting its threads
         # around every product only costs the two library calls
@@ -163,7 +164,7 @@ class StableAttention:
             raise ValueError("rescore: a nonlinear head takes its scores from its readout, not from gamma")
         self.gamma = np.asarray(gamma, dtype=float)
         if self.dphi is not None:
-            self.gamma_a = self.gamma[np.arange(self.n), self.dominant]
+            self.gamma_a = self.gamma[self._all_rows, self.dominant]
             self.dgamma = self.gamma - self.gamma_a[:, None]
 
     def tail_logits(self, theta: np.ndarray) -> np.ndarray:

@@ -65,11 +65,10 @@ def log_loss_and_neg_derivative(loss: Loss, u: np.ndarray) -> tuple[np.ndarray, 
     if loss.name == "exponential":
         return -u, -u
     if loss.name == "logistic":
-        x = np.exp(-np.abs(u))
+        # e^{-|u|} clipped at 1e-300, where log1p(x)/x = 1 and |u| + x = |u| to the last bit: no log 0 in either branch
+        x = np.maximum(np.exp(-np.abs(u)), 1e-300)
         l1 = np.log1p(x)
-        ratio = np.divide(l1, x, out=np.ones_like(x), where=x > 0)     # log1p(x)/x -> 1 as x -> 0
-        with np.errstate(divide="ignore"):                              # log 0 in the branch np.where does not take
-            ll = np.where(u > 0, -u + np.log(ratio), np.log(np.maximum(-u, 0.0) + l1))
+        ll = np.where(u > 0, np.log(l1 / x) - u, np.log(np.maximum(-u, 0.0) + l1))
         return ll, -(np.maximum(u, 0.0) + l1)
     raise ValueError(f"log_loss_terms: the loss {loss.name!r} is not positive; joint training needs one of "
                      f"{JOINT_LOSSES}")
@@ -122,7 +121,7 @@ class JointKernel:
     def _mixed(self, e_tail, z):
         """z_i = x_{i,a_i} + sum_{t != a_i} s_it (x_it - x_{i,a_i}) (see :func:`mixed_features`)."""
         xa, dx = self._tokens()
-        return xa + np.einsum("it,itd->id", e_tail / z[:, None], dx)
+        return xa + ((e_tail / z[:, None])[:, None, :] @ dx)[:, 0, :]
 
     def state(self, v, p) -> JointState:
         """The attention state at p with gamma = Y X v, plus the mixed features (like :func:`joint_state`)."""

@@ -190,7 +190,7 @@ class BallMin:
     evaluations: int = 0
 
 
-def ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11, memory: int = 1) -> BallMin:
+def spectral_ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11, memory: int = 1) -> BallMin:
     """min F over {||x|| <= radius} by projected gradient steps x -> proj(x - t grad F(x)) with spectral step
     lengths and a backtracking line search along the projection arc.
 
@@ -250,6 +250,61 @@ def ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11, memo
         F, x, g = best
     residual = _norm(x - project_ball(x - g, radius))
     return BallMin(x=x, value=float(F), iterations=it, residual=residual, reason=reason, evaluations=evaluations)
+
+
+def plain_ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11) -> BallMin:
+    """min F over {||x|| <= radius} by projected gradient descent x -> proj(x - t grad F(x)) with the acceptance and
+    stopping rules of :func:`spectral_ball_minimize`, but t doubled after an accepted step and halved after a
+    rejected one. Slower on smooth problems, steadier where F behaves like a maximum of linear functions (large
+    radii, many active constraints), where spectral steps can keep overshooting the kinks."""
+    x = project_ball(np.asarray(x0, dtype=float).copy(), radius)
+    F, g = fun(x)
+    evaluations = 1
+    t = 1.0
+    scale = max(1.0, radius)
+    reason = "iterations"
+    it = 0
+    for it in range(1, max_iter + 1):
+        if _norm(x - project_ball(x - g, radius)) <= tol * scale:
+            reason = "converged"
+            break
+        while True:
+            xn = project_ball(x - t * g, radius)
+            d = xn - x
+            if not d.any():
+                t = 0.0
+                break
+            Fn, gn = fun(xn)
+            evaluations += 1
+            if Fn <= F + 1e-4 * float(g @ d):
+                break
+            if abs(Fn - F) <= 8e-16 * max(1.0, abs(F)) and float(gn @ d) <= 0:
+                break
+            t *= 0.5
+            if t < 1e-30:
+                break
+        if t < 1e-30:
+            reason = "rounding"
+            break
+        x, F, g = xn, Fn, gn
+        t = min(t * 2.0, 1e8)
+    residual = _norm(x - project_ball(x - g, radius))
+    return BallMin(x=x, value=float(F), iterations=it, residual=residual, reason=reason, evaluations=evaluations)
+
+
+def ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11) -> BallMin:
+    """min F over {||x|| <= radius}: :func:`spectral_ball_minimize` from x0, and where it does not converge also
+    :func:`plain_ball_minimize` from x0; the result of lower F (a converged one on ties). ``iterations`` and
+    ``evaluations`` count both runs."""
+    first = spectral_ball_minimize(fun, x0, radius, max_iter=max_iter, tol=tol)
+    if first.reason == "converged":
+        return first
+    second = plain_ball_minimize(fun, x0, radius, max_iter=max_iter, tol=tol)
+    best = second if (second.value, second.reason != "converged") < (first.value, first.reason != "converged") \
+        else first
+    best.iterations = first.iterations + second.iterations
+    best.evaluations = first.evaluations + second.evaluations
+    return best
 
 
 @dataclass
