@@ -39,14 +39,6 @@ def _softplus(x):
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def _log_expm1(x):
-    """log(e^x - 1) for x >= 0 without cancellation: x + log(1 - e^{-x}) (expm1 keeps tiny x exact); log x itself
-    where x < 1e-300 (there e^x - 1 = x to the last bit, and x may have underflowed to 0 from its logarithm)."""
-    x = np.asarray(x, dtype=float)
-    with np.errstate(divide="ignore"):
-        return np.where(x < 1e-300, np.log(x), x + np.log(-np.expm1(-x)))
-
-
 def _logsumexp(a, axis=None):
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
@@ -58,12 +50,20 @@ def _logsumexp(a, axis=None):
 def _log_logistic_excess(lem, softplus_gstar):
     """log(log1p(y)) with log y = lem - softplus(gamma*), y = (e^delta - 1) sigma(-gamma*): the logistic excess
     l(gamma* - delta) - l(gamma*) = log1p(y). For log y <= 0 as log y + log(log1p(y) / y) (no underflow of y's
-    logarithm), else log(log y + log1p(e^{-log y}))."""
+    logarithm), else log(log y + log1p(e^{-log y})). e^{-|log y|} is clipped at 1e-300, where log1p(w)/w = 1 and
+    log y + w = log y to the last bit, so that no logarithm of 0 is formed in either branch."""
     logy = lem - softplus_gstar
-    w = np.exp(-np.abs(logy))                         # y for log y <= 0, 1/y above
+    w = np.maximum(np.exp(-np.abs(logy)), 1e-300)       # y for log y <= 0, 1/y above
     l1 = np.log1p(w)
-    ratio = np.divide(l1, w, out=np.ones_like(w), where=w > 0)   # log1p(y)/y -> 1 as y -> 0
-    return np.where(logy <= 0, logy + np.log(ratio), np.log(np.maximum(logy, 0.0) + l1))
+    return np.where(logy <= 0, logy + np.log(l1 / w), np.log(np.maximum(logy, 0.0) + l1))
+
+
+def _log_expm1_of_exp(log_delta):
+    """log(e^delta - 1) from log delta: delta + log(1 - e^{-delta}) (expm1 keeps small delta exact), and log delta
+    itself where delta < 1e-300 (there e^delta - 1 = delta to the last bit, and delta may have underflowed)."""
+    delta = np.exp(log_delta)
+    clipped = np.maximum(delta, 1e-300)                 # the branch np.where drops never takes log 0
+    return np.where(delta < 1e-300, log_delta, clipped + np.log(-np.expm1(-clipped)))
 
 
 def log_excess(loss: Loss, gamma_star: np.ndarray, log_delta: np.ndarray, softplus_gstar=None) -> np.ndarray:
@@ -76,15 +76,14 @@ def log_excess(loss: Loss, gamma_star: np.ndarray, log_delta: np.ndarray, softpl
     log_delta = np.asarray(log_delta, dtype=float)
     if loss.name == "correlation":
         return log_delta                                              # l(g - delta) - l(g) = delta
+    if loss.name == "exponential":
+        return -gamma_star + _log_expm1_of_exp(log_delta)
+    if loss.name == "logistic":
+        return _log_logistic_excess(_log_expm1_of_exp(log_delta),
+                                    _softplus(gamma_star) if softplus_gstar is None else softplus_gstar)
+    # any other decreasing loss: first order where delta is tiny, the direct difference elsewhere
     delta = np.exp(log_delta)
-    with np.errstate(divide="ignore", invalid="ignore"):  # log 0 in the branch np.where does not take
-        if loss.name == "exponential":
-            return -gamma_star + np.where(delta < 1e-300, log_delta, delta + np.log(-np.expm1(-delta)))
-        if loss.name == "logistic":
-            lem = np.where(delta < 1e-300, log_delta, delta + np.log(-np.expm1(-delta)))
-            return _log_logistic_excess(lem, _softplus(gamma_star) if softplus_gstar is None else softplus_gstar)
-        # any other decreasing loss: first order where delta is tiny, the direct difference elsewhere
-        # (nan where l is not decreasing: Assumption A fails)
+    with np.errstate(divide="ignore", invalid="ignore"):  # nan where l is not decreasing (Assumption A fails)
         first = log_neg_derivative(loss, gamma_star) + log_delta
         direct = np.log(np.maximum(loss.value(gamma_star - delta) - loss.value(gamma_star), 0.0))
     return np.where(delta < 1e-8, first, direct)
@@ -108,6 +107,8 @@ class PObjective:
         with np.errstate(divide="ignore"):
             self.log_c = np.where(c > 0, np.log(np.where(c > 0, c, 1.0)), -np.inf)
         self.softplus_gstar = _softplus(self.gamma_star) if loss.name == "logistic" else None
+        self.flat_rows_index = np.nonzero(np.all(c <= 0, axis=1))[0]
+        self.flat_rows = len(self.flat_rows_index) > 0
         self.log_n = float(np.log(self.att.n))
         self.evaluations = 0
 
@@ -116,24 +117,25 @@ class PObjective:
         att = self.att
         r = att.tail_logits(p)                                   # <= 0, exactly 0 at a_i
         r_tail, e_tail, z, gap, u = att.tails_from(r)
-        l1 = np.log1p(np.add.reduce(e_tail, axis=1))[:, None]    # log(1 + tail sum) = -log s_{i,a_i}
-        terms = (r - l1) + self.log_c                            # log s_it + log(gamma*_i - gamma_it)
-        m = terms.max(axis=1)
-        m[~np.isfinite(m)] = 0.0
-        with np.errstate(divide="ignore"):
+        log_s = r - np.log1p(np.add.reduce(e_tail, axis=1))[:, None]   # log s_it; -log(1 + tail sum) at a_i
+        terms = log_s + self.log_c                               # log s_it + log(gamma*_i - gamma_it)
+        m = np.maximum.reduce(terms, axis=1)
+        if self.flat_rows:                                       # rows with no positive gamma*_i - gamma_it: delta_i = 0
+            m[self.flat_rows_index] = 0.0
+            with np.errstate(divide="ignore"):
+                log_delta = np.log(np.add.reduce(np.exp(terms - m[:, None]), axis=1)) + m
+        else:
             log_delta = np.log(np.add.reduce(np.exp(terms - m[:, None]), axis=1)) + m
         lex = log_excess(self.loss, self.gamma_star, log_delta, self.softplus_gstar)
-        M = lex.max()
-        if not np.isfinite(M):
+        M = float(lex.max())
+        if not math.isfinite(M):
             return -np.inf, np.zeros_like(p)
-        ex = np.exp(lex - M)
-        den = np.add.reduce(ex)
-        F = float(np.log(den) + M - self.log_n)
+        den = float(np.add.reduce(np.exp(lex - M)))
         lam = log_neg_derivative(self.loss, u) - M
-        w = np.exp((r_tail - l1) + lam[:, None]) * (att.dgamma + gap[:, None])
+        w = np.exp((log_s + att.off) + lam[:, None]) * (att.dgamma + gap[:, None])
         # sum_i l'(u_i) grad u_i, times e^{-M}
         num = w.reshape(-1) @ att.dphi_flat if att.factored is None else np.einsum("it,itd->d", w, att.dphi)
-        return F, -num / den
+        return math.log(den) + M - self.log_n, num / -den
 
 
 def p_objective(p, phi, gamma, loss: Loss, gamma_star_gap=None):
@@ -156,10 +158,10 @@ class VObjective:
         self.evaluations += 1
         u = self.Y * (self.Z @ v)
         ll, lam = log_loss_and_neg_derivative(self.loss, u)
-        M = ll.max()
-        den = np.add.reduce(np.exp(ll - M))
-        g = -((np.exp(lam - M) * self.Y) @ self.Z) / den
-        return float(np.log(den) + M - self.log_n), g
+        M = float(ll.max())
+        den = float(np.add.reduce(np.exp(ll - M)))
+        g = (np.exp(lam - M) * self.Y) @ self.Z
+        return math.log(den) + M - self.log_n, g / -den
 
 
 def v_objective(v, Z, Y, loss: Loss):
