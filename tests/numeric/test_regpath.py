@@ -226,11 +226,12 @@ def test_spectral_solver_is_cheaper():
     assert test_spectral_solver_matches_the_plain_one.compared >= 10    # of 12 (v and p block, 3 seeds, 2 radii)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", [0, 1, 2, 7, 24])
 def test_never_worse_than_the_plain_solver_at_equal_budget(seed):
     """Where spectral steps keep overshooting (v block at radius 1000, minimiser among kinks of a near max-of-linear
-    F, found by hand on these seeds), ball_minimize falls back on the plain solver from the same start: its value
-    is never above the plain solver's at the same iteration budget."""
+    F; on seeds 7 and 24 the spectral run alone ends higher than the plain one, found by a scan of seeds 0-39),
+    ball_minimize falls back on the plain solver from the same start: its value is never above the plain
+    solver's at the same iteration budget."""
     rng, _, _ = random_problem(seed)
     Z, Yv = rng.standard_normal((5, 3)), rng.choice([-1.0, 1.0], 5)
     f = rp.VObjective(Z, Yv, LOGISTIC)
