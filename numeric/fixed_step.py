@@ -166,10 +166,11 @@ class ModifiedFlow:
             tails = kernel.tails(theta)
             R = float(tails[0].max())
             G = kernel.gradient(theta, self.hessian.loss, scaled=True, tails=tails)
-            return -(self.step * math.exp(tau + R)) * G
+            with np.errstate(over="ignore", invalid="ignore"):
+                return -(self.step * _exp(tau + R)) * G
         loc = self.local(theta)
         eta = self.step
-        A = eta * math.exp(tau + loc.R)
+        A = eta * _exp(tau + loc.R)
         G = loc.gradient()
         out = G
         if self.terms >= 1:
@@ -178,7 +179,8 @@ class ModifiedFlow:
             out = G + (B / 2) * HG
             if self.terms >= 2:
                 out = out + (B * B) * (loc.hvp(HG) / 3 + loc.third(G) / 12)
-        return -A * out
+        with np.errstate(over="ignore", invalid="ignore"):
+            return -A * out
 
     def jacobian(self, tau: float, theta: np.ndarray) -> np.ndarray:
         """-A H^ at (tau, theta). Called at the start of every integration step, it also decides which
@@ -186,9 +188,16 @@ class ModifiedFlow:
         loc = self.local(theta)
         eps = self.step * loc.eR * loc.bound()
         self.terms = max(j for j in range(self.order + 1) if j == 0 or eps ** j > 1e-17)
-        J = -(self.step * math.exp(tau + loc.R)) * loc.dense()
+        with np.errstate(over="ignore", invalid="ignore"):
+            J = -(self.step * _exp(tau + loc.R)) * loc.dense()
         self.last_jacobian_norm = float(np.linalg.norm(J, 2)) if J.size else 0.0
         return J
+
+
+def _exp(x: float) -> float:
+    """e^x, or inf past float64's range: a trial point of the integrator far beyond the trajectory (tau + R > 709)
+    then gets a non-finite right side, and the integrator rejects the step and shortens it."""
+    return math.exp(x) if x < 709.0 else math.inf
 
 
 def log_schedule(start_log10: float, stop_log10: float = math.inf, per_decade: int = 10, dense_log10: float = 6.0):

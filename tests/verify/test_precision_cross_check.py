@@ -102,10 +102,10 @@ def test_parting_trajectories_with_the_same_limit_hold():
     lim = comp["limit"]
     assert lim["certificate"] == "exact" and lim["one_minus_corr_float64"] < 1e-3 and lim["one_minus_corr_mp"] < 1e-3
     assert "part at iteration 63" in r.summary and "same limit" in r.summary
-    # (a): every checked step within its tolerance, both backends, the reference good to 40+ digits
+    # (a): every checked step within its tolerance, all three backends, the reference good to 40+ digits
     one = ev["one_step"]
-    assert one["inconsistent"] == 0 and one["checked"] == 2 * len(checkpoint_schedule(150))   # every checkpoint
-    assert {row["backend"] for row in one["runs"][0]["rows"]} == {"numpy", "torch"}
+    assert one["inconsistent"] == 0 and one["checked"] == 3 * len(checkpoint_schedule(150))   # every checkpoint
+    assert {row["backend"] for row in one["runs"][0]["rows"]} == {"numpy", "torch", "batched-numpy"}
     assert one["worst_rel_error"] < 1e-12 and 2e-3 < one["worst_ratio"] < 1 and one["worst_reference_error"] < 1e-40
     assert one["median_rel_error"] < 1e-14
     # (c): the perturbation growth explains the parting: 10^4 growth by then, the measured distance near the
@@ -202,6 +202,21 @@ def test_a_planted_error_in_the_torch_step_fails(monkeypatch):
     r = run(PARTING, cross_check_iterations=60)
     assert r.verdict == "fails", r.summary
     assert r.evidence["counterexample"]["backend"] == "torch"
+
+
+def test_a_planted_error_in_the_numpy_batched_step_fails(monkeypatch):
+    from attnsvm.numeric import batched_numpy
+
+    real = batched_numpy.gradient
+
+    def bent(theta, phi, gamma, dloss, scaled=False):
+        g, dom, omm, rmax = real(theta, phi, gamma, dloss, scaled)
+        return g * (1 + 1e-9 * (g > 0)), dom, omm, rmax                  # the positive parts 1e-9 too large
+
+    monkeypatch.setattr(batched_numpy, "gradient", bent)
+    r = run(PARTING, cross_check_iterations=60)
+    assert r.verdict == "fails", r.summary
+    assert r.evidence["counterexample"]["backend"] == "batched-numpy"
 
 
 def test_too_few_digits_are_refused_or_inconclusive_never_holds(monkeypatch):
