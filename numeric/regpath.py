@@ -15,8 +15,11 @@ so the minimisations use objectives whose float64 values keep full relative accu
 * v block: F_v(v) = log L(v, p) = log sum_i l(u_i) - log n, with u_i = Y_i v^T z_i(p) and
   grad F_v = sum_i l'(u_i) Y_i z_i / sum_i l(u_i), again rescaled in the log domain.
 
-Each block is minimised over its ball by projected gradient descent with Armijo backtracking; the
-joint problem by alternating the two blocks (block coordinate descent) until neither moves. The p
+Each block is minimised over its ball by projected gradient descent with Armijo backtracking and spectral
+(Barzilai-Borwein) step lengths, falling back on plain doubling/halving steps where those do not converge
+(:func:`ball_minimize`); the objectives are evaluated by :class:`PObjective` / :class:`VObjective`, which keep
+one attention engine and the parts that do not move. The joint problem is solved by alternating the two blocks
+(block coordinate descent) until neither moves. The p
 problem is not convex: every radius is solved from several starts (the previous radius's solution,
 given directions such as the SVM directions, seeded random directions), and the record keeps the
 best value, how many starts reached it and the spread. A best value over starts is a local search,
