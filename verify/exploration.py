@@ -128,6 +128,27 @@ def _random_inits(ctx, rng) -> np.ndarray:
     return u * rng.uniform(0.0, rho_max, count)[:, None]
 
 
+def _fixed_cone_run(init, traj, sel, pm) -> dict:
+    """The record of one fixed-step cone run and whether it stayed and converged: it reached the target norm (two
+    decades past its start), selected ``sel`` at every checkpoint of its last decade of ||theta||, and ended with
+    1 - corr(theta, p_mm) <= the convergence rule's tol, having fallen at least min_drop-fold over that decade."""
+    from attnsvm.numeric.convergence import RULE
+
+    cps = traj.checkpoints
+    final = cps[-1]
+    tail = [cp for cp in cps if cp.norm >= final.norm / 10]
+    start = tail[0] if tail else final
+    omc_end = numeric.one_minus_corr(final.theta, pm)
+    omc_start = numeric.one_minus_corr(start.theta, pm)
+    stable = all(tuple(int(a) for a in cp.selected) == tuple(sel) for cp in tail)
+    converged = (traj.stop_reason == "target-norm" and stable and omc_end <= RULE["tol"]
+                 and omc_end * RULE["min_drop"] <= omc_start)
+    return {"init": init, "converged": bool(converged), "stop_reason": traj.stop_reason,
+            "final_norm": float(final.norm), "steps_equivalent_log10": traj.steps_equivalent_log10,
+            "literal_steps": traj.literal_steps, "selection_stable_last_decade": bool(stable),
+            "one_minus_corr": float(omc_end), "one_minus_corr_decade_start": float(omc_start)}
+
+
 class Exploration:
     """The three families of runs, the candidate selections and their status (see module docstring)."""
 
@@ -222,11 +243,8 @@ class Exploration:
         """The local theorem's own algorithm for the selections no normalised cone run settled: fixed-step GD
         with the certified step (:func:`numeric.simulate_fixed_step`: literal steps, then its modified equation
         in log-time) from CONE_PERTURBATIONS perturbed inits at R = c ||p_mm||, c the first radius at or past
-        the selection's reach (at least 16), run to ||theta|| = FIXED_CONE_GROWTH R. A run converged when it
-        reached that norm, its selection stayed ``sel`` over its last decade of ||theta||, and 1 - corr to
-        p_mm(sel) ended <= the convergence rule's tol and fell at least min_drop-fold over that decade."""
-        from attnsvm.numeric.convergence import RULE
-
+        the selection's reach (at least 16), run to ||theta|| = FIXED_CONE_GROWTH R; each run judged by
+        :func:`_fixed_cone_run`."""
         from .theorem_runs import step_choice
 
         ctx = self.ctx
@@ -243,28 +261,18 @@ class Exploration:
             runs = []
             for _ in range(CONE_PERTURBATIONS):
                 init = R * pm / norm_pm + _perturbation(rng, pm.shape, spread)
+                # the norm grows like ||p_mm|| ln k: 100 R needs ln k ~ 99 c, so the cap on log10 k is raised to reach it
+                max_log10 = max(float(ctx.options["fixed_max_log10_steps"]), 100.0 * c)
                 try:
                     traj = numeric.simulate_fixed_step(init, ctx.phi, ctx.gamma, ctx.loss, step,
                                                        target_norm=FIXED_CONE_GROWTH * R,
-                                                       max_log10_steps=ctx.options["fixed_max_log10_steps"],
+                                                       max_log10_steps=max_log10,
                                                        max_literal_steps=FIXED_CONE_LITERAL_STEPS,
                                                        max_integrator_steps=FIXED_CONE_INTEGRATOR_STEPS)
                 except (OverflowError, FloatingPointError) as exc:   # the flow left float64's range: undecided
                     runs.append({"init": init, "converged": False, "stop_reason": f"float range ({exc})"})
                     continue
-                cps = traj.checkpoints
-                final = cps[-1]
-                tail = [cp for cp in cps if cp.norm >= final.norm / 10]
-                start = tail[0] if tail else final
-                omc_end = numeric.one_minus_corr(final.theta, pm)
-                omc_start = numeric.one_minus_corr(start.theta, pm)
-                stable = all(tuple(int(a) for a in cp.selected) == tuple(sel) for cp in tail)
-                converged = (traj.stop_reason == "target-norm" and stable and omc_end <= RULE["tol"]
-                             and omc_end * RULE["min_drop"] <= omc_start)
-                runs.append({"init": init, "converged": bool(converged), "stop_reason": traj.stop_reason,
-                             "final_norm": float(final.norm), "steps_equivalent_log10": traj.steps_equivalent_log10,
-                             "literal_steps": traj.literal_steps, "selection_stable_last_decade": bool(stable),
-                             "one_minus_corr": float(omc_end), "one_minus_corr_decade_start": float(omc_start)})
+                runs.append(_fixed_cone_run(init, traj, sel, pm))
             out[sel] = {"selection": list(sel), "R": R, "R_over_p_mm_norm": c, "step": step,
                         "target_norm": FIXED_CONE_GROWTH * R, "runs": runs,
                         "ok": all(r["converged"] for r in runs),
