@@ -9,10 +9,11 @@ from .attention import (AttentionState, StableAttention, WFeatures, attention_st
 from .directions import mp_one_minus_corr, one_minus_corr, unit
 from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule, run_gd
 from .losses import BUILTIN_LOSSES, CORRELATION, EXPONENTIAL, LOGISTIC, Loss
-from .joint import (JointCheckpoint, JointTrajectory, grad_p, grad_v, joint_gradient, joint_loss, joint_state,
-                    mixed_features, mp_joint_gradient, run_joint_gd, v_svm_rows)
+from .joint import (JointCheckpoint, JointKernel, JointTrajectory, grad_p, grad_v, joint_gradient, joint_loss,
+                    joint_state, mixed_features, mp_joint_gradient, run_joint_gd, v_svm_rows)
 from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
-from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
+from .regpath import (PObjective, VObjective, ball_minimize, geometric_radii, joint_path, p_objective, p_path,
+                      v_objective)
 from .assumption_b import MarginSolver, RatioEvaluator, decide_assumption_b, estimate_nu, mp_ratio
 from .exact_rows import ExactRows, slack_lower_bounds
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
@@ -26,9 +27,9 @@ __all__ = [
     "ExactRows", "slack_lower_bounds",
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_and_polish", "solve_svm", "svm_constraints", "to_mpf",
-    "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
+    "JointCheckpoint", "JointKernel", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
     "mixed_features", "mp_joint_gradient", "run_joint_gd", "v_svm_rows",
-    "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",
+    "PObjective", "VObjective", "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",
     "MarginSolver", "RatioEvaluator", "decide_assumption_b", "estimate_nu", "mp_ratio", "mp_joint_gradient_stable",
     "mp_run_joint_gd",
 ]
