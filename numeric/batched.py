@@ -66,6 +66,8 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
     feature differences depends on the model. A nonlinear head (numeric.heads) passes its effective score
     differences as ``dgamma`` and its outputs u_bi = Y_bi h(y_bi) as ``u`` (``gamma_a`` is then unused); the
     scale is then set by the largest actual coefficient, as in numeric.attention.StableAttention.coefficients."""
+    import torch
+
     r = r.clamp(max=0.0).masked_fill(~mask, -torch.inf)                   # -inf at a_bi: out of every tail sum
     e = torch.exp(r)
     tail = e.sum(dim=2)                                                    # sum_{t != a} e^{r}
@@ -296,6 +298,9 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
     if engine == "torch":
         import torch
 
+        from .threads import torch_loaded
+
+        torch_loaded(torch)
         device = device or default_device()
         no_grad = torch.no_grad
         f64 = dict(dtype=torch.float64, device=device)
