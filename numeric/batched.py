@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .gd import checkpoint_schedule
 
+# torch is imported where the torch engine runs: small problems on the CPU (the numpy engine) never load it
 _DERIVATIVES = {
-    "logistic": lambda u: -torch.sigmoid(-u),
-    "exponential": lambda u: -torch.exp(-u),
-    "correlation": lambda u: -torch.ones_like(u),
+    "logistic": lambda torch: lambda u: -torch.sigmoid(-u),
+    "exponential": lambda torch: lambda u: -torch.exp(-u),
+    "correlation": lambda torch: lambda u: -torch.ones_like(u),
 }
 
 
@@ -29,14 +29,16 @@ def loss_derivative(loss):
     """l'(u) in torch: for a built-in loss (its name, or a :class:`numeric.Loss` of that name) a torch
     formula; for any other :class:`numeric.Loss` (e.g. a loss expression) its numpy derivative applied to
     the tensor's values (on the CPU)."""
+    import torch
+
     name = loss if isinstance(loss, str) else loss.name
     if name in _DERIVATIVES:
-        return _DERIVATIVES[name]
+        return _DERIVATIVES[name](torch)
     if isinstance(loss, str):
         raise ValueError(f"batched GD supports the built-in losses {sorted(_DERIVATIVES)} or a numeric.Loss, "
                          f"not {loss!r}")
 
-    def derivative(u: torch.Tensor) -> torch.Tensor:
+    def derivative(u: "torch.Tensor") -> "torch.Tensor":
         values = loss.derivative(u.detach().cpu().numpy())
         return torch.as_tensor(np.asarray(values, dtype=float), dtype=u.dtype, device=u.device)
 
@@ -45,6 +47,8 @@ def loss_derivative(loss):
 
 def default_device() -> str:
     """"cuda" when a GPU is present, else "cpu"."""
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -62,6 +66,8 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
     feature differences depends on the model. A nonlinear head (numeric.heads) passes its effective score
     differences as ``dgamma`` and its outputs u_bi = Y_bi h(y_bi) as ``u`` (``gamma_a`` is then unused); the
     scale is then set by the largest actual coefficient, as in numeric.attention.StableAttention.coefficients."""
+    import torch
+
     r = r.clamp(max=0.0).masked_fill(~mask, -torch.inf)                   # -inf at a_bi: out of every tail sum
     e = torch.exp(r)
     tail = e.sum(dim=2)                                                    # sum_{t != a} e^{r}
@@ -95,6 +101,8 @@ def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor
     with scores (n, T) shared by every element (nothing of size B n T D is formed then);
     ``scaled`` multiplies each grad_b by e^{-max r_b} (same direction, no underflow; the true gradient is
     e^{rmax_b} grad_b)."""
+    import torch
+
     shared = phi.dim() == 3
     if shared:
         n, T, D = phi.shape
@@ -187,9 +195,11 @@ def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "norma
     (the factors are not updated when ``update`` is False or there is no previous direction),
     delta = eta_b unit_b; fixed: delta = step g. Torch tensors take the torch engine; numpy arrays (with ``dloss``
     from :func:`numeric.batched_numpy.loss_derivative`) the numpy engine, :mod:`numeric.batched_numpy`."""
-    if not torch.is_tensor(theta):
+    if isinstance(theta, np.ndarray):
         return _numpy_step(theta, phi, gamma, dloss, factor, prev, method=method, step=step, adaptive=adaptive,
                            relative=relative, update=update)
+    import torch
+
     normalized = method == "normalized"
     B = theta.shape[0]
     step = _per_element(step, B, theta)
@@ -237,10 +247,11 @@ def _numpy_step(theta, phi, gamma, dloss, factor, prev, *, method, step, adaptiv
 NUMPY_MAX_SIZE = 200_000
 
 
-def engine_for(B: int, phi_shape, device: str) -> str:
+def engine_for(B: int, phi_shape, device: str | None = None) -> str:
     """"numpy" or "torch": the engine :func:`batched_gd` uses for B runs on features of shape ``phi_shape`` on
-    ``device`` (numpy only on the CPU, for small problems; a pure function of the sizes, so runs are reproducible)."""
-    if device != "cpu":
+    ``device`` (None: not chosen; numpy only on the CPU, for small problems; a pure function of the sizes, so runs
+    are reproducible, and without a device small problems run on the CPU even where a GPU is present)."""
+    if device not in (None, "cpu"):
         return "torch"
     size = B * int(np.prod(phi_shape[-3:]))
     return "numpy" if size <= NUMPY_MAX_SIZE else "torch"
@@ -248,6 +259,8 @@ def engine_for(B: int, phi_shape, device: str) -> str:
 
 def _per_element(value, B: int, like: torch.Tensor) -> torch.Tensor:
     """A step or rate given as a number or as one value per batch element, as a (B,) tensor."""
+    import torch
+
     if torch.is_tensor(value):
         return value
     return torch.as_tensor(np.broadcast_to(np.asarray(value, dtype=float), (B,)).copy(), dtype=like.dtype,
@@ -271,9 +284,9 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
     run exactly, with iteration numbers counted from ``start`` (checkpoints on the same log-spaced
     schedule as an uninterrupted run). ``engine``: "torch" or "numpy" (:mod:`numeric.batched_numpy`); by default
     :func:`engine_for` picks by size and device."""
+    import contextlib
     import time
 
-    device = device or default_device()
     theta = np.array(theta0, dtype=float)
     B = theta.shape[0]
     engine = engine or engine_for(B, np.shape(phi), device)
@@ -281,7 +294,15 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
         raise ValueError(f"unknown batched GD engine {engine!r}")
     if method not in ("normalized", "fixed"):
         raise ValueError(f"unknown GD method {method!r}")
+    no_grad = contextlib.nullcontext
     if engine == "torch":
+        import torch
+
+        from .threads import torch_loaded
+
+        torch_loaded(torch)
+        device = device or default_device()
+        no_grad = torch.no_grad
         f64 = dict(dtype=torch.float64, device=device)
         theta = torch.as_tensor(theta, **f64)
         phi_e = torch.as_tensor(_writable(phi), **f64)
@@ -313,7 +334,7 @@ def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized
         factor = to_engine(state["factor"])
         prev = None if state.get("direction") is None else to_engine(state["direction"])
     ln10 = float(np.log(10.0))
-    with torch.no_grad():
+    with no_grad():
         for k in range(start, end + 1):
             last = k == end
             bs = batched_step(theta, phi_e, gamma_e, dloss, factor, prev, method=method, step=step,

@@ -326,7 +326,14 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
         return result("target-norm")
     if k_s >= 1 and math.log10(k_s) >= max_log10_steps:
         return result("max-log10-steps")
-    if lit.stop_reason != "observer":   # eps stayed above switch_tol: budget spent, or a float64 stationary point
+    underflow = lit.stop_reason == "stationary" and _underflowed(flow, theta, switch_tol)
+    if underflow:
+        # far out the float64 gradient underflows to exactly 0 while the scaled one does not: the exact GD step
+        # eta e^R G^ is then far below the resolution of theta (eps <= switch_tol), so literal float64 GD would stand
+        # still while exact GD moves; the flow takes over from k_s = max(k, 1), where theta_k is theta to rounding
+        k_s = max(k_s, 1)
+        eps_s = flow.epsilon(theta)
+    elif lit.stop_reason != "observer":   # eps stayed above switch_tol: budget spent, or a float64 stationary point
         return result("stationary" if lit.stop_reason == "stationary" else "literal-steps")
 
     # -- 2. the modified flow in tau = ln k ---------------------------------------------------------------
@@ -338,6 +345,14 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
                                lambda th, k, x: make_checkpoint(hess, loss, th, k, x, "flow"),
                                target_norm, max_log10_steps, switch_tol, order, per_decade, dense_log10)
     return result(reason, trunc, integ.stats)
+
+
+def _underflowed(flow, theta, switch_tol: float) -> bool:
+    """Literal GD stopped on a float64 gradient of exactly 0 that is an underflow, not a stationary point: the
+    scaled gradient G^ (gradient times e^{-R}) is non-zero and eps = eta ||H|| <= switch_tol there."""
+    kernel = flow.hessian.kernel
+    G = kernel.gradient(theta, flow.hessian.loss, scaled=True)
+    return bool(np.any(G != 0)) and float(flow.epsilon(theta)) <= switch_tol
 
 
 @dataclass

@@ -74,6 +74,18 @@ def mp_data(ctx, dps: int) -> MPData:
 
 
 BACKENDS = ("numpy", "torch", "batched-numpy")
+LARGEST_BATCH = 192      # the most runs the exploration batches at once besides the random inits (16 cones x 4 x 3)
+
+
+def backends(ctx) -> tuple:
+    """The float64 code paths this dataset's runs take, each checked: numeric.run_gd's step ("numpy"), batched GD's
+    numpy engine ("batched-numpy"), and its torch engine ("torch") where a batch of this dataset is large enough to
+    run there (numeric.batched.engine_for; always for self/cross-attention, whose factored runs are torch's)."""
+    from attnsvm.numeric.batched import engine_for
+
+    big = max(int(ctx.options["random_inits"]), LARGEST_BATCH)
+    torch_used = ctx.dataset.model != "prompt" or engine_for(big, ctx.phi.shape) == "torch"
+    return tuple(b for b in BACKENDS if b != "torch" or torch_used)
 
 
 def _batched_numpy_step(ctx, theta, state: StepState, s: dict):
@@ -152,7 +164,8 @@ def check_point(ctx, theta, state: StepState, backend: str = "numpy", ref=None) 
 
 
 def one_step_rows(ctx) -> list:
-    """Per float64 run, per checkpoint, the one-step rows of every backend (``BACKENDS``; computed once). The reference's own
+    """Per float64 run, per checkpoint, the one-step rows of every backend the dataset's runs use (:func:`backends`;
+    computed once). The reference's own
     error (the mpmath step 20 digits higher) is measured at the first and last checkpoints of each run and where
     the step came closest to its tolerance (``reference_error``; None elsewhere)."""
     c = cache(ctx)
@@ -164,17 +177,17 @@ def one_step_rows(ctx) -> list:
                 ref = reference(ctx, cp.theta, cp.step_state)
                 high, ref.high = ref.high, None
                 refs.append((ref, high))
-                for backend in BACKENDS:
+                for backend in backends(ctx):
                     row = check_point(ctx, cp.theta, cp.step_state, backend, ref)
                     row["iteration"] = cp.iteration
                     rows.append(row)
-            k = len(BACKENDS)
+            k = len(backends(ctx))
             ratios = [max(rows[k * j + b].get("ratio", 0.0) for b in range(k)) for j in range(len(refs))]
             for j in sorted({0, len(refs) - 1, int(np.argmax(ratios))}):
                 ref, high = refs[j]
                 ref.high = high
                 cp = traj.checkpoints[j]
-                for b, backend in enumerate(BACKENDS):
+                for b, backend in enumerate(backends(ctx)):
                     if "rel_error" in rows[k * j + b] and np.isfinite(rows[k * j + b]["rel_error"]):
                         again = check_point(ctx, cp.theta, cp.step_state, backend, ref)
                         rows[k * j + b]["reference_error"] = again.get("reference_error")
