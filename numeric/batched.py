@@ -224,19 +224,21 @@ def _numpy_step(theta, phi, gamma, dloss, factor, prev, *, method, step, adaptiv
 
     normalized = method == "normalized"
     B = theta.shape[0]
-    step = np.broadcast_to(np.asarray(step, dtype=float), (B,))
-    relative = np.broadcast_to(np.asarray(relative, dtype=float), (B,))
+    if np.ndim(step) != 1:
+        step = np.broadcast_to(np.asarray(step, dtype=float), (B,))
+    if np.ndim(relative) != 1:
+        relative = np.broadcast_to(np.asarray(relative, dtype=float), (B,))
     with np.errstate(over="ignore", invalid="ignore"):       # as torch: l' may overflow to inf far from the data
         g, dominant, omm, rmax = batched_numpy.gradient(theta, phi, gamma, dloss, scaled=normalized)
-    gn = np.sqrt(np.einsum("bd,bd->b", g, g))
-    unit = np.where(gn[:, None] > 0, g / np.maximum(gn, 1e-300)[:, None], 0.0)
+    gn = np.sqrt((g * g).sum(axis=1))
+    unit = g / np.where(gn > 0, gn, np.inf)[:, None]          # 0 where g = 0
     if normalized and adaptive and prev is not None and update:
-        turned = np.einsum("bd,bd->b", unit, prev) < 0
+        turned = (unit * prev).sum(axis=1) < 0
         factor = np.where(turned, factor * SHRINK, np.minimum(factor * GROWTH, 1.0))
     if normalized and adaptive:
-        eta = factor * np.maximum(relative * np.sqrt(np.einsum("bd,bd->b", theta, theta)), step)
+        eta = factor * np.maximum(relative * np.sqrt((theta * theta).sum(axis=1)), step)
     else:
-        eta = step.copy()
+        eta = np.array(step, dtype=float)
     delta = eta[:, None] * unit if normalized else step[:, None] * g
     return BatchedStep(g, dominant, omm, rmax, gn, unit, factor, eta, delta)
 

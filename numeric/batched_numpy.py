@@ -36,21 +36,19 @@ def weights(r: np.ndarray, mask: np.ndarray, dgamma: np.ndarray, gamma_a: np.nda
         u_bi = gamma_{b,i,a_bi} - gap_bi,  gap_bi = -sum_{t != a} e^{r_bit} (gamma_bit - gamma_{b,i,a_bi}) / z_bi,
         z_bi = 1 + sum_{t != a} e^{r_bit},  one_minus_mass_bi = (z_bi - 1) / z_bi (summed tail, no cancellation);
 
-    with ``scaled`` the coefficients are multiplied by e^{-rmax_b}, rmax_b = max_{i, t != a} r_bit."""
-    r = np.where(mask, np.minimum(r, 0.0), -np.inf)
+    ``r`` <= 0 (logits minus the dominant one); with ``scaled`` the coefficients are multiplied by e^{-rmax_b},
+    rmax_b = max_{i, t != a} r_bit."""
+    r = np.where(mask, r, -np.inf)                                   # the dominant token out of every tail sum
     e = np.exp(r)
     tail = e.sum(axis=2)
     z = 1.0 + tail
-    dg = np.where(mask, dgamma, 0.0)
+    dg = dgamma * mask
     gap = -(e * dg).sum(axis=2) / z
-    u = gamma_a - gap
+    w = (dg + gap[..., None]) * (dloss(gamma_a - gap) / z)[..., None]
     if scaled:
         rmax = r.max(axis=(1, 2))
-        base = np.exp(r - rmax[:, None, None])
-    else:
-        rmax = np.zeros(r.shape[0])
-        base = e
-    return base * (dg + gap[..., None]) * (dloss(u) / z)[..., None], tail / z, rmax
+        return np.exp(r - rmax[:, None, None]) * w, tail / z, rmax
+    return e * w, tail / z, np.zeros(r.shape[0])
 
 
 def gradient(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, dloss, scaled: bool = False):
@@ -63,24 +61,23 @@ def gradient(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, dloss, scale
         flat = phi.reshape(n * T, D)
         q = (theta @ flat.T).reshape(B, n, T)
         dominant = q.argmax(axis=2)
-        idx = dominant[..., None]
-        gamma_b = np.broadcast_to(gamma, (B, n, T))
-        gamma_a = np.take_along_axis(gamma_b, idx, axis=2)[..., 0]
-        mask = np.arange(T) != idx
-        r = q - np.take_along_axis(q, idx, axis=2)
-        c, omm, rmax = weights(r, mask, gamma_b - gamma_a[..., None], gamma_a, dloss, scaled)
-        phi_a = phi[np.arange(n)[None, :], dominant]                       # (B, n, D)
-        grad = (c.reshape(B, n * T) @ flat - np.einsum("bn,bnd->bd", c.sum(axis=2), phi_a)) / n
+        rows = np.arange(n)
+        r = q - q.max(axis=2, keepdims=True)                          # the max is the dominant token's logit
+        gamma_a = gamma[rows, dominant]                                # (B, n)
+        mask = np.arange(T) != dominant[..., None]
+        c, omm, rmax = weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
+        phi_a = phi[rows, dominant]                                    # (B, n, D)
+        grad = (c.reshape(B, n * T) @ flat - (c.sum(axis=2)[..., None] * phi_a).sum(axis=1)) / n
         return grad, dominant, omm, rmax
     B, n, T, D = phi.shape
     q = np.einsum("bntd,bd->bnt", phi, theta)
     dominant = q.argmax(axis=2)
-    idx = dominant[..., None]
-    gamma_a = np.take_along_axis(gamma, idx, axis=2)[..., 0]
-    mask = np.arange(T) != idx
-    phi_a = np.take_along_axis(phi, idx[..., None], axis=2)
-    dphi = phi - phi_a
+    bi = np.arange(B)[:, None]
+    ni = np.arange(n)[None, :]
+    gamma_a = gamma[bi, ni, dominant]
+    mask = np.arange(T) != dominant[..., None]
+    dphi = phi - phi[bi, ni, dominant][:, :, None, :]
     r = np.einsum("bntd,bd->bnt", dphi, theta)
-    c, omm, rmax = weights(r, mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
+    c, omm, rmax = weights(np.minimum(r, 0.0), mask, gamma - gamma_a[..., None], gamma_a, dloss, scaled)
     grad = np.einsum("bnt,bntd->bd", c, dphi) / n
     return grad, dominant, omm, rmax
