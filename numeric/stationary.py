@@ -683,8 +683,14 @@ def descent_certificate(theta, p_mm, phi, gamma, loss, dps: int = 30, max_dps: i
     coordinates) to reuse its exact data along a run.
     """
     d = _derivs(loss)
-    phi_q, gamma_q = exact_array(phi), exact_array(gamma)
-    phi_f, gamma_f = float_array(phi_q), float_array(gamma_q)
+    if engine is not None and engine.k == engine.D:   # the engine's exact data and their floats, converted once
+        phi_q, gamma_q = engine.phi, engine.gamma
+        if "floats" not in engine._cache:
+            engine._cache["floats"] = (float_array(phi_q), float_array(gamma_q))
+        phi_f, gamma_f = engine._cache["floats"]
+    else:
+        phi_q, gamma_q = exact_array(phi), exact_array(gamma)
+        phi_f, gamma_f = float_array(phi_q), float_array(gamma_q)
     theta_q = exact_array(np.asarray(theta, dtype=object).reshape(-1))
     p_q = exact_array(np.asarray(p_mm, dtype=object).reshape(-1))
     theta_f, p_f = float_array(theta_q), float_array(p_q)

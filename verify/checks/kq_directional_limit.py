@@ -53,6 +53,9 @@ def run(ctx):
           "backend": "float64", "gradient": "stable (DESIGN.md section 3), chain rule G Q, G^T K",
           "regularisation": (f"ridge {settings['ridge']:g} (||K||^2 + ||Q||^2)" if settings["ridge"] > 0 else "none"),
           "nuc_gap_tol": NUC_GAP_TOL}
+    if svms.too_large:
+        ev["size_limit"] = svms.too_large
+        return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, svms.too_large, ev))
     if not svms.feasible:
         return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, f"a W-SVM of the selected tokens "
                                                      f"{list(final.selected)} is infeasible", ev))
