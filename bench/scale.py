@@ -144,6 +144,8 @@ def run_case(name: str, with_check: bool, profile: bool, skip: tuple = ()) -> di
         out["check_peak_mb"] = round(_rss_mb())
         out["per_check_s"] = times
         out["verdicts"] = {c.id: c.verdict for c in res}
+        # what a size limit or a budget left undecided, in the checks' own words
+        out["inconclusive"] = {c.id: c.summary[:240] for c in res if c.verdict == "inconclusive"}
         if prof is not None:
             import io
             import pstats

@@ -27,7 +27,7 @@ DEFAULT_OPTIONS = {
     "cross_check_iterations": 3000,  # steps of the precision-cross-check's float64 runs (at most, of its mpmath runs)
     "cross_check_dps": 30,       # mpmath digits of the precision-cross-check's mpmath GD runs (at least 30)
     "cross_check_time_budget": None,  # optional seconds per mpmath cross-check run (default none: deterministic)
-    "cross_check_max_entries": 4096,  # precision-cross-check: the most entries n T D of Phi its mpmath runs take;
+    "cross_check_max_entries": 1024,  # precision-cross-check: the most entries n T D of Phi its mpmath runs take;
                                  # larger datasets: a subsample of the sequences (stated in the evidence)
     "cross_check_tol": 1e-13,    # least tolerance of the one-step consistency (relative; the rounding bound may
                                  # be larger)
@@ -40,6 +40,16 @@ DEFAULT_OPTIONS = {
     "kq_ridge": None,            # (K, Q) GD: lambda of lambda (||K||^2 + ||Q||^2) (default 0; the authors: 2.2e-16)
 }
 FIRST_BUDGET, BUDGET_FACTOR = 2000, 4
+NGD_MAX_WORK = 4e10   # normalised GD: iterations x n T D per run; the last budget shrinks on large data
+
+
+def scaled_max_iterations(max_iterations: int, n: int, T: int, D: int) -> int:
+    """``max_iterations``, cut to NGD_MAX_WORK / (n T D) on large data (never below the first budget).
+
+    >>> scaled_max_iterations(32000, 6, 8, 10), scaled_max_iterations(32000, 100, 32, 4096)
+    (32000, 3051)
+    """
+    return int(min(max_iterations, max(FIRST_BUDGET, NGD_MAX_WORK // (n * T * D))))
 
 
 def budgets(max_iterations: int) -> tuple:
@@ -350,7 +360,8 @@ class Context:
         with numeric.torch_threads(1):
             return numeric.decide_runs(theta0, self.phi, self.gamma, self.loss, lambda b, sel: self.p_mm_float(sel),
                                        step=self.options["step"] if step is None else step, relative=relative,
-                                       budgets=budgets(self.options["max_iterations"]),
+                                       budgets=budgets(scaled_max_iterations(self.options["max_iterations"],
+                                                                             *self.phi.shape)),
                                        certify=lambda b, th: self.certify_stationary(th), keep_going=keep_going,
                                        time_budget=self.options["time_budget"], settled=settled)
 

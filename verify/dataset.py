@@ -506,6 +506,16 @@ class Dataset:
             self._cache["features"] = phi
         return self._cache["features"]
 
+    def features_exact_fmpq(self) -> np.ndarray:
+        """The exact features as python-flint rationals (object array (n, T, D) of fmpq): what the ball-arithmetic
+        engines take, without Python Fractions. Built each call (the caller keeps it)."""
+        n, T, d = self.X.shape
+        ii, tt = np.divmod(np.arange(n * T), T)
+        rows = self._feature_rows_fmpq(self._token_rows("X", np.stack([ii, tt], axis=1)), ii)
+        out = np.empty((n, T, len(rows[0])), dtype=object)
+        out.reshape(-1)[:] = [x for r in rows for x in r]
+        return out
+
     def features_exact(self) -> np.ndarray:
         """The keys W^T x_it as exact rationals (object array (n, T, d)); self/cross: vec(x_it z_i^T).
         The whole tensor: costly for large data (certificates use :meth:`exact_constraints`); computed once."""
