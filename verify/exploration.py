@@ -55,7 +55,7 @@ MAX_TABLE = 256
 RANDOM_MAX_WORK = 4e6          # random inits x n T D: fewer random inits on large data (at least RANDOM_MIN_INITS)
 RANDOM_MIN_INITS = 4
 CANDIDATE_MAX_WORK = 2e7       # candidates x m D (m constraints): float SVMs examined for the cone selections
-CONE_MAX_ENTRIES = 3e7         # cone runs x n T D in one batch: fewer cone selections on large data (at least 1)
+CONE_MAX_ENTRIES = 1e7         # cone runs x n T D in one batch: fewer cone selections on large data (at least 1)
 
 
 def exact_status(ctx, sel) -> dict:
