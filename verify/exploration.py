@@ -4,7 +4,8 @@ Three families of runs of normalised GD (zigzag step rule, growing budgets; ever
 of :mod:`numeric.convergence`):
 
 * the dataset's own inits (:meth:`Context.ngd_runs`);
-* ``random_inits`` random inits (an option, default 64; fixed seed): directions uniform on the sphere, radii uniform up to the norm at
+* ``random_inits`` random inits (an option, default 64, cut to RANDOM_MAX_WORK / (n T D) on large data; fixed
+  seed): directions uniform on the sphere, radii uniform up to the norm at
   which the largest logit difference within a sequence reaches RANDOM_LOGIT_SPREAD;
 * cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
   CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII,
@@ -52,10 +53,10 @@ FIXED_CONE_LITERAL_STEPS = 20_000
 MAX_ENUMERATION = 4096
 MAX_TABLE = 256
 # -- budgets scaled to the data (counts, never seconds; the evidence reports what ran) --------------------------
-RANDOM_MAX_WORK = 4e6          # random inits x n T D: fewer random inits on large data (at least RANDOM_MIN_INITS)
+RANDOM_MAX_WORK = 1e6          # random inits x n T D: fewer random inits on large data (at least RANDOM_MIN_INITS)
 RANDOM_MIN_INITS = 4
 CANDIDATE_MAX_WORK = 2e7       # candidates x m D (m constraints): float SVMs examined for the cone selections
-CONE_MAX_ENTRIES = 1e7         # cone runs x n T D in one batch: fewer cone selections on large data (at least 1)
+CONE_MAX_ENTRIES = 2.5e6         # cone runs x n T D in one batch: fewer cone selections on large data (at least 1)
 
 
 def exact_status(ctx, sel) -> dict:
