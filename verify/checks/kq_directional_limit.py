@@ -39,6 +39,13 @@ def run(ctx):
     ds = ctx.dataset
     if not ds.is_attention_model:
         return out_of_scope(ID, STATEMENT, "prompt model: no (K, Q) parameterisation")
+    from ..w_runs import NUC_MAX_ENTRIES
+
+    m, D = ds.n * (ds.T - 1), ds.d * ds.d
+    if m * D > NUC_MAX_ENTRIES:   # every selection's nuclear-norm W-SVM has this size: nothing to compare a run with
+        reason = (f"the nuclear-norm W-SVM is too large for the SDP solver: {m} dense constraints in D = {D} "
+                  f"dimensions (m D = {m * D} > {NUC_MAX_ENTRIES}); the (K, Q) run is not made")
+        return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, reason, {"size_limit": reason}))
     traj = kq_run(ctx)
     final = traj.final
     svms = w_svm(ctx, final.selected)
