@@ -27,7 +27,7 @@ PATH_RADII = rp.geometric_radii(0.1, 1e4, 2)   # 0.1 ... 10^4, two radii per dec
 JOINT_RATIO = 1.0                              # r = JOINT_RATIO * R on the joint path
 SEED = 0
 PATH_RANDOM, PATH_ITERATIONS = 3, 400          # random starts and projected-gradient iterations per radius
-PATH_MAX_WORK = 2e9                            # starts x iterations x n T D per radius: less search on large data
+PATH_MAX_WORK = 5e8                            # starts x iterations x n T D per radius: less search on large data
 
 
 def path_budget(n: int, T: int, D: int, fixed_starts: int) -> tuple[int, int]:
@@ -36,7 +36,7 @@ def path_budget(n: int, T: int, D: int, fixed_starts: int) -> tuple[int, int]:
     iterations (at least 20).
 
     >>> path_budget(6, 8, 10, 2), path_budget(100, 32, 4096, 2)
-    ((3, 400), (0, 76))
+    ((3, 400), (0, 20))
     """
     size = n * T * D
     for n_random in range(PATH_RANDOM, -1, -1):
