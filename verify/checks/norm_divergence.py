@@ -95,6 +95,10 @@ def run(ctx):
         rec = ctx.svm(tuple(cps[-1]["selected"]))
         p_mm = rec.theta if rec.feasible else None
         p_mm_strings = rec.evidence().get("p_mm") if p_mm is not None else None
+        if p_mm is not None and p_mm_strings is None:
+            # an SVM too large to polish (its size_limit): the float64 solution, taken as the exact binary numbers
+            # it is; a negative <grad L, p> for any p still shows grad L != 0
+            p_mm_strings = [float(x) for x in p_mm]
         k0 = last_decade(cps)
         tail = cps[k0:]
         grew = cps[-1]["norm"] >= 10 * max(cps[k0]["norm"], 1e-300) or (k0 > 0)
