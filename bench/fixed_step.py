@@ -9,8 +9,9 @@ For each dataset (default multi-input and single-input-global, their logistic lo
     (default 1e6): its seconds and the ||theta|| it reaches; and, for eta = 1/L and eta = 0.1, the
     agreement of simulator and literal GD at 1e4, 1e5, 1e6 steps (1 - corr, relative norm difference);
 with --mp: the mpmath simulator (dps 30) against the float64 one at ||theta|| = 1e4 ||p_mm||;
-with --tightness N: bound / largest Hessian norm found (numeric.search_hessian_norm) over N random datasets
-of the papers' kind per loss (median, 90th percentile, maximum, share above 10).
+with --tightness N: bound / largest Hessian norm found (numeric.search_hessian_norm, its default budget and a
+stronger one) over N random datasets of the papers' kind per loss (median, 90th percentile, maximum, share
+above 10).
 p_mm is the SVM of the selection the run ends on (numeric.least_distance; confirmed by
 numeric.solve_and_polish). Prints, never asserts.
 
@@ -123,11 +124,18 @@ def mp_cross_check(ds, loss, init, eta, target, sim):
           f"{msim.integrator.accepted} steps")
 
 
+STRONG_SEARCH = dict(n_random=400, n_ascent=8, max_iter=100)
+
+
 def tightness(N):
+    """bound / largest ||hess L|| found, for the default search (numeric.search_hessian_norm: 120 random thetas,
+    BFGS ascent from the 3 best, 50 iterations) and a stronger one (STRONG_SEARCH: 400 thetas, 8 ascents, 100
+    iterations, another seed); the bound is compared with the larger of the two."""
     losses = {"logistic": numeric.LOGISTIC, "exponential": numeric.EXPONENTIAL, "correlation": numeric.CORRELATION}
-    print(f"\n== tightness of the bound over {N} random prompt datasets per loss (seeds 1000..{999 + N})")
+    print(f"\n== tightness of the bound over {N} random prompt datasets per loss (seeds 1000..{999 + N}); "
+          f"strong search {STRONG_SEARCH}")
     for name, loss in losses.items():
-        ratios, worst = [], None
+        ratios, strong, worst = [], [], None
         t0 = time.perf_counter()
         for seed in range(1000, 1000 + N):
             rng = np.random.default_rng(seed)
@@ -138,13 +146,15 @@ def tightness(N):
             gamma = rng.choice([-1.0, 1.0], n)[:, None] * (X @ v)
             b = numeric.lipschitz_bound(X, gamma, loss).value
             seen, _ = numeric.search_hessian_norm(X, gamma, loss, seed=seed)
+            seen2, _ = numeric.search_hessian_norm(X, gamma, loss, seed=seed + 7919, **STRONG_SEARCH)
             ratios.append(b / seen)
-            if worst is None or b / seen > worst[0]:
-                worst = (b / seen, X.shape)
-        r = np.array(ratios)
-        print(f"{name}: bound / seen median {np.median(r):.2f}, p90 {np.quantile(r, 0.9):.2f}, max {r.max():.2f} "
-              f"(n, T, d = {worst[1]}), share > 10: {(r > 10).mean():.3f}, never exceeded: {bool(r.min() >= 1)} "
-              f"[{time.perf_counter() - t0:.0f} s]")
+            strong.append(b / max(seen, seen2))
+            if worst is None or strong[-1] > worst[0]:
+                worst = (strong[-1], seed, X.shape)
+        for label, r in (("default search", np.array(ratios)), ("strong search", np.array(strong))):
+            print(f"{name} ({label}): bound / seen median {np.median(r):.2f}, p90 {np.quantile(r, 0.9):.2f}, "
+                  f"max {r.max():.2f}, share > 10: {(r > 10).mean():.3f}, never exceeded: {bool(r.min() >= 1)}")
+        print(f"    worst (strong): seed {worst[1]}, n, T, d = {worst[2]} [{time.perf_counter() - t0:.0f} s]")
 
 
 def main(argv=None):

@@ -9,10 +9,11 @@ from .attention import (AttentionState, StableAttention, WFeatures, attention_st
 from .directions import mp_one_minus_corr, one_minus_corr, unit
 from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule, run_gd
 from .losses import BUILTIN_LOSSES, CORRELATION, EXPONENTIAL, LOGISTIC, Loss
-from .joint import (JointCheckpoint, JointTrajectory, grad_p, grad_v, joint_gradient, joint_loss, joint_state,
-                    mixed_features, mp_joint_gradient, run_joint_gd, v_svm_rows)
+from .joint import (JointCheckpoint, JointKernel, JointTrajectory, grad_p, grad_v, joint_gradient, joint_loss,
+                    joint_state, mixed_features, mp_joint_gradient, run_joint_gd, v_svm_rows)
 from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
-from .regpath import ball_minimize, geometric_radii, joint_path, p_objective, p_path, v_objective
+from .regpath import (PObjective, VObjective, ball_minimize, geometric_radii, joint_path, p_objective, p_path,
+                      v_objective)
 from .assumption_b import MarginSolver, RatioEvaluator, decide_assumption_b, estimate_nu, mp_ratio
 from .exact_rows import ExactRows, slack_lower_bounds
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
@@ -26,9 +27,9 @@ __all__ = [
     "ExactRows", "slack_lower_bounds",
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_and_polish", "solve_svm", "svm_constraints", "to_mpf",
-    "JointCheckpoint", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
+    "JointCheckpoint", "JointKernel", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
     "mixed_features", "mp_joint_gradient", "run_joint_gd", "v_svm_rows",
-    "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",
+    "PObjective", "VObjective", "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",
     "MarginSolver", "RatioEvaluator", "decide_assumption_b", "estimate_nu", "mp_ratio", "mp_joint_gradient_stable",
     "mp_run_joint_gd",
 ]
@@ -74,7 +75,6 @@ from .heads import HEAD_KINDS, Head, Readout, make_head, mp_head_gradient  # noq
 from .equality_svm import (EqualityReduction, PolishedEqualitySVM, polish_equality_svm, reduce_equalities,  # noqa: E402
                            solve_and_polish_equality_svm, solve_equality_svm)
 from . import multitoken  # noqa: E402
-from .textbook import TextbookTrajectory, side_by_side, textbook_gd  # noqa: E402
 
 __all__ += [
     "HEAD_KINDS", "Head", "Readout", "make_head", "mp_head_gradient",
@@ -113,3 +113,16 @@ __all__ += [
     "FixedStepCheckpoint", "FixedStepTrajectory", "ModifiedFlow", "Remainder", "log_schedule", "remainder",
     "simulate_fixed_step", "trajectory_evidence", "MPModifiedFlow", "mp_simulate_fixed_step",
 ]
+
+
+_LAZY = {"TextbookTrajectory": "textbook", "side_by_side": "textbook", "textbook_gd": "textbook"}
+
+
+def __getattr__(name):
+    """The names whose modules import torch (numeric.textbook) load on first use, so that importing the package
+    does not load torch."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,7 @@ direction never underflows.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,6 +111,11 @@ class StableAttention:
         # gamma in gap, u and the coefficients (a linear head is the fixed-score case and is not needed here)
         self.readout = None if readout is None or readout.head.is_linear else readout
         self.scale_exponent = 0.0
+        self._all_rows = np.arange(self.n)
+        self.refreshes = 0   # how many times the dominant tokens were (re)computed: callers key their own caches on it
+        # OpenBLAS runs products of fewer than ~9000 elements on one thread anyway: below that, limiting its threads
+        # around every product only costs the two library calls
+        self._threads = 1 if self.n * self.T * self.D >= 4096 else None
 
     def _query_weights(self, theta: np.ndarray) -> np.ndarray:
         """Factored features: u_i = W z_i (n, d) with W = theta reshaped (d, d2), so q_it = <x_it, u_i>."""
@@ -149,21 +155,42 @@ class StableAttention:
         self.dgamma[rows] = self.gamma[rows] - self.gamma_a[rows, None]   # 0 at a_i
         self.off[rows] = 0.0
         self.off[rows, dom] = -np.inf                                     # takes a_i out of every tail sum
+        self.refreshes += 1
+
+    def rescore(self, gamma: np.ndarray) -> None:
+        """Replace the token scores gamma (n, T) (a linear head whose v moved), keeping the dominant tokens and the
+        feature differences: gamma_{i,a_i} and gamma_it - gamma_{i,a_i} are recomputed from the new scores."""
+        if self.readout is not None:
+            raise ValueError("rescore: a nonlinear head takes its scores from its readout, not from gamma")
+        self.gamma = np.asarray(gamma, dtype=float)
+        if self.dphi is not None:
+            self.gamma_a = self.gamma[self._all_rows, self.dominant]
+            self.dgamma = self.gamma - self.gamma_a[:, None]
+
+    def tail_logits(self, theta: np.ndarray) -> np.ndarray:
+        """r_it = <theta, Phi_it - Phi_{i,a_i}> clipped at 0, so <= 0 everywhere and exactly 0 at a_i (n, T). The dominant
+        tokens are refreshed first in the sequences where some r_it turned positive (another token took the lead)."""
+        with blas_threads(1) if self._threads else nullcontext():
+            if self.dphi is None:
+                self._refresh(theta)
+            r = self._products_rows(self.dphi, theta, None)
+            if r.max() > 0:
+                changed = np.nonzero(r.max(axis=1) > 0)[0]
+                self._refresh(theta, changed)
+                r[changed] = self._products_rows(self.dphi[changed], theta, changed)
+                np.minimum(r, 0.0, out=r)
+        return r
 
     def tails(self, theta: np.ndarray):
         """(r_tail, e_tail, z, gap, u): r_it = <theta, Phi_it - Phi_{i,a_i}> (<= 0) with -inf at a_i,
         e_tail = e^{r_tail}, z_i = 1 + sum_{t != a_i} e^{r_it}, gap_i = sum_{t != a_i} s_it (gamma_{i,a_i} - gamma_it),
         u_i = gamma_{i,a_i} - gap_i = Y_i f(X_i). The dominant tokens are refreshed in the sequences where some
         r_it turned positive."""
-        with blas_threads(1):
-            if self.dphi is None:
-                self._refresh(theta)
-            r = self._products_rows(self.dphi, theta, None)
-            changed = np.nonzero(r.max(axis=1) > 0)[0]
-            if len(changed):
-                self._refresh(theta, changed)
-                r[changed] = self._products_rows(self.dphi[changed], theta, changed)
-        r_tail = np.minimum(r, 0.0) + self.off
+        return self.tails_from(self.tail_logits(theta))
+
+    def tails_from(self, r: np.ndarray):
+        """:meth:`tails` from the clipped logits r = :meth:`tail_logits` (theta) (for callers that also need r)."""
+        r_tail = r + self.off
         e_tail = np.exp(r_tail)
         z = 1.0 + e_tail.sum(axis=1)
         if self.readout is not None:
@@ -217,7 +244,7 @@ class StableAttention:
     def gradient(self, theta: np.ndarray, loss: Loss, scaled: bool = False, tails=None) -> np.ndarray:
         """grad_theta L (or, with ``scaled``, the same vector times e^{-max r}) by the stable formula."""
         c = self.coefficients(theta, loss, scaled, tails)
-        with blas_threads(1):
+        with blas_threads(1) if self._threads else nullcontext():
             if self.factored is not None:   # sum_it c_it vec((x_it - x_{i,a_i}) z_i^T)
                 M = np.einsum("it,itd->id", c, self.dphi)          # sum_t c_it (x_it - x_{i,a_i})
                 return (M.T @ self.Z).ravel() / self.n

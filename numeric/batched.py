@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .gd import checkpoint_schedule
 
+# torch is imported where the torch engine runs: small problems on the CPU (the numpy engine) never load it
 _DERIVATIVES = {
-    "logistic": lambda u: -torch.sigmoid(-u),
-    "exponential": lambda u: -torch.exp(-u),
-    "correlation": lambda u: -torch.ones_like(u),
+    "logistic": lambda torch: lambda u: -torch.sigmoid(-u),
+    "exponential": lambda torch: lambda u: -torch.exp(-u),
+    "correlation": lambda torch: lambda u: -torch.ones_like(u),
 }
 
 
@@ -29,14 +29,16 @@ def loss_derivative(loss):
     """l'(u) in torch: for a built-in loss (its name, or a :class:`numeric.Loss` of that name) a torch
     formula; for any other :class:`numeric.Loss` (e.g. a loss expression) its numpy derivative applied to
     the tensor's values (on the CPU)."""
+    import torch
+
     name = loss if isinstance(loss, str) else loss.name
     if name in _DERIVATIVES:
-        return _DERIVATIVES[name]
+        return _DERIVATIVES[name](torch)
     if isinstance(loss, str):
         raise ValueError(f"batched GD supports the built-in losses {sorted(_DERIVATIVES)} or a numeric.Loss, "
                          f"not {loss!r}")
 
-    def derivative(u: torch.Tensor) -> torch.Tensor:
+    def derivative(u: "torch.Tensor") -> "torch.Tensor":
         values = loss.derivative(u.detach().cpu().numpy())
         return torch.as_tensor(np.asarray(values, dtype=float), dtype=u.dtype, device=u.device)
 
@@ -45,6 +47,8 @@ def loss_derivative(loss):
 
 def default_device() -> str:
     """"cuda" when a GPU is present, else "cpu"."""
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -62,6 +66,8 @@ def batched_weights(r: torch.Tensor, mask: torch.Tensor, dgamma: torch.Tensor, g
     feature differences depends on the model. A nonlinear head (numeric.heads) passes its effective score
     differences as ``dgamma`` and its outputs u_bi = Y_bi h(y_bi) as ``u`` (``gamma_a`` is then unused); the
     scale is then set by the largest actual coefficient, as in numeric.attention.StableAttention.coefficients."""
+    import torch
+
     r = r.clamp(max=0.0).masked_fill(~mask, -torch.inf)                   # -inf at a_bi: out of every tail sum
     e = torch.exp(r)
     tail = e.sum(dim=2)                                                    # sum_{t != a} e^{r}
@@ -95,6 +101,8 @@ def batched_gradient(theta: torch.Tensor, phi: torch.Tensor, gamma: torch.Tensor
     with scores (n, T) shared by every element (nothing of size B n T D is formed then);
     ``scaled`` multiplies each grad_b by e^{-max r_b} (same direction, no underflow; the true gradient is
     e^{rmax_b} grad_b)."""
+    import torch
+
     shared = phi.dim() == 3
     if shared:
         n, T, D = phi.shape
@@ -185,7 +193,13 @@ def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "norma
     e^{-max r} for normalised GD), unit = g/||g|| (0 where g = 0); normalised: eta_b = ``step``, or with
     ``adaptive`` the step rule above from the previous factors ``factor`` (B,) and directions ``prev`` (B, D)
     (the factors are not updated when ``update`` is False or there is no previous direction),
-    delta = eta_b unit_b; fixed: delta = step g."""
+    delta = eta_b unit_b; fixed: delta = step g. Torch tensors take the torch engine; numpy arrays (with ``dloss``
+    from :func:`numeric.batched_numpy.loss_derivative`) the numpy engine, :mod:`numeric.batched_numpy`."""
+    if isinstance(theta, np.ndarray):
+        return _numpy_step(theta, phi, gamma, dloss, factor, prev, method=method, step=step, adaptive=adaptive,
+                           relative=relative, update=update)
+    import torch
+
     normalized = method == "normalized"
     B = theta.shape[0]
     step = _per_element(step, B, theta)
@@ -204,8 +218,51 @@ def batched_step(theta, phi, gamma, dloss, factor, prev, *, method: str = "norma
     return BatchedStep(g, dominant, omm, rmax, gn, unit, factor, eta, delta)
 
 
+def _numpy_step(theta, phi, gamma, dloss, factor, prev, *, method, step, adaptive, relative, update) -> BatchedStep:
+    """:func:`batched_step` on numpy arrays (the same rule, the numpy engine's gradient)."""
+    from . import batched_numpy
+
+    normalized = method == "normalized"
+    B = theta.shape[0]
+    if np.ndim(step) != 1:
+        step = np.broadcast_to(np.asarray(step, dtype=float), (B,))
+    if np.ndim(relative) != 1:
+        relative = np.broadcast_to(np.asarray(relative, dtype=float), (B,))
+    with np.errstate(over="ignore", invalid="ignore"):       # as torch: l' may overflow to inf far from the data
+        g, dominant, omm, rmax = batched_numpy.gradient(theta, phi, gamma, dloss, scaled=normalized)
+    gn = np.sqrt((g * g).sum(axis=1))
+    unit = g / np.where(gn > 0, gn, np.inf)[:, None]          # 0 where g = 0
+    if normalized and adaptive and prev is not None and update:
+        turned = (unit * prev).sum(axis=1) < 0
+        factor = np.where(turned, factor * SHRINK, np.minimum(factor * GROWTH, 1.0))
+    if normalized and adaptive:
+        eta = factor * np.maximum(relative * np.sqrt((theta * theta).sum(axis=1)), step)
+    else:
+        eta = np.array(step, dtype=float)
+    delta = eta[:, None] * unit if normalized else step[:, None] * g
+    return BatchedStep(g, dominant, omm, rmax, gn, unit, factor, eta, delta)
+
+
+# Below this work per step (B n T D multiply-adds, shared features or not), batched GD on the CPU runs the numpy
+# engine: a torch step there costs its per-call overhead (about 0.6 ms for the ~40 calls of a
+# step), a numpy step a tenth of that (bench/batched_engines.py measures the crossover).
+NUMPY_MAX_SIZE = 200_000
+
+
+def engine_for(B: int, phi_shape, device: str | None = None) -> str:
+    """"numpy" or "torch": the engine :func:`batched_gd` uses for B runs on features of shape ``phi_shape`` on
+    ``device`` (None: not chosen; numpy only on the CPU, for small problems; a pure function of the sizes, so runs
+    are reproducible, and without a device small problems run on the CPU even where a GPU is present)."""
+    if device not in (None, "cpu"):
+        return "torch"
+    size = B * int(np.prod(phi_shape[-3:]))
+    return "numpy" if size <= NUMPY_MAX_SIZE else "torch"
+
+
 def _per_element(value, B: int, like: torch.Tensor) -> torch.Tensor:
     """A step or rate given as a number or as one value per batch element, as a (B,) tensor."""
+    import torch
+
     if torch.is_tensor(value):
         return value
     return torch.as_tensor(np.broadcast_to(np.asarray(value, dtype=float), (B,)).copy(), dtype=like.dtype,
@@ -221,59 +278,85 @@ def _writable(a) -> np.ndarray:
 def batched_gd(theta0, phi, gamma, loss="logistic", *, method: str = "normalized", step: float = 1.0,
                iterations: int = 10_000, per_decade: int = 10, device: str | None = None,
                adaptive: bool = False, relative: float = 0.0, state: dict | None = None,
-               start: int = 0) -> BatchedTrajectory:
+               start: int = 0, engine: str | None = None) -> BatchedTrajectory:
     """GD on every batch element at once: theta <- theta - step g (fixed) or - eta_b g/||g|| (normalised,
     per element; eta_b = ``step``, or with ``adaptive`` the step rule above with rho = ``relative``; both may
     be numbers or arrays (B,), one value per element). Inputs are arrays (B, D),
     (B, n, T, D), (B, n, T), or (n, T, D), (n, T) for data shared by every element; float64 throughout. ``state`` (a previous trajectory's ``state``) continues a
     run exactly, with iteration numbers counted from ``start`` (checkpoints on the same log-spaced
-    schedule as an uninterrupted run)."""
+    schedule as an uninterrupted run). ``engine``: "torch" or "numpy" (:mod:`numeric.batched_numpy`); by default
+    :func:`engine_for` picks by size and device."""
+    import contextlib
     import time
 
-    device = device or default_device()
-    f64 = dict(dtype=torch.float64, device=device)
-    theta = torch.as_tensor(np.asarray(theta0, dtype=float), **f64).clone()
+    theta = np.array(theta0, dtype=float)
     B = theta.shape[0]
-    phi_t = torch.as_tensor(_writable(phi), **f64)
-    gamma_t = torch.as_tensor(_writable(gamma), **f64)
-    dloss = loss_derivative(loss)
-    step = _per_element(step, B, theta)
-    relative = _per_element(relative, B, theta)
+    engine = engine or engine_for(B, np.shape(phi), device)
+    if engine not in ("numpy", "torch"):
+        raise ValueError(f"unknown batched GD engine {engine!r}")
+    if method not in ("normalized", "fixed"):
+        raise ValueError(f"unknown GD method {method!r}")
+    no_grad = contextlib.nullcontext
+    if engine == "torch":
+        import torch
+
+        from .threads import torch_loaded
+
+        torch_loaded(torch)
+        device = device or default_device()
+        no_grad = torch.no_grad
+        f64 = dict(dtype=torch.float64, device=device)
+        theta = torch.as_tensor(theta, **f64)
+        phi_e = torch.as_tensor(_writable(phi), **f64)
+        gamma_e = torch.as_tensor(_writable(gamma), **f64)
+        dloss = loss_derivative(loss)
+        step = _per_element(step, B, theta)
+        relative = _per_element(relative, B, theta)
+        factor = torch.ones(B, **f64)
+        to_engine = lambda a: torch.as_tensor(np.asarray(a, dtype=float), **f64)  # noqa: E731
+        to_numpy = lambda t: t.cpu().numpy().copy()  # noqa: E731
+    else:
+        from . import batched_numpy
+
+        phi_e = np.asarray(phi, dtype=float)
+        gamma_e = np.asarray(gamma, dtype=float)
+        dloss = batched_numpy.loss_derivative(loss)
+        step = np.broadcast_to(np.asarray(step, dtype=float), (B,)).copy()
+        relative = np.broadcast_to(np.asarray(relative, dtype=float), (B,)).copy()
+        factor = np.ones(B)
+        to_engine = lambda a: np.array(a, dtype=float)  # noqa: E731
+        to_numpy = lambda a: np.array(a)  # noqa: E731
     end = start + iterations
     schedule = {k for k in checkpoint_schedule(end, per_decade) if k >= start}
     its, thetas, sels, omms, glogs, etas = [], [], [], [], [], []
     t0 = time.perf_counter()
     normalized = method == "normalized"
-    if method not in ("normalized", "fixed"):
-        raise ValueError(f"unknown GD method {method!r}")
-    factor = torch.ones(B, **f64)
     prev = None
     if state is not None:
-        factor = torch.as_tensor(state["factor"], **f64).clone()
-        prev = None if state.get("direction") is None else torch.as_tensor(state["direction"], **f64)
+        factor = to_engine(state["factor"])
+        prev = None if state.get("direction") is None else to_engine(state["direction"])
     ln10 = float(np.log(10.0))
-    with torch.no_grad():
+    with no_grad():
         for k in range(start, end + 1):
             last = k == end
-            bs = batched_step(theta, phi_t, gamma_t, dloss, factor, prev, method=method, step=step,
+            bs = batched_step(theta, phi_e, gamma_e, dloss, factor, prev, method=method, step=step,
                               adaptive=adaptive, relative=relative, update=not last)
-            dominant, omm, rmax, gn, unit, factor, eta = bs.dominant, bs.one_minus_mass, bs.rmax, bs.grad_norm, \
-                bs.unit, bs.factor, bs.eta
+            factor = bs.factor
             if k in schedule and not (state is not None and k == start):
                 its.append(k)
-                thetas.append(theta.cpu().numpy().copy())
-                sels.append(dominant.cpu().numpy().copy())
-                omms.append(omm.amax(dim=1).cpu().numpy().copy())
+                thetas.append(to_numpy(theta))
+                sels.append(to_numpy(bs.dominant))
+                omms.append(to_numpy(bs.one_minus_mass).max(axis=1))
                 with np.errstate(divide="ignore"):
-                    glogs.append((np.log10(gn.cpu().numpy()) + rmax.cpu().numpy() / ln10).copy())
-                etas.append(eta.cpu().numpy().copy())
+                    glogs.append(np.log10(to_numpy(bs.grad_norm)) + to_numpy(bs.rmax) / ln10)
+                etas.append(to_numpy(bs.eta))
             if last:
                 break
             theta = theta - bs.delta
             if normalized:
-                prev = unit
-    state = {"factor": factor.cpu().numpy(), "direction": None if prev is None else prev.cpu().numpy(),
-             "theta": theta.cpu().numpy(), "iteration": end}
+                prev = bs.unit
+    state = {"factor": to_numpy(factor), "direction": None if prev is None else to_numpy(prev),
+             "theta": to_numpy(theta), "iteration": end}
     return BatchedTrajectory(iterations=np.array(its), theta=np.stack(thetas), selected=np.stack(sels),
                              one_minus_mass=np.stack(omms), seconds=time.perf_counter() - t0,
                              grad_log10=np.stack(glogs), step=np.stack(etas), state=state)

@@ -184,8 +184,9 @@ class LIEIntegrator:
         while not self.exhausted:
             H = min(self.h, t_end - t)
             last = H >= t_end - t
-            out = lie_extrapolation_step(self.rhs, self.jac, self.dfdt, t, y, H, self.order, self.backend,
-                                         self.rtol, self.atol)
+            with np.errstate(over="ignore", invalid="ignore"):   # a non-finite trial is rejected below
+                out = lie_extrapolation_step(self.rhs, self.jac, self.dfdt, t, y, H, self.order, self.backend,
+                                             self.rtol, self.atol)
             self.stats.evaluations += out.evaluations
             self.stats.jacobians += 1
             err = out.err

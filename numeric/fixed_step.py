@@ -166,10 +166,11 @@ class ModifiedFlow:
             tails = kernel.tails(theta)
             R = float(tails[0].max())
             G = kernel.gradient(theta, self.hessian.loss, scaled=True, tails=tails)
-            return -(self.step * math.exp(tau + R)) * G
+            with np.errstate(over="ignore", invalid="ignore"):
+                return -(self.step * _exp(tau + R)) * G
         loc = self.local(theta)
         eta = self.step
-        A = eta * math.exp(tau + loc.R)
+        A = eta * _exp(tau + loc.R)
         G = loc.gradient()
         out = G
         if self.terms >= 1:
@@ -178,7 +179,8 @@ class ModifiedFlow:
             out = G + (B / 2) * HG
             if self.terms >= 2:
                 out = out + (B * B) * (loc.hvp(HG) / 3 + loc.third(G) / 12)
-        return -A * out
+        with np.errstate(over="ignore", invalid="ignore"):
+            return -A * out
 
     def jacobian(self, tau: float, theta: np.ndarray) -> np.ndarray:
         """-A H^ at (tau, theta). Called at the start of every integration step, it also decides which
@@ -186,9 +188,16 @@ class ModifiedFlow:
         loc = self.local(theta)
         eps = self.step * loc.eR * loc.bound()
         self.terms = max(j for j in range(self.order + 1) if j == 0 or eps ** j > 1e-17)
-        J = -(self.step * math.exp(tau + loc.R)) * loc.dense()
+        with np.errstate(over="ignore", invalid="ignore"):
+            J = -(self.step * _exp(tau + loc.R)) * loc.dense()
         self.last_jacobian_norm = float(np.linalg.norm(J, 2)) if J.size else 0.0
         return J
+
+
+def _exp(x: float) -> float:
+    """e^x, or inf past float64's range: a trial point of the integrator far beyond the trajectory (tau + R > 709)
+    then gets a non-finite right side, and the integrator rejects the step and shortens it."""
+    return math.exp(x) if x < 709.0 else math.inf
 
 
 def log_schedule(start_log10: float, stop_log10: float = math.inf, per_decade: int = 10, dense_log10: float = 6.0):
@@ -317,7 +326,14 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
         return result("target-norm")
     if k_s >= 1 and math.log10(k_s) >= max_log10_steps:
         return result("max-log10-steps")
-    if lit.stop_reason != "observer":   # eps stayed above switch_tol: budget spent, or a float64 stationary point
+    underflow = lit.stop_reason == "stationary" and _underflowed(flow, theta, switch_tol)
+    if underflow:
+        # far out the float64 gradient underflows to exactly 0 while the scaled one does not: the exact GD step
+        # eta e^R G^ is then far below the resolution of theta (eps <= switch_tol), so literal float64 GD would stand
+        # still while exact GD moves; the flow takes over from k_s = max(k, 1), where theta_k is theta to rounding
+        k_s = max(k_s, 1)
+        eps_s = flow.epsilon(theta)
+    elif lit.stop_reason != "observer":   # eps stayed above switch_tol: budget spent, or a float64 stationary point
         return result("stationary" if lit.stop_reason == "stationary" else "literal-steps")
 
     # -- 2. the modified flow in tau = ln k ---------------------------------------------------------------
@@ -329,6 +345,14 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
                                lambda th, k, x: make_checkpoint(hess, loss, th, k, x, "flow"),
                                target_norm, max_log10_steps, switch_tol, order, per_decade, dense_log10)
     return result(reason, trunc, integ.stats)
+
+
+def _underflowed(flow, theta, switch_tol: float) -> bool:
+    """Literal GD stopped on a float64 gradient of exactly 0 that is an underflow, not a stationary point: the
+    scaled gradient G^ (gradient times e^{-R}) is non-zero and eps = eta ||H|| <= switch_tol there."""
+    kernel = flow.hessian.kernel
+    G = kernel.gradient(theta, flow.hessian.loss, scaled=True)
+    return bool(np.any(G != 0)) and float(flow.epsilon(theta)) <= switch_tol
 
 
 @dataclass

@@ -16,13 +16,14 @@ the directions of both blocks survive when l'(u_i) or s_it underflow.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import mpmath
 import numpy as np
 
-from .attention import attention_state
+from .attention import StableAttention, attention_state
 from .gd import CheckpointSchedule, Trajectory
 from .losses import Loss
 
@@ -57,20 +58,25 @@ def log_neg_derivative(loss: Loss, u: np.ndarray) -> np.ndarray:
         return np.log(-loss.derivative(u))
 
 
-def log_loss_terms(loss: Loss, u: np.ndarray) -> np.ndarray:
-    """log l(u_i) without underflow (logistic: -u + log(log1p(e^-u)/e^-u) for u > 0; exponential: -u)."""
+def log_loss_and_neg_derivative(loss: Loss, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log l(u_i), log(-l'(u_i))) without under/overflow, sharing e^{-|u|}: logistic log l = -u + log(log1p(e^-u)/e^-u)
+    for u > 0 and log(-u + log1p(e^u)) otherwise, log(-l') = -softplus(u); exponential both -u."""
     u = np.asarray(u, dtype=float)
     if loss.name == "exponential":
-        return -u
+        return -u, -u
     if loss.name == "logistic":
-        x = np.exp(-np.abs(u))
-        ratio = np.where(x > 1e-8, np.log1p(x) / np.where(x > 0, x, 1.0), 1.0 - x / 2)
-        pos = -u + np.log(ratio)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            neg = np.log(np.maximum(-u, 0.0) + np.log1p(x))
-        return np.where(u > 0, pos, neg)
+        # e^{-|u|} clipped at 1e-300, where log1p(x)/x = 1 and |u| + x = |u| to the last bit: no log 0 in either branch
+        x = np.maximum(np.exp(-np.abs(u)), 1e-300)
+        l1 = np.log1p(x)
+        ll = np.where(u > 0, np.log(l1 / x) - u, np.log(np.maximum(-u, 0.0) + l1))
+        return ll, -(np.maximum(u, 0.0) + l1)
     raise ValueError(f"log_loss_terms: the loss {loss.name!r} is not positive; joint training needs one of "
                      f"{JOINT_LOSSES}")
+
+
+def log_loss_terms(loss: Loss, u: np.ndarray) -> np.ndarray:
+    """log l(u_i) without underflow (logistic: -u + log(log1p(e^-u)/e^-u) for u > 0; exponential: -u)."""
+    return log_loss_and_neg_derivative(loss, u)[0]
 
 
 @dataclass
@@ -84,6 +90,60 @@ class JointState:
     @property
     def u(self) -> np.ndarray:
         return self.att.u
+
+
+class JointKernel:
+    """The stable joint quantities at any (v, p) for fixed data (X, Y, Phi): one
+    :class:`numeric.attention.StableAttention` serves every evaluation (dominant tokens and feature differences
+    Phi_it - Phi_{i,a_i} cached while the dominant tokens stay; the scores gamma = Y X v are replaced at each
+    evaluation), and x_{i,a_i}, x_it - x_{i,a_i} are cached with the dominant tokens."""
+
+    def __init__(self, X, Y, phi):
+        self.X = np.asarray(X, dtype=float)
+        self.Y = np.asarray(Y, dtype=float)
+        self.att = StableAttention(phi, np.zeros(self.X.shape[:2]))
+        self.rows = np.arange(self.X.shape[0])
+        self._refreshes = -1
+
+    def _tokens(self):
+        """(x_{i,a_i} (n, d), x_it - x_{i,a_i} (n, T, d)) for the current dominant tokens."""
+        if self._refreshes != self.att.refreshes:
+            self.xa = self.X[self.rows, self.att.dominant]
+            self.dx = self.X - self.xa[:, None, :]
+            self._refreshes = self.att.refreshes
+        return self.xa, self.dx
+
+    def _tails(self, v, p):
+        self.att.rescore(scores(v, self.X, self.Y))
+        r = self.att.tail_logits(p)
+        return r, self.att.tails_from(r)
+
+    def _mixed(self, e_tail, z):
+        """z_i = x_{i,a_i} + sum_{t != a_i} s_it (x_it - x_{i,a_i}) (see :func:`mixed_features`)."""
+        xa, dx = self._tokens()
+        return xa + ((e_tail / z[:, None])[:, None, :] @ dx)[:, 0, :]
+
+    def state(self, v, p) -> JointState:
+        """The attention state at p with gamma = Y X v, plus the mixed features (like :func:`joint_state`)."""
+        self.att.rescore(scores(v, self.X, self.Y))
+        st = self.att.state(np.asarray(p, dtype=float))
+        return JointState(gamma=self.att.gamma, att=st, z=mixed_features(self.X, st))
+
+    def scaled_gradient(self, v, p, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
+        """(grad_v L, grad_p L), each block times its own positive factor (see :func:`joint_gradient`)."""
+        r, (r_tail, e_tail, z, gap, u) = self._tails(v, p)
+        zf = self._mixed(e_tail, z)
+        lam = log_neg_derivative(loss, u)                       # log(-l'(u_i))
+        wv = np.exp(lam - lam.max())
+        gv = -((wv * self.Y) @ zf)
+        logs = (r_tail - np.log1p(np.add.reduce(e_tail, axis=1))[:, None]) + lam[:, None]   # log(-l'(u_i) s_it)
+        m = logs.max()
+        if not np.isfinite(m):
+            return gv, np.zeros_like(p)
+        wp = np.exp(logs - m) * (self.att.dgamma + gap[:, None])
+        att = self.att
+        gp = -(wp.reshape(-1) @ att.dphi_flat) if att.factored is None else -np.einsum("it,itd->d", wp, att.dphi)
+        return gv, gp
 
 
 def joint_state(v, p, X, Y, phi) -> JointState:
@@ -117,20 +177,10 @@ def joint_gradient(v, p, X, Y, phi, loss: Loss, scaled: bool = False) -> tuple[n
     """(grad_v L, grad_p L). With ``scaled=True`` each block is multiplied by its own positive factor
     (e^{-max_i log|l'(u_i)|} for v, e^{-max_{i,t} (log|l'(u_i)| + log s_it)} for p): the directions
     are exact and never underflow, the lengths are meaningless (for normalised steps)."""
-    js = joint_state(v, p, X, Y, phi)
     if not scaled:
+        js = joint_state(v, p, X, Y, phi)
         return grad_v(v, p, X, Y, phi, loss, js), grad_p(v, p, X, Y, phi, loss, js)
-    st = js.att
-    lam = log_neg_derivative(loss, st.u)                       # log(-l'(u_i))
-    wv = np.exp(lam - lam.max())
-    gv = -((wv * Y)[:, None] * js.z).sum(axis=0)
-    logs = np.where(st.mask, st.r - np.log1p(st.tail_sum)[:, None], -np.inf) + lam[:, None]
-    m = np.max(logs)
-    if not np.isfinite(m):
-        return gv, np.zeros_like(p)
-    wp = np.exp(logs - m) * (st.dgamma + st.gap[:, None])
-    gp = -np.einsum("it,itd->d", wp, st.dphi)
-    return gv, gp
+    return JointKernel(X, Y, phi).scaled_gradient(np.asarray(v, dtype=float), np.asarray(p, dtype=float), loss)
 
 
 def mp_joint_gradient(v, p, X, Y, W, loss: Loss, dps: int = 50) -> tuple[list, list]:
@@ -195,10 +245,11 @@ def run_joint_gd(v0, p0, X, Y, phi, loss: Loss, *, method: str = "normalized", s
     v = np.array(v0, dtype=float).ravel().copy()
     p = np.array(p0, dtype=float).ravel().copy()
     book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
+    kernel = JointKernel(X, Y, phi)
     k = 0
     while True:
         if book.due(k):
-            js = joint_state(v, p, X, Y, phi)
+            js = kernel.state(v, p)
             cp = JointCheckpoint(iteration=k, v=v.copy(), p=p.copy(), v_norm=float(np.linalg.norm(v)),
                                  p_norm=float(np.linalg.norm(p)), loss=float(np.mean(loss.value(js.u))),
                                  selected=tuple(int(a) for a in js.att.dominant),
@@ -206,14 +257,15 @@ def run_joint_gd(v0, p0, X, Y, phi, loss: Loss, *, method: str = "normalized", s
             reason = book.record(cp)
             if reason:
                 break
-        gv, gp = joint_gradient(v, p, X, Y, phi, loss, scaled=method == "normalized")
         if method == "normalized":
-            nv, np_ = np.linalg.norm(gv), np.linalg.norm(gp)
+            gv, gp = kernel.scaled_gradient(v, p, loss)
+            nv, np_ = math.sqrt(float(gv @ gv)), math.sqrt(float(gp @ gp))
             if nv > 0:
                 v = v - step * gv / nv
             if np_ > 0:
                 p = p - step * gp / np_
         else:
+            gv, gp = joint_gradient(v, p, X, Y, phi, loss)
             v = v - step * gv
             p = p - step * gp
         k += 1

@@ -9,9 +9,25 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 
+_PENDING: list = []   # thread counts asked for while torch was not loaded yet (innermost last)
+
+
 @contextmanager
 def torch_threads(count: int | None):
-    """Run the block with torch.set_num_threads(count) (None: unchanged), then restore the previous value."""
+    """Run the block with torch.set_num_threads(count) (None: unchanged), then restore the previous value.
+    Where torch is not loaded yet it is not loaded for this: the count waits until an engine loads torch inside
+    the block (:func:`torch_loaded`), and the previous value is restored at the end if it did."""
+    import sys
+
+    if "torch" not in sys.modules:
+        _PENDING.append([count, None])
+        try:
+            yield
+        finally:
+            _, previous = _PENDING.pop()
+            if previous is not None:
+                sys.modules["torch"].set_num_threads(previous)
+        return
     import torch
 
     previous = torch.get_num_threads()
@@ -21,6 +37,16 @@ def torch_threads(count: int | None):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def torch_loaded(torch) -> None:
+    """Called by an engine right after importing torch: applies the innermost pending :func:`torch_threads`
+    count (once) and records the value to restore."""
+    if _PENDING and _PENDING[-1][1] is None:
+        count = _PENDING[-1][0]
+        _PENDING[-1][1] = torch.get_num_threads()
+        if count is not None:
+            torch.set_num_threads(count)
 
 
 _OPENBLAS: list = []

@@ -8,10 +8,11 @@ of :mod:`numeric.convergence`):
   seed): directions uniform on the sphere, radii uniform up to the norm at
   which the largest logit difference within a sequence reaches RANDOM_LOGIT_SPREAD;
 * cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
-  CONE_PERTURBATION ||p_mm|| (its angle to p_mm shrinks like 1/R), for R = c ||p_mm||, c in CONE_RADII,
-  in two batches: the radii up to 16 ||p_mm|| for every such alpha, then, where none of them worked, the radii
-  beyond, up to the first radius at or past what :func:`cone_reach` says a near-support competitor may need
-  (the smallest working R is what the theorem asks for, and is reported);
+  CONE_PERTURBATION / A (A the largest key difference, so the perturbation moves any logit gap by at most
+  CONE_PERTURBATION margins; since A ||p_mm|| >= 1 its angle to p_mm is at most CONE_PERTURBATION / c and shrinks
+  like 1/R), for R = c ||p_mm||, c in CONE_RADII, in two batches: the radii up to 16 ||p_mm|| for every such
+  alpha, then, where none of them worked, the first radius at or past what :func:`cone_reach` says a
+  near-support competitor needs (the theorem asks for some R; the smallest working R tested is reported);
   their normalised steps scale with the cone: eta = rate ||theta||, rate = min(0.1 / (A ||p_mm||), 3 / 2000)
   with A the largest key difference, so that a step changes any logit gap by at most a tenth of the margin
   scale ||theta||/||p_mm|| and the norm grows about e^3-fold over the first 2000 steps (the zigzag rule
@@ -41,7 +42,7 @@ from .checks.optimal_tokens import optimal_tokens
 
 RANDOM_SEED = 2023
 RANDOM_LOGIT_SPREAD = 5.0
-CONE_RADII = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0)   # R in units of ||p_mm||, tried in turn
+CONE_RADII = (0.25, 1.0, 4.0, 16.0) + tuple(4.0 ** j for j in range(3, 11))   # R in units of ||p_mm||, up to 4^10
 CONE_MIN_RADII = 4        # radii tried at least (up to 16 ||p_mm||), further ones only as far as a competitor needs
 CONE_PERTURBATIONS = 3
 CONE_PERTURBATION = 0.02
@@ -50,6 +51,7 @@ CONE_GROWTH = 3.0         # ... and ||theta|| grows at most e^3-fold over the fi
 MAX_CONE_SELECTIONS = 16
 FIXED_CONE_GROWTH = 100.0       # fixed-step cone runs: to ||theta|| = 100 R
 FIXED_CONE_LITERAL_STEPS = 20_000
+FIXED_CONE_INTEGRATOR_STEPS = 4_000   # attempted steps of the flow's integrator per fixed-step cone run
 MAX_ENUMERATION = 4096
 MAX_TABLE = 256
 # -- budgets scaled to the data (counts, never seconds; the evidence reports what ran) --------------------------
@@ -86,7 +88,7 @@ def cone_reach(ctx, sel) -> float:
     """How far out (in units of ||p_mm||) the cone of ``sel`` may have to start: at R = c ||p_mm|| along p_mm, a
     token outside the support with margin m > 1 has a logit gap c m against the support tokens' c, so its weight
     relative to theirs is about e^{-c (m - 1)}; a competitor with m close to 1 (a near-support token) needs
-    c (m - 1) of several units before the support tokens alone steer GD. Returns 10 / min (m - 1) over the
+    c (m - 1) of several units before the support tokens alone steer GD. Returns 20 / min (m - 1) over the
     non-support tokens (at least the radii always tried, at most the largest radius)."""
     rec = ctx.svm(sel)
     con = rec.constraints
@@ -95,7 +97,19 @@ def cone_reach(ctx, sel) -> float:
     gaps = [m / b - 1 for (i, t), m, b in zip(con.pairs.tolist(), margins, con.b) if (i, t) not in support and b > 0]
     delta = min(gaps, default=np.inf)
     always = CONE_RADII[min(CONE_MIN_RADII, len(CONE_RADII)) - 1]
-    return float(np.clip(10.0 / max(delta, 1e-12), always, CONE_RADII[-1]))
+    return float(np.clip(20.0 / max(delta, 1e-12), always, CONE_RADII[-1]))
+
+
+def _past(reach: float) -> float:
+    """The first radius factor of CONE_RADII at or past ``reach`` (the largest one if none is)."""
+    return next((c for c in CONE_RADII if c >= reach), CONE_RADII[-1])
+
+
+def _perturbation(rng, shape, spread: float) -> np.ndarray:
+    """A random vector of norm CONE_PERTURBATION / A (A = ``spread``, the largest key difference): it moves any
+    logit gap by at most CONE_PERTURBATION, a fiftieth of the margin of p_mm."""
+    e = rng.standard_normal(shape)
+    return e * (CONE_PERTURBATION / max(spread, 1e-300) / np.linalg.norm(e))
 
 
 def _radius_works(sel, c, judgements, labels) -> bool:
@@ -128,6 +142,27 @@ def _random_inits(ctx, rng) -> np.ndarray:
     u = rng.standard_normal((count, phi.shape[2]))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     return u * rng.uniform(0.0, rho_max, count)[:, None]
+
+
+def _fixed_cone_run(init, traj, sel, pm) -> dict:
+    """The record of one fixed-step cone run and whether it stayed and converged: it reached the target norm (two
+    decades past its start), selected ``sel`` at every checkpoint of its last decade of ||theta||, and ended with
+    1 - corr(theta, p_mm) <= the convergence rule's tol, having fallen at least min_drop-fold over that decade."""
+    from attnsvm.numeric.convergence import RULE
+
+    cps = traj.checkpoints
+    final = cps[-1]
+    tail = [cp for cp in cps if cp.norm >= final.norm / 10]
+    start = tail[0] if tail else final
+    omc_end = numeric.one_minus_corr(final.theta, pm)
+    omc_start = numeric.one_minus_corr(start.theta, pm)
+    stable = all(tuple(int(a) for a in cp.selected) == tuple(sel) for cp in tail)
+    converged = (traj.stop_reason == "target-norm" and stable and omc_end <= RULE["tol"]
+                 and omc_end * RULE["min_drop"] <= omc_start)
+    return {"init": init, "converged": bool(converged), "stop_reason": traj.stop_reason,
+            "final_norm": float(final.norm), "steps_equivalent_log10": traj.steps_equivalent_log10,
+            "literal_steps": traj.literal_steps, "selection_stable_last_decade": bool(stable),
+            "one_minus_corr": float(omc_end), "one_minus_corr_decade_start": float(omc_start)}
 
 
 class Exploration:
@@ -168,7 +203,7 @@ class Exploration:
     def _cone_runs(self, rng) -> None:
         """Cone inits in two batches: first every selection at the radii always tried (up to
         CONE_RADII[CONE_MIN_RADII - 1]), then, for the selections for which none of those worked (a working
-        radius: all its perturbed inits stay and converge), the further radii out to their cone_reach. Each
+        radius: all its perturbed inits stay and converge), the first radius at or past their cone_reach. Each
         batch is one set of runs (one decide_runs), so a selection costs at most two rounds of budgets, and the
         costly far-out runs are made only where they are needed."""
         ctx = self.ctx
@@ -178,7 +213,7 @@ class Exploration:
         spread = key_spread(ctx.phi)
         reach = {sel: cone_reach(ctx, sel) for sel in pending}
         first = min(CONE_MIN_RADII, len(CONE_RADII))
-        for group in (CONE_RADII[:first], CONE_RADII[first:]):
+        for far, group in enumerate((CONE_RADII[:first], CONE_RADII[first:])):
             level, level_labels, rates = [], [], []
             for sel in pending:
                 pm = ctx.svm(sel).theta
@@ -186,13 +221,12 @@ class Exploration:
                 rate = max(min(CONE_STEP / (spread * float(np.linalg.norm(pm))), CONE_GROWTH / FIRST_BUDGET),
                            CONE_GROWTH / ctx.options["max_iterations"])
                 for c in group:
-                    # beyond the radii always tried: up to the first radius at or past the selection's reach
-                    if group is not CONE_RADII[:first] and CONE_RADII[CONE_RADII.index(c) - 1] >= reach[sel]:
+                    # beyond the radii always tried: the first radius at or past the selection's reach
+                    if far and c != _past(reach[sel]):
                         continue
                     R = c * float(np.linalg.norm(pm))
                     for _ in range(CONE_PERTURBATIONS):
-                        e = rng.standard_normal(pm.shape)
-                        e *= CONE_PERTURBATION * float(np.linalg.norm(pm)) / np.linalg.norm(e)
+                        e = _perturbation(rng, pm.shape, spread)
                         level.append(R * unit + e)
                         level_labels.append((sel, c, R))
                         rates.append(rate)
@@ -236,11 +270,8 @@ class Exploration:
         """The local theorem's own algorithm for the selections no normalised cone run settled: fixed-step GD
         with the certified step (:func:`numeric.simulate_fixed_step`: literal steps, then its modified equation
         in log-time) from CONE_PERTURBATIONS perturbed inits at R = c ||p_mm||, c the first radius at or past
-        the selection's reach (at least 16), run to ||theta|| = FIXED_CONE_GROWTH R. A run converged when it
-        reached that norm, its selection stayed ``sel`` over its last decade of ||theta||, and 1 - corr to
-        p_mm(sel) ended <= the convergence rule's tol and fell at least min_drop-fold over that decade."""
-        from attnsvm.numeric.convergence import RULE
-
+        the selection's reach (at least 16), run to ||theta|| = FIXED_CONE_GROWTH R; each run judged by
+        :func:`_fixed_cone_run`."""
         from .theorem_runs import step_choice
 
         ctx = self.ctx
@@ -248,37 +279,27 @@ class Exploration:
         step = step_choice(ctx)["step"] if pending else None
         if step is None:
             return out
+        spread = key_spread(ctx.phi)
         for sel in pending:
             pm = ctx.svm(sel).theta
             norm_pm = float(np.linalg.norm(pm))
-            c = next((r for r in CONE_RADII if r >= max(16.0, cone_reach(ctx, sel))), CONE_RADII[-1])
+            c = _past(max(16.0, cone_reach(ctx, sel)))
             R = c * norm_pm
             runs = []
             for _ in range(CONE_PERTURBATIONS):
-                e = rng.standard_normal(pm.shape)
-                e *= CONE_PERTURBATION * norm_pm / np.linalg.norm(e)
-                init = R * pm / norm_pm + e
+                init = R * pm / norm_pm + _perturbation(rng, pm.shape, spread)
+                # the norm grows like ||p_mm|| ln k: 100 R needs ln k ~ 99 c, so the cap on log10 k is raised to reach it
+                max_log10 = max(float(ctx.options["fixed_max_log10_steps"]), 100.0 * c)
                 try:
                     traj = numeric.simulate_fixed_step(init, ctx.phi, ctx.gamma, ctx.loss, step,
                                                        target_norm=FIXED_CONE_GROWTH * R,
-                                                       max_log10_steps=ctx.options["fixed_max_log10_steps"],
-                                                       max_literal_steps=FIXED_CONE_LITERAL_STEPS)
+                                                       max_log10_steps=max_log10,
+                                                       max_literal_steps=FIXED_CONE_LITERAL_STEPS,
+                                                       max_integrator_steps=FIXED_CONE_INTEGRATOR_STEPS)
                 except (OverflowError, FloatingPointError) as exc:   # the flow left float64's range: undecided
                     runs.append({"init": init, "converged": False, "stop_reason": f"float range ({exc})"})
                     continue
-                cps = traj.checkpoints
-                final = cps[-1]
-                tail = [cp for cp in cps if cp.norm >= final.norm / 10]
-                start = tail[0] if tail else final
-                omc_end = numeric.one_minus_corr(final.theta, pm)
-                omc_start = numeric.one_minus_corr(start.theta, pm)
-                stable = all(tuple(int(a) for a in cp.selected) == tuple(sel) for cp in tail)
-                converged = (traj.stop_reason == "target-norm" and stable and omc_end <= RULE["tol"]
-                             and omc_end * RULE["min_drop"] <= omc_start)
-                runs.append({"init": init, "converged": bool(converged), "stop_reason": traj.stop_reason,
-                             "final_norm": float(final.norm), "steps_equivalent_log10": traj.steps_equivalent_log10,
-                             "literal_steps": traj.literal_steps, "selection_stable_last_decade": bool(stable),
-                             "one_minus_corr": float(omc_end), "one_minus_corr_decade_start": float(omc_start)})
+                runs.append(_fixed_cone_run(init, traj, sel, pm))
             out[sel] = {"selection": list(sel), "R": R, "R_over_p_mm_norm": c, "step": step,
                         "target_norm": FIXED_CONE_GROWTH * R, "runs": runs,
                         "ok": all(r["converged"] for r in runs),

@@ -6,8 +6,8 @@
   instrument itself (``Context.ngd_runs`` keeps no iterates to check); every checkpoint keeps the step rule's
   state, so the step taken there can be reproduced exactly.
 * one-step consistency (:func:`one_step_rows`): at every checkpoint, the float64 update computed by the run's
-  code path (numeric.gd.float64_step) and by batched GD's torch code path (numeric.batched.batched_step) from
-  the checkpoint's iterate and state, against mpmath (numeric.step_check) at ``certify_dps`` digits on the
+  code path (numeric.gd.float64_step) and by both engines of batched GD (numeric.batched.batched_step on torch
+  tensors and on numpy arrays) from the checkpoint's iterate and state, against mpmath (numeric.step_check) at ``certify_dps`` digits on the
   exact data, with the reference itself checked 20 digits higher.
 * mpmath runs (:func:`mp_run`): the same GD (same init, step rule, iterations) at ``cross_check_dps`` digits on
   the exact data (numeric.run_gd_mp), in rounds of growing length (as far as the float64 run needed to
@@ -73,6 +73,34 @@ def mp_data(ctx, dps: int) -> MPData:
     return c[dps]
 
 
+BACKENDS = ("numpy", "torch", "batched-numpy")
+LARGEST_BATCH = 192      # the most runs the exploration batches at once besides the random inits (16 cones x 4 x 3)
+
+
+def backends(ctx) -> tuple:
+    """The float64 code paths this dataset's runs take, each checked: numeric.run_gd's step ("numpy"), batched GD's
+    numpy engine ("batched-numpy"), and its torch engine ("torch") where a batch of this dataset is large enough to
+    run there (numeric.batched.engine_for; always for self/cross-attention, whose factored runs are torch's)."""
+    from attnsvm.numeric.batched import engine_for
+
+    big = max(int(ctx.options["random_inits"]), LARGEST_BATCH)
+    torch_used = ctx.dataset.model != "prompt" or engine_for(big, ctx.phi.shape) == "torch"
+    return tuple(b for b in BACKENDS if b != "torch" or torch_used)
+
+
+def _batched_numpy_step(ctx, theta, state: StepState, s: dict):
+    """(delta, eta, turned) of batched GD's numpy engine (numeric.batched.batched_step on arrays) from theta."""
+    from attnsvm.numeric import batched_numpy
+    from attnsvm.numeric.batched import batched_step
+
+    prev = None if state.direction is None else np.array(state.direction, dtype=float)[None]
+    bs = batched_step(np.asarray(theta, dtype=float)[None].copy(), ctx.phi[None], ctx.gamma[None],
+                      batched_numpy.loss_derivative(ctx.loss), np.array([float(state.factor)]), prev,
+                      method=s["method"], step=s["step"], adaptive=s["adaptive"], relative=s["relative"])
+    turned = None if prev is None or not s["adaptive"] else bool(float(bs.factor[0]) < float(state.factor))
+    return np.array(bs.delta[0]), float(bs.eta[0]), turned
+
+
 def _torch_step(ctx, theta, state: StepState, s: dict):
     """(delta, eta, turned) of batched GD's torch step (numeric.batched.batched_step) from theta with ``state``
     (turned: the zigzag test held, read off the factor; None without a test)."""
@@ -108,7 +136,7 @@ def reference(ctx, theta, state: StepState):
 
 def check_point(ctx, theta, state: StepState, backend: str = "numpy", ref=None) -> dict:
     """One-step consistency (numeric.step_check.check_step) of the float64 step of ``backend`` ("numpy": the
-    code path of numeric.run_gd; "torch": that of numeric.batched.batched_gd) from ``theta`` and ``state``
+    code path of numeric.run_gd; "torch" and "batched-numpy": the two engines of numeric.batched.batched_gd) from ``theta`` and ``state``
     (``ref``: a StepReference of the same iterate to share; ``high`` None skips the reference's own error)."""
     s = settings(ctx)
     o = ctx.options
@@ -118,8 +146,10 @@ def check_point(ctx, theta, state: StepState, backend: str = "numpy", ref=None) 
             fs = float64_step(kernel, np.asarray(theta, dtype=float).copy(), ctx.loss, state, method=s["method"],
                               step=s["step"], adaptive=s["adaptive"], relative=s["relative"])
             delta, eta, turned = fs.delta, fs.eta, fs.turned
-        else:
+        elif backend == "torch":
             delta, eta, turned = _torch_step(ctx, theta, state, s)
+        else:
+            delta, eta, turned = _batched_numpy_step(ctx, theta, state, s)
         bound = rounding_bound(kernel, theta, ctx.loss, normalized=s["method"] == "normalized")
     if not np.all(np.isfinite(delta)):
         tol = max(o["cross_check_tol"], bound)
@@ -134,7 +164,8 @@ def check_point(ctx, theta, state: StepState, backend: str = "numpy", ref=None) 
 
 
 def one_step_rows(ctx) -> list:
-    """Per float64 run, per checkpoint, the one-step rows of both backends (computed once). The reference's own
+    """Per float64 run, per checkpoint, the one-step rows of every backend the dataset's runs use (:func:`backends`;
+    computed once). The reference's own
     error (the mpmath step 20 digits higher) is measured at the first and last checkpoints of each run and where
     the step came closest to its tolerance (``reference_error``; None elsewhere)."""
     c = cache(ctx)
@@ -146,19 +177,20 @@ def one_step_rows(ctx) -> list:
                 ref = reference(ctx, cp.theta, cp.step_state)
                 high, ref.high = ref.high, None
                 refs.append((ref, high))
-                for backend in ("numpy", "torch"):
+                for backend in backends(ctx):
                     row = check_point(ctx, cp.theta, cp.step_state, backend, ref)
                     row["iteration"] = cp.iteration
                     rows.append(row)
-            ratios = [max(rows[2 * j].get("ratio", 0.0), rows[2 * j + 1].get("ratio", 0.0)) for j in range(len(refs))]
+            k = len(backends(ctx))
+            ratios = [max(rows[k * j + b].get("ratio", 0.0) for b in range(k)) for j in range(len(refs))]
             for j in sorted({0, len(refs) - 1, int(np.argmax(ratios))}):
                 ref, high = refs[j]
                 ref.high = high
                 cp = traj.checkpoints[j]
-                for b, backend in enumerate(("numpy", "torch")):
-                    if "rel_error" in rows[2 * j + b] and np.isfinite(rows[2 * j + b]["rel_error"]):
+                for b, backend in enumerate(backends(ctx)):
+                    if "rel_error" in rows[k * j + b] and np.isfinite(rows[k * j + b]["rel_error"]):
                         again = check_point(ctx, cp.theta, cp.step_state, backend, ref)
-                        rows[2 * j + b]["reference_error"] = again.get("reference_error")
+                        rows[k * j + b]["reference_error"] = again.get("reference_error")
             out.append(rows)
         c["one_step"] = out
     return c["one_step"]

@@ -256,7 +256,7 @@ def sweep(ns, Ts, ds, seeds: int, *, inits: int = 5, init_radius: float = 2.0, i
         family.update(W=f"trained ({'W' if model == 'W' else 'W = K Q^T, K, Q of shape d x d'})",
                       queries="cross-attention z_i ~ N(0, I_d) / ||.||, SeedSequence([base_seed, n, T, d, seed, 2])")
     return {"schema": SCHEMA, "model": model, "family": family,
-            "gd": {"method": "normalized", "step": 1.0, "loss": "logistic", "backend": "torch float64 (batched)",
+            "gd": {"method": "normalized", "step": 1.0, "loss": "logistic", "backend": "batched float64 (numeric.batched_gd; numpy engine for small problems, torch otherwise)",
                    "parameter": {"p": "p", "W": "W", "KQ": "(K, Q), normalised jointly"}[model],
                    "target": {"p": "p-SVM", "W": "Frobenius W-SVM", "KQ": "nuclear-norm W-SVM"}[model]},
             "options": {**opts, "seeds": int(seeds)}, "rule": RULE, "judge": dict(JUDGE),

@@ -172,3 +172,21 @@ def test_locating_the_target_norm_converges_from_both_sides(backend):
         assert float(ops.norm(theta)) >= target
         k_star = math.ceil(math.exp(tau_star))      # the first integer time with |theta| >= target
         assert k == k_star and float(tau) == pytest.approx(math.log(k_star), rel=1e-15)
+
+
+def test_a_far_init_whose_float64_gradient_underflows_starts_in_the_flow():
+    """Restarted from a checkpoint where the float64 gradient is exactly 0 (underflow, not a stationary point),
+    the simulator continues the same GD: GD is autonomous, so the restart at k = 1 is the first run at k_r + k - 1,
+    and both reach the target norm at the same point and (k_r being negligible) the same log10 k."""
+    ds, phi, gamma = data("single-input-global")
+    p = p_mm(phi, gamma)
+    step = lipschitz_bound(phi, gamma, LOGISTIC).max_step
+    target = 1e4 * np.linalg.norm(p)
+    first = simulate_fixed_step(ds.inits[0], phi, gamma, LOGISTIC, step, target_norm=target)
+    far = next(c for c in first.checkpoints if c.norm >= 2e3 * np.linalg.norm(p))
+    assert far.grad_norm == 0.0 and far.grad_norm_log10 < -400                  # underflowed in float64
+    again = simulate_fixed_step(far.theta, phi, gamma, LOGISTIC, step, target_norm=target)
+    assert again.stop_reason == "target-norm" and again.literal_steps == 1
+    assert np.linalg.norm(again.final.theta - first.final.theta) <= 1e-9 * target
+    assert again.steps_equivalent_log10 == pytest.approx(first.steps_equivalent_log10, rel=1e-9)
+    assert far.iteration_log10 < first.steps_equivalent_log10 - 100

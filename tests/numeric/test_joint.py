@@ -93,3 +93,24 @@ def test_scaled_gradient_keeps_the_direction(seed):
     gv, gp = nj.joint_gradient(v, p, X, Y, X, LOGISTIC)
     sv, sp = nj.joint_gradient(v, p, X, Y, X, LOGISTIC, scaled=True)
     assert one_minus_corr(sv, gv) < 1e-24 and one_minus_corr(sp, gp) < 1e-24
+
+
+def test_one_kernel_along_a_walk_matches_fresh_gradients():
+    """One JointKernel reused along a walk on which the dominant tokens change (cached differences refreshed, scores
+    rescored from v at every point) gives the directions of the unscaled gradients computed from scratch."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((4, 3, 2))
+    Y = rng.choice([-1.0, 1.0], 4)
+    W = rng.standard_normal((2, 2))
+    kernel = nj.JointKernel(X, Y, X @ W)
+    seen = set()
+    for _ in range(15):
+        v, p = rng.standard_normal(2) * 3, rng.standard_normal(2) * 4
+        sv, sp = kernel.scaled_gradient(v, p, LOGISTIC)
+        gv, gp = nj.joint_gradient(v, p, X, Y, X @ W, LOGISTIC)
+        assert one_minus_corr(sv, gv) < 1e-24 and one_minus_corr(sp, gp) < 1e-24
+        js, ref = kernel.state(v, p), nj.joint_state(v, p, X, Y, X @ W)
+        np.testing.assert_allclose(js.z, ref.z, rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(js.u, ref.u, rtol=1e-13, atol=1e-15)
+        seen.add(tuple(kernel.att.dominant))
+    assert len(seen) > 3

@@ -105,7 +105,8 @@ def test_parting_trajectories_with_the_same_limit_hold():
     # (a): every checked step within its tolerance, both backends, the reference good to 40+ digits
     one = ev["one_step"]
     assert one["inconsistent"] == 0 and one["checked"] == 2 * len(checkpoint_schedule(150))   # every checkpoint
-    assert {row["backend"] for row in one["runs"][0]["rows"]} == {"numpy", "torch"}
+    # a small dataset: run_gd's step and batched GD's numpy engine (its torch engine runs no batch of this size)
+    assert {row["backend"] for row in one["runs"][0]["rows"]} == {"numpy", "batched-numpy"}
     assert one["worst_rel_error"] < 1e-12 and 2e-3 < one["worst_ratio"] < 1 and one["worst_reference_error"] < 1e-40
     assert one["median_rel_error"] < 1e-14
     # (c): the perturbation growth explains the parting: 10^4 growth by then, the measured distance near the
@@ -192,6 +193,7 @@ def test_a_planted_float64_error_fails_with_a_counterexample_that_reproduces(mon
 
 
 def test_a_planted_error_in_the_torch_step_fails(monkeypatch):
+    monkeypatch.setattr(batched, "NUMPY_MAX_SIZE", 0)     # every batch on the torch engine: its step is checked too
     real = batched.batched_gradient
 
     def bent(theta, phi, gamma, dloss, scaled=False):
@@ -202,6 +204,21 @@ def test_a_planted_error_in_the_torch_step_fails(monkeypatch):
     r = run(PARTING, cross_check_iterations=60)
     assert r.verdict == "fails", r.summary
     assert r.evidence["counterexample"]["backend"] == "torch"
+
+
+def test_a_planted_error_in_the_numpy_batched_step_fails(monkeypatch):
+    from attnsvm.numeric import batched_numpy
+
+    real = batched_numpy.gradient
+
+    def bent(theta, phi, gamma, dloss, scaled=False):
+        g, dom, omm, rmax = real(theta, phi, gamma, dloss, scaled)
+        return g * (1 + 1e-9 * (g > 0)), dom, omm, rmax                  # the positive parts 1e-9 too large
+
+    monkeypatch.setattr(batched_numpy, "gradient", bent)
+    r = run(PARTING, cross_check_iterations=60)
+    assert r.verdict == "fails", r.summary
+    assert r.evidence["counterexample"]["backend"] == "batched-numpy"
 
 
 def test_too_few_digits_are_refused_or_inconclusive_never_holds(monkeypatch):

@@ -3,10 +3,12 @@
 Statement P1-T3 (unconfirmed wording): for a locally optimal selection alpha there are mu and R such that GD
 started in {||p|| >= R, corr(p, p_mm(alpha)) >= 1 - mu} keeps selecting alpha and converges in direction to
 p_mm(alpha). R and mu are existential, so the check looks for them: for every locally optimal selection found
-(all of them when T^n <= 4096), cone inits R p_mm/||p_mm|| plus a random perturbation of norm 0.02 ||p_mm||
-at R = 0.25 ... 8 ||p_mm|| (three perturbations each; the angle shrinks like 1/R, so mu and R both tighten),
-smallest radius first until one works (all its runs stay and converge), normalised GD (zigzag step rule,
-growing budgets; the one convergence rule of :mod:`numeric.convergence`). Premise: Assumption A.
+(all of them when T^n <= 4096), cone inits R p_mm/||p_mm|| plus a random perturbation of norm 0.02 / A (A the
+largest key difference: it moves a logit gap by at most 0.02 margins) at R = 0.25, 1, 4, 16 ||p_mm||, and where
+none of these works at the first radius 4^j ||p_mm|| (up to 4^10) past what a near-support competitor needs
+(verify.exploration.cone_reach) (three perturbations each; the angle shrinks like 1/R, so mu and R both tighten),
+normalised GD (zigzag step rule, growing budgets; the one convergence rule of :mod:`numeric.convergence`), then
+fixed-step GD with the certified step where normalised GD settled no radius. Premise: Assumption A.
 
 Observation: observed when for every locally optimal selection some tested radius has all its runs stay and
 converge, and every selection that a dataset or random run converged to (and is locally optimal) is among
@@ -36,7 +38,8 @@ def run(ctx):
     confirmed = [s for s, c in cones.items() if c["smallest_R"] is not None]
     disagree = [list(s) for s in reached_local if s not in confirmed]
     evidence = {"cones": [c for c in cones.values()], "radii_over_p_mm_norm": list(CONE_RADII),
-                "perturbation": CONE_PERTURBATION, "perturbations": CONE_PERTURBATIONS,
+                "perturbation": CONE_PERTURBATION, "perturbation_meaning": "norm 0.02 / A, A the largest key difference",
+                "perturbations": CONE_PERTURBATIONS,
                 "locally_optimal": [list(s) for s in ex.local], "tested": [list(s) for s in ex.cone_selections],
                 "reached_by_other_runs": [list(s) for s in reached_local], "disagreements": disagree,
                 "all_selections_examined": ex.enumerated and ex.candidates_examined == len(ex.candidates),

@@ -52,12 +52,13 @@ def run(ctx):
         "random_inits": {"runs": len(ex.random_runs.judgements), "seed": RANDOM_SEED, "logit_spread": RANDOM_LOGIT_SPREAD,
                          "basins": ex.basins(), "counts": counts["random init"]},
         "cone_runs": {"counts": counts.get("cone"), "radii_over_p_mm_norm": list(CONE_RADII),
-                      "perturbation": CONE_PERTURBATION, "perturbations": CONE_PERTURBATIONS},
+                      "perturbation": CONE_PERTURBATION, "perturbation_meaning": "norm 0.02 / A, A the largest key "
+                      "difference", "perturbations": CONE_PERTURBATIONS},
         "counts": counts,
         "algorithm": {"method": "normalised GD, zigzag step rule (the step halves when consecutive gradients "
                                 "disagree, grows 10% otherwise, capped at the nominal step)",
                       "step": ctx.options["step"], "budgets": list(ex.dataset_runs.budgets),
-                      "backend": "torch float64 (batched), stable gradients"},
+                      "backend": "batched float64 (numeric.batched_gd: numpy engine for small problems, torch otherwise), stable gradients"},
         "convergence_rule": dict(__import__("attnsvm.numeric.convergence", fromlist=["RULE"]).RULE),
         "contradictions": contradictions,
     }

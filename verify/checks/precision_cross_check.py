@@ -6,8 +6,9 @@ right: each follows exact GD to within its own rounding. This instrument therefo
 trajectories point by point; it checks (the runs are those of :mod:`verify.precision_runs`):
 
 (a) one-step consistency: at every checkpoint of the float64 runs, the float64 update computed from the float64
-    iterate by the run's code path (numeric.run_gd's step, with the zigzag step rule) and by batched GD's torch
-    step equals the update computed in mpmath (``certify_dps`` digits, at least 30, default 50) from the exact
+    iterate by the run's code path (numeric.run_gd's step, with the zigzag step rule) and by the engines of
+    batched GD's step that the dataset's runs use (numpy for small problems on the CPU; torch for larger ones and
+    for self/cross-attention) equals the update computed in mpmath (``certify_dps`` digits, at least 30, default 50) from the exact
     value of the same iterate on the exact data, to within max(``cross_check_tol``, B) relative, B the first-order
     bound on float64's rounding in that step (a few ulps times the step's condition, :mod:`numeric.step_check`:
     about 1e-13 at ||p|| ~ 100, growing like ||p||); the mpmath step is recomputed 20 digits higher (at the
@@ -116,7 +117,10 @@ def _one_step_summary(ctx, rows_per_run) -> dict:
             "tolerance_floor": ctx.options["cross_check_tol"],
             "tolerance_meaning": "max(floor, first-order bound on float64's rounding in the step: a few ulps times "
                                  "the condition of the step, numeric.step_check.rounding_bound)",
-            "backends": ["numpy (numeric.run_gd's float64_step)", "torch (numeric.batched.batched_step)"],
+            "backends": [{"numpy": "numpy (numeric.run_gd's float64_step)",
+                          "torch": "torch (numeric.batched.batched_step on torch tensors)",
+                          "batched-numpy": "batched-numpy (numeric.batched.batched_step on numpy arrays)"}[b]
+                         for b in pr.backends(ctx)],
             "checked": len(flat), "inconsistent": sum(not r["consistent"] for r in flat),
             "worst_ratio": max((r["ratio"] for r in flat if "ratio" in r), default=None),
             "worst_rel_error": max(rel, default=None), "median_rel_error": float(np.median(rel)) if rel else None,
@@ -151,7 +155,7 @@ def _counterexample(ctx, index, row, note="") -> dict:
             "reproduce": "numeric.gd.float64_step(numeric.StableAttention(phi, gamma), theta, loss, "
                          "numeric.gd.StepState(factor, direction), method=..., step=..., adaptive=..., "
                          "relative=...).delta (numpy) or "
-                         "numeric.batched.batched_step (torch) against numeric.step_check.mp_step(theta, state, "
+                         "numeric.batched.batched_step (torch tensors: torch; numpy arrays: batched-numpy) against numeric.step_check.mp_step(theta, state, "
                          "MPData(features_exact, gamma_exact, dps), loss, ...).delta"}
 
 
