@@ -101,9 +101,18 @@ def run_case(name: str, with_check: bool, profile: bool, skip: tuple = ()) -> di
     t0 = time.perf_counter()
     con = numeric.svm_constraints(phi, sel)
     exact = ds.exact_constraints(sel, approx=con.A)
-    sol, pol = numeric.solve_and_polish(con.A, con.b, exact.A, exact.b)
+    sol = numeric.solve_svm(con.A, con.b)
+    from attnsvm.verify.context import exact_too_large   # the size cap of Context.svm
+
+    too_large = exact_too_large(sol, con) if sol.feasible else None
+    pol = None
+    if too_large is None:
+        sol, pol = numeric.solve_and_polish(con.A, con.b, exact.A, exact.b, solution=sol)
+    else:
+        out["svm_not_polished"] = too_large
     out["svm_solve_polish_s"] = round(time.perf_counter() - t0, 2)
     out["svm_feasible"] = sol.feasible
+    out["svm_solver"] = sol.solver
     if pol is not None:
         from attnsvm import symbolic
 
@@ -144,6 +153,8 @@ def run_case(name: str, with_check: bool, profile: bool, skip: tuple = ()) -> di
         out["check_peak_mb"] = round(_rss_mb())
         out["per_check_s"] = times
         out["verdicts"] = {c.id: c.verdict for c in res}
+        # what a size limit or a budget left undecided, in the checks' own words
+        out["inconclusive"] = {c.id: c.summary[:240] for c in res if c.verdict == "inconclusive"}
         if prof is not None:
             import io
             import pstats

@@ -47,9 +47,15 @@ def all_selections(n: int, T: int) -> np.ndarray:
     return np.ascontiguousarray(grids)
 
 
+def token_dtype(T: int):
+    """The smallest integer type that holds the token indices 0..T-1 (selection tables stay compact: n (T - 1)
+    variations of an n-token selection are n^2 (T - 1) entries)."""
+    return np.int8 if T <= 127 else np.int16 if T <= 32767 else np.int64
+
+
 def single_sequence_variations(selection, T: int) -> np.ndarray:
     """The selections that differ from ``selection`` in exactly one sequence, shape (n (T-1), n)."""
-    sel = np.asarray(selection, dtype=int)
+    sel = np.asarray(selection).astype(token_dtype(T))
     n = sel.shape[0]
     ii, tt = np.meshgrid(np.arange(n), np.arange(T), indexing="ij")
     keep = tt != sel[ii]
@@ -68,10 +74,11 @@ def candidate_selections(n: int, T: int, base, limit: int = 4096) -> np.ndarray:
         return all_selections(n, T)
     rows = []
     for sel in base:
-        rows.append(np.asarray(sel, dtype=int)[None, :])
+        rows.append(np.asarray(sel).astype(token_dtype(T))[None, :])
     for sel in base:
         rows.append(single_sequence_variations(sel, T))
-    stacked = np.concatenate(rows, axis=0) if rows else np.zeros((0, n), dtype=int)
+    stacked = np.concatenate(rows, axis=0) if rows else np.zeros((0, n), dtype=token_dtype(T))
+    del rows
     return stacked[_first_occurrences(stacked)]
 
 
@@ -82,8 +89,11 @@ def _first_occurrences(rows: np.ndarray) -> np.ndarray:
     if len(rows) == 0:
         return np.zeros(0, dtype=int)
     weights = np.random.default_rng(12345).integers(1, 2 ** 62, size=rows.shape[1], dtype=np.int64)
+    h = np.empty(len(rows), dtype=np.int64)
+    step = max(1, 2 ** 22 // max(rows.shape[1], 1))      # int64 copies of at most 32 MB at a time
     with np.errstate(over="ignore"):
-        h = rows.astype(np.int64) @ weights
+        for a in range(0, len(rows), step):
+            h[a:a + step] = rows[a:a + step].astype(np.int64) @ weights
     order = np.argsort(h, kind="stable")
     hs = h[order]
     keep = []

@@ -205,12 +205,16 @@ class LipschitzBound:
 
 
 def key_diameters(phi: np.ndarray) -> np.ndarray:
-    """delta_i = max_{t, tau} ||Phi_it - Phi_i tau|| (the diameter of each sequence's key set), shape (n,)."""
+    """delta_i = max_{t, tau} ||Phi_it - Phi_i tau|| (the diameter of each sequence's key set), shape (n,).
+    One token t at a time, so the temporaries have the size of Phi (not n T^2 D)."""
     phi = np.asarray(phi, dtype=float)
     n, T = phi.shape[:2]
     P = phi.reshape(n, T, -1)
-    diff = P[:, :, None, :] - P[:, None, :, :]
-    return np.sqrt(np.einsum("itsd,itsd->its", diff, diff).max(axis=(1, 2)))
+    best = np.zeros(n)
+    for t in range(T):
+        diff = P - P[:, t:t + 1, :]
+        np.maximum(best, np.einsum("isd,isd->is", diff, diff).max(axis=1), out=best)
+    return np.sqrt(best)
 
 
 def cross_diameters(phi: np.ndarray, gamma: np.ndarray, lo, hi) -> np.ndarray:

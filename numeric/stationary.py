@@ -666,6 +666,9 @@ class DescentCertificate:
         return asdict(self)
 
 
+REFERENCE_REUSE_GAP = 8.0   # descent_certificate: largest logit excess over a reused reference token
+
+
 def descent_certificate(theta, p_mm, phi, gamma, loss, dps: int = 30, max_dps: int = 240, certify: bool = True,
                         engine: IntervalAttention | None = None) -> DescentCertificate:
     """The sign of <grad L(theta), p_mm> (the first paper's descent lemma: under its premises, equal
@@ -680,11 +683,21 @@ def descent_certificate(theta, p_mm, phi, gamma, loss, dps: int = 30, max_dps: i
     at ``dps`` digits, doubling up to ``max_dps`` until the enclosure excludes 0. A certified negative sign
     proves grad L(theta) != 0 (theta is not stationary) and that p_mm is a descent direction there; it says
     nothing about other points. Pass an ``engine`` (an :class:`IntervalAttention` over the same data, all
-    coordinates) to reuse its exact data along a run.
+    coordinates) to reuse its exact data along a run. Without ``certify`` and with float64 ``phi``, nothing is
+    converted to exact numbers: the float64 sign is returned, uncertified even when doubtful.
     """
     d = _derivs(loss)
-    phi_q, gamma_q = exact_array(phi), exact_array(gamma)
-    phi_f, gamma_f = float_array(phi_q), float_array(gamma_q)
+    if engine is not None and engine.k == engine.D:   # the engine's exact data and their floats, converted once
+        phi_q, gamma_q = engine.phi, engine.gamma
+        if "floats" not in engine._cache:
+            engine._cache["floats"] = (float_array(phi_q), float_array(gamma_q))
+        phi_f, gamma_f = engine._cache["floats"]
+    elif not certify and isinstance(phi, np.ndarray) and phi.dtype.kind == "f":   # float64 data, float64 sign only
+        phi_q = gamma_q = None
+        phi_f, gamma_f = phi, np.asarray(gamma, dtype=float)
+    else:
+        phi_q, gamma_q = exact_array(phi), exact_array(gamma)
+        phi_f, gamma_f = float_array(phi_q), float_array(gamma_q)
     theta_q = exact_array(np.asarray(theta, dtype=object).reshape(-1))
     p_q = exact_array(np.asarray(p_mm, dtype=object).reshape(-1))
     theta_f, p_f = float_array(theta_q), float_array(p_q)
@@ -701,12 +714,19 @@ def descent_certificate(theta, p_mm, phi, gamma, loss, dps: int = 30, max_dps: i
     float_error = (16 + D + n * T) * float(np.finfo(float).eps) * float(np.abs(c_scaled) @ spread) / n
     theta_norm = float(np.linalg.norm(theta_f))
     doubtful = not abs(scaled_value) > float_error
-    if not certify and not doubtful:
+    if not certify and (not doubtful or phi_q is None):
         return DescentCertificate(value=value, scaled_value=scaled_value, float_error=float_error,
                                   sign=int(np.sign(scaled_value)), sign_certified=False, enclosure=None, dps=None,
                                   method="float64", theta_norm=theta_norm)
     eng = engine if engine is not None else IntervalAttention(phi_q, gamma_q, d)
-    ref = np.argmax(phi_f @ theta_f, axis=1)
+    logits = phi_f @ theta_f
+    ref = np.argmax(logits, axis=1)
+    # any reference tokens are exact algebra; the engine's previous ones are kept while no logit exceeds theirs by
+    # more than REFERENCE_REUSE_GAP (bounded exponents), so its prepared exact differences serve the whole run
+    last = eng._cache.get("last_reference")
+    if last is not None and float(np.max(logits.max(axis=1) - logits[np.arange(n), last])) <= REFERENCE_REUSE_GAP:
+        ref = last
+    eng._cache["last_reference"] = ref
     digits = int(dps)
     while True:
         with ctx.workprec(int(digits * 3.33) + 20):

@@ -83,7 +83,9 @@ def solve_svm(A: np.ndarray, b: np.ndarray) -> SVMSolution:
     keep = np.nonzero(~zero)[0]
     As = A[keep] / scale[keep, None]
     bs = b[keep] / scale[keep]
-    sol = _solve_ldp(As, bs)
+    sol = _solve_gram(As, bs) if 0 < As.shape[0] <= As.shape[1] and As.size >= GRAM_MIN_ENTRIES else None
+    if sol is None:
+        sol = _solve_ldp(As, bs)
     if sol is None:
         sol = _solve_clarabel(As, bs)
     if sol.feasible and sol.dual is not None:
@@ -91,6 +93,57 @@ def solve_svm(A: np.ndarray, b: np.ndarray) -> SVMSolution:
         dual[keep] = sol.dual / scale[keep]
         sol.dual = dual
     return sol
+
+
+GRAM_MIN_ENTRIES = 1_000_000   # from this size of A (m <= D), the dual on the Gram matrix is tried first
+GRAM_MAX_ROUNDS = 60
+
+
+def _solve_gram(A: np.ndarray, b: np.ndarray, G: np.ndarray | None = None) -> SVMSolution | None:
+    """min ||x|| s.t. A x >= b through its dual min_{lambda >= 0} lambda^T G lambda / 2 - b^T lambda, G = A A^T
+    (m x m: for m <= D far smaller than the LDP's (D + 1) x m), by the primal-dual active-set method: on the free
+    set F solve G_FF lambda_F = b_F (Cholesky), lambda = 0 elsewhere, mu = G lambda - b (the slacks A x - b);
+    the next free set is {lambda_j > 0} plus {mu_j < 0}; stop when it repeats. x = A^T lambda. The answer is
+    checked as in :func:`_solve_ldp`; None when G is singular on a free set, the method cycles, or the check
+    fails (another solver runs then)."""
+    import scipy.linalg as sla
+
+    m, D = A.shape
+    if G is None:
+        G = A @ A.T
+    free = np.ones(m, dtype=bool)        # start from every constraint tight (typical when m <= D)
+    seen = set()
+    lam = np.zeros(m)
+    for _ in range(GRAM_MAX_ROUNDS):
+        key = free.tobytes()
+        if key in seen:
+            return None
+        seen.add(key)
+        idx = np.nonzero(free)[0]
+        lam = np.zeros(m)
+        if len(idx):
+            try:
+                c = sla.cho_factor(G[np.ix_(idx, idx)], check_finite=False)
+            except (np.linalg.LinAlgError, ValueError):
+                return None
+            lam[idx] = sla.cho_solve(c, b[idx], check_finite=False)
+        mu = G @ lam - b
+        nxt = (lam > 0) | ((~free) & (mu < 0))
+        if np.array_equal(nxt, free) and np.all(lam >= 0):
+            break
+        free = nxt
+    else:
+        return None
+    lam = np.maximum(lam, 0.0)
+    x = A.T @ lam
+    xn = float(np.linalg.norm(x))
+    tol = 1e-9
+    slack = A @ x - b
+    ok = (float(np.min(slack)) >= -tol * max(1.0, xn)
+          and float(np.max(np.abs(lam * np.minimum(slack, 1.0)), initial=0.0)) <= tol * max(1.0, xn))
+    if not ok:
+        return None
+    return SVMSolution(feasible=True, status="optimal", theta=x, dual=lam, norm=xn, solver="gram active set")
 
 
 def _solve_ldp(A: np.ndarray, b: np.ndarray) -> SVMSolution | None:
@@ -414,17 +467,19 @@ def mp_decimal_strings(values, digits: int = 40) -> list[str]:
     return [mpmath.nstr(v, digits, strip_zeros=False, min_fixed=-10, max_fixed=10) for v in values]
 
 
-def solve_and_polish(A, b, A_exact=None, b_exact=None, dps: int = 50) -> tuple[SVMSolution, PolishedSVM | None]:
+def solve_and_polish(A, b, A_exact=None, b_exact=None, dps: int = 50,
+                     solution: SVMSolution | None = None) -> tuple[SVMSolution, PolishedSVM | None]:
     """The solver's answer and its polished KKT solution (from the exact rows when given: an array of exact
     rationals or a lazy ``numeric.ExactRows``, e.g. ``Dataset.exact_constraints(selection).A``).
 
     When the solver gives no answer that is a proof of infeasibility (an error, or an "inaccurate"
     status), the active-set method runs from an empty active set; if it reaches a KKT point the SVM is
     reported feasible with that solution (its status says so), otherwise the solver's answer stands.
+    ``solution``: the answer of :func:`solve_svm` on (A, b) when already computed.
     """
     A_exact = A if A_exact is None else A_exact
     b_exact = b if b_exact is None else b_exact
-    sol = solve_svm(A, b)
+    sol = solve_svm(A, b) if solution is None else solution
     if sol.feasible:
         return sol, polish(A_exact, b_exact, active_set_guess(sol, A, b), dps=dps)
     if sol.status == cp.INFEASIBLE:

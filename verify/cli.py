@@ -87,6 +87,9 @@ def _add_check_options(p) -> None:
                    help="(K, Q) GD: add LAMBDA (||K||^2 + ||Q||^2) to the loss (default 0; the authors use 2.2e-16)")
     p.add_argument("--selected-threshold", type=float, metavar="TAU",
                    help="svm-equivalence: token t is selected when s_it >= TAU (default 1e-3, the authors')")
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="memory limit, e.g. 4G or 512M (default: half the machine's memory); a check that would "
+                        "need more says inconclusive; with report --jobs N each process gets 1/N of it")
 
 
 def _check_options(args) -> dict:
@@ -207,7 +210,28 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
+def _memory_limit(args, processes: int = 1) -> None:
+    """Enforce ``--max-memory`` (default half the machine's memory) in this process and the workers it starts
+    (verify.memory), shared by ``processes`` processes."""
+    from . import memory
+
+    limit = memory.parse_size(args.max_memory) if args.max_memory is not None else memory.default_limit()
+    if limit is None:
+        return
+    limit = limit // max(processes, 1)
+    # the numerical libraries first: an allocation failing inside a C++/Rust library while it loads aborts the
+    # process, so the limit must leave room for them (what is loaded here counts against it)
+    memory.load_libraries()
+    floor = memory.startup_need()
+    if limit < floor:
+        per = f" per process ({processes} processes)" if processes > 1 else ""
+        raise InputError(f"--max-memory: {memory.format_bytes(limit)}{per} is less than the "
+                         f"{memory.format_bytes(floor)} the program needs once its libraries are loaded")
+    memory.apply(limit)
+
+
 def cmd_check(args) -> int:
+    _memory_limit(args)
     protect = _protected([args.dataset])
     validate_output_file(args.json, "--json", protect)
     from .builtins import load
@@ -246,10 +270,12 @@ def cmd_report(args) -> int:
     validate_output_folder(out, "--out")
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs: expected a positive integer, got {args.jobs}")
+    _memory_limit(args)
     specs = args.datasets or builtin_names()
     datasets = [load(spec) for spec in specs]
     options = _check_options(args)
     jobs = args.jobs if args.jobs is not None else min(len(datasets), os.cpu_count() or 1)
+    _memory_limit(args, min(jobs, len(datasets)))
 
     from attnsvm.reports import ReportError, check_out_dir, safe_names, write_report
     from attnsvm.reports.build import PageRenderer
@@ -329,6 +355,14 @@ def main(argv=None) -> int:
             except Terminated:
                 print("error: terminated (SIGTERM)", file=sys.stderr)
                 return EXIT_TERMINATED
+            except MemoryError as exc:
+                from . import memory
+
+                limit = memory.current_limit()
+                within = f"the memory limit {memory.format_bytes(limit)} (--max-memory)" if limit else "memory"
+                detail = " ".join(str(exc).split())[:160]
+                print(f"error: out of {within}" + (f": {printable(detail)}" if detail else ""), file=sys.stderr)
+                return EXIT_USAGE
             except KeyboardInterrupt:
                 print("error: interrupted", file=sys.stderr)
                 return EXIT_INTERRUPTED

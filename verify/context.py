@@ -9,6 +9,7 @@ import numpy as np
 from attnsvm import numeric
 from attnsvm import symbolic
 
+from . import memory
 from .dataset import Dataset
 from .errors import InputError
 
@@ -26,6 +27,8 @@ DEFAULT_OPTIONS = {
     "cross_check_iterations": 3000,  # steps of the precision-cross-check's float64 runs (at most, of its mpmath runs)
     "cross_check_dps": 30,       # mpmath digits of the precision-cross-check's mpmath GD runs (at least 30)
     "cross_check_time_budget": None,  # optional seconds per mpmath cross-check run (default none: deterministic)
+    "cross_check_max_entries": 1024,  # precision-cross-check: the most entries n T D of Phi its mpmath runs take;
+                                 # larger datasets: a subsample of the sequences (stated in the evidence)
     "cross_check_tol": 1e-13,    # least tolerance of the one-step consistency (relative; the rounding bound may
                                  # be larger)
     "certify_dps": 50,           # mpmath digits of the one-step consistency and SVM certificates (at least 30)
@@ -37,6 +40,16 @@ DEFAULT_OPTIONS = {
     "kq_ridge": None,            # (K, Q) GD: lambda of lambda (||K||^2 + ||Q||^2) (default 0; the authors: 2.2e-16)
 }
 FIRST_BUDGET, BUDGET_FACTOR = 2000, 4
+NGD_MAX_WORK = 4e10   # normalised GD: iterations x n T D per run; the last budget shrinks on large data
+
+
+def scaled_max_iterations(max_iterations: int, n: int, T: int, D: int) -> int:
+    """``max_iterations``, cut to NGD_MAX_WORK / (n T D) on large data (never below the first budget).
+
+    >>> scaled_max_iterations(32000, 6, 8, 10), scaled_max_iterations(32000, 100, 32, 4096)
+    (32000, 3051)
+    """
+    return int(min(max_iterations, max(FIRST_BUDGET, NGD_MAX_WORK // (n * T * D))))
 
 
 def budgets(max_iterations: int) -> tuple:
@@ -87,7 +100,8 @@ def resolve_options(dataset: Dataset, options: dict) -> dict:
         if not (opts["kq_ridge"] >= 0 and np.isfinite(opts["kq_ridge"])):
             raise InputError(f"kq_ridge: expected a number >= 0, got {opts['kq_ridge']!r}")
     opts["step"] = 1.0 if opts["step"] is None else opts["step"]
-    for key in ("max_iterations", "random_inits", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps", "certify_dps"):
+    for key in ("max_iterations", "random_inits", "fixed_iterations", "dps", "cross_check_iterations", "cross_check_dps",
+                "certify_dps", "cross_check_max_entries"):
         if not isinstance(opts[key], (int, np.integer)) or isinstance(opts[key], bool) or opts[key] < 1:
             raise InputError(f"{key}: expected a positive integer, got {opts[key]!r}")
         opts[key] = int(opts[key])
@@ -141,6 +155,22 @@ def loss_expression(dataset: Dataset):
     return symbolic.BUILTIN_LOSSES[spec.name]
 
 
+EXACT_MAX_WORK = 1e8   # k^2 (D + k) for k active rows in D dimensions: the largest arb/exact KKT solve attempted
+
+
+def exact_too_large(sol: numeric.SVMSolution, con: numeric.SVMConstraints) -> str | None:
+    """None when the polish and the exact certificate of a feasible SVM are within reach; else the reason: their
+    KKT system on the k constraints the solver leaves active costs about k^2 (D + k) operations at 50 digits or
+    over the rationals, capped at EXACT_MAX_WORK (an iteration count, not a time)."""
+    k = len(numeric.active_set_guess(sol, con.A, con.b))
+    D = con.A.shape[1]
+    work = float(k) ** 2 * (D + k)
+    if work <= EXACT_MAX_WORK:
+        return None
+    return (f"too large for the exact KKT solve: {k} active constraints in {D} dimensions (k^2 (D + k) = {work:.2g} "
+            f"> {EXACT_MAX_WORK:.0e}); the float64 solution ({sol.solver}) is reported unpolished")
+
+
 @dataclass
 class SVMRecord:
     """A p-SVM for one token selection: the solver's answer and its polished KKT solution."""
@@ -152,11 +182,14 @@ class SVMRecord:
     polished: numeric.PolishedSVM | None = None
     exact: numeric.SVMConstraints | None = None
     _certificate: symbolic.SVMCertificate | None = None
+    too_large: str | None = None   # why the polish and the exact certificate were not attempted (exact_too_large)
 
     def certificate(self) -> symbolic.SVMCertificate:
         """The exact certificate of this SVM (symbolic.certify_svm from the polished active set), cached."""
         if self._certificate is None:
-            if not self.feasible:
+            if self.too_large:
+                self._certificate = symbolic.SVMCertificate(status="none", reason=self.too_large)
+            elif not self.feasible:
                 # no solver answer: the exact method from scratch certifies a solution or proves infeasibility
                 self._certificate = symbolic.certify_svm(self.exact.A, self.exact.b, [])
                 if self._certificate.status != "exact" and not self._certificate.infeasible:
@@ -202,6 +235,8 @@ class SVMRecord:
             })
             if pol.notes:
                 ev["notes"] = pol.notes
+        if self.too_large:
+            ev["size_limit"] = self.too_large
         if self.exact is not None:
             cert = self.certificate()
             ev["certificate"] = cert.status
@@ -257,9 +292,16 @@ class Context:
         if key not in self._svms:
             con = numeric.svm_constraints(self.phi, key[0], margins)
             exact = self.dataset.exact_constraints(key[0], margins, approx=con.A)   # exact rows on demand
-            sol, polished = numeric.solve_and_polish(con.A, con.b, exact.A, exact.b, dps=self.options["dps"])
+            sol = numeric.solve_svm(con.A, con.b)
+            too_large = exact_too_large(sol, con) if sol.feasible else None
+            if too_large is None:
+                sol, polished = numeric.solve_and_polish(con.A, con.b, exact.A, exact.b, dps=self.options["dps"],
+                                                         solution=sol)
+            else:
+                polished = None
             rec = SVMRecord(selection=key[0], margins=key[1], constraints=con, solution=sol, polished=polished)
             rec.exact = exact
+            rec.too_large = too_large
             self._svms[key] = rec
         return self._svms[key]
 
@@ -318,7 +360,8 @@ class Context:
         with numeric.torch_threads(1):
             return numeric.decide_runs(theta0, self.phi, self.gamma, self.loss, lambda b, sel: self.p_mm_float(sel),
                                        step=self.options["step"] if step is None else step, relative=relative,
-                                       budgets=budgets(self.options["max_iterations"]),
+                                       budgets=budgets(scaled_max_iterations(self.options["max_iterations"],
+                                                                             *self.phi.shape)),
                                        certify=lambda b, th: self.certify_stationary(th), keep_going=keep_going,
                                        time_budget=self.options["time_budget"], settled=settled)
 
@@ -349,6 +392,10 @@ def _run_isolated(ctx, check_id: str):
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - one check's defect must not take the others down
+            if memory.is_out_of_memory(exc):   # MemoryError is an Exception: the memory limit was reached
+                result = _out_of_memory(check_id, statement, role, exc)
+                result.seconds = time.perf_counter() - start
+                return result
             frames = traceback.extract_tb(exc.__traceback__)
             where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
             result = CheckResult(check_id, INCONCLUSIVE, f"internal error: {type(exc).__name__}: "
@@ -366,3 +413,16 @@ def _run_isolated(ctx, check_id: str):
         result.evidence = {**result.evidence, "numerical_warnings": seen[:20]}
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _out_of_memory(check_id: str, statement, role: str, exc: BaseException):
+    """The `inconclusive` result of a check that ran out of memory (verify.memory): the limit and what failed."""
+    from .result import INCONCLUSIVE, CheckResult
+
+    limit = memory.current_limit()
+    within = f"the memory limit ({memory.format_bytes(limit)}, --max-memory)" if limit else "the machine's memory"
+    what = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return CheckResult(check_id, INCONCLUSIVE, f"out of memory: the check needs more than {within} ({what})",
+                       getattr(statement, "text", ""),
+                       {"out_of_memory": {"limit_bytes": limit, "error": f"{type(exc).__name__}: {what}"}},
+                       role=role, statement=statement.to_dict() if statement is not None else None)

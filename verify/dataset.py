@@ -506,6 +506,16 @@ class Dataset:
             self._cache["features"] = phi
         return self._cache["features"]
 
+    def features_exact_fmpq(self) -> np.ndarray:
+        """The exact features as python-flint rationals (object array (n, T, D) of fmpq): what the ball-arithmetic
+        engines take, without Python Fractions. Built each call (the caller keeps it)."""
+        n, T, d = self.X.shape
+        ii, tt = np.divmod(np.arange(n * T), T)
+        rows = self._feature_rows_fmpq(self._token_rows("X", np.stack([ii, tt], axis=1)), ii)
+        out = np.empty((n, T, len(rows[0])), dtype=object)
+        out.reshape(-1)[:] = [x for r in rows for x in r]
+        return out
+
     def features_exact(self) -> np.ndarray:
         """The keys W^T x_it as exact rationals (object array (n, T, d)); self/cross: vec(x_it z_i^T).
         The whole tensor: costly for large data (certificates use :meth:`exact_constraints`); computed once."""
@@ -518,6 +528,43 @@ class Dataset:
             out.reshape(-1)[:] = _fractions(x for r in rows for x in r)
             self._cache["features_exact"] = out
         return self._cache["features_exact"]
+
+    def subsample(self, indices) -> "Dataset":
+        """The dataset of the sequences ``indices`` only (X_i, Y_i and, for the cross model, z_i; everything
+        else shared), with the same exact values: what a part too large for the whole dataset runs on.
+
+        >>> ds = Dataset(X=[[[1, 0], [0, 1]], [["1/3", 0], [0, 2]]], Y=[1, -1], v=[1, 0], name="two")
+        >>> sub = ds.subsample([1])
+        >>> (sub.n, sub.name, sub.X_exact[0, 0, 0], sub.Y.tolist())
+        (1, 'two[1 of 2 sequences]', Fraction(1, 3), [-1.0])
+        """
+        import copy
+
+        idx = np.asarray(indices, dtype=np.int64).ravel()
+        if len(idx) == 0 or np.any(idx < 0) or np.any(idx >= self.n) or len(np.unique(idx)) != len(idx):
+            raise ValueError(f"subsample: expected distinct sequence indices in 0..{self.n - 1}")
+        out = copy.copy(self)
+        out._cache = {}
+        out.numbers = dict(self.numbers)
+        for key in ("X", "Y", "Z"):
+            nums = self.numbers.get(key)
+            if nums is None:
+                continue
+            rest = int(np.prod(nums.shape[1:], dtype=np.int64))
+            seq, within = np.divmod(nums.exact_index, rest)
+            where = np.full(self.n, -1, dtype=np.int64)
+            where[idx] = np.arange(len(idx))
+            keep = np.nonzero(where[seq] >= 0)[0]
+            new_index = where[seq[keep]] * rest + within[keep]
+            order = np.argsort(new_index, kind="stable")
+            sub = Numbers(np.ascontiguousarray(nums.values[idx]), new_index[order],
+                          [nums.exact_values[int(k)] for k in keep[order]], nums.where)
+            out.numbers[key] = sub
+            setattr(out, key, sub.values)
+        if self.model == "self":
+            out.Z = out.X[:, self.query_index, :].copy()
+        out.name = f"{self.name}[{len(idx)} of {self.n} sequences]"
+        return out
 
     def summary(self) -> dict:
         """Name, model and shape (self/cross models: also the parameterisation and rank).

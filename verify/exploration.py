@@ -4,7 +4,8 @@ Three families of runs of normalised GD (zigzag step rule, growing budgets; ever
 of :mod:`numeric.convergence`):
 
 * the dataset's own inits (:meth:`Context.ngd_runs`);
-* ``random_inits`` random inits (an option, default 64; fixed seed): directions uniform on the sphere, radii uniform up to the norm at
+* ``random_inits`` random inits (an option, default 64, cut to RANDOM_MAX_WORK / (n T D) on large data; fixed
+  seed): directions uniform on the sphere, radii uniform up to the norm at
   which the largest logit difference within a sequence reaches RANDOM_LOGIT_SPREAD;
 * cone inits around each locally optimal selection alpha: R p_mm/||p_mm|| plus a perturbation of norm
   CONE_PERTURBATION / A (A the largest key difference, so the perturbation moves any logit gap by at most
@@ -53,6 +54,11 @@ FIXED_CONE_LITERAL_STEPS = 20_000
 FIXED_CONE_INTEGRATOR_STEPS = 4_000   # attempted steps of the flow's integrator per fixed-step cone run
 MAX_ENUMERATION = 4096
 MAX_TABLE = 256
+# -- budgets scaled to the data (counts, never seconds; the evidence reports what ran) --------------------------
+RANDOM_MAX_WORK = 1e6          # random inits x n T D: fewer random inits on large data (at least RANDOM_MIN_INITS)
+RANDOM_MIN_INITS = 4
+CANDIDATE_MAX_WORK = 2e7       # candidates x m D (m constraints): float SVMs examined for the cone selections
+CONE_MAX_ENTRIES = 2.5e6         # cone runs x n T D in one batch: fewer cone selections on large data (at least 1)
 
 
 def exact_status(ctx, sel) -> dict:
@@ -113,16 +119,26 @@ def _radius_works(sel, c, judgements, labels) -> bool:
 
 
 def key_spread(phi) -> float:
-    """A = max_{i, t, tau} ||Phi_it - Phi_i tau||: the most a unit step can change a logit gap."""
-    diffs = phi[:, :, None, :] - phi[:, None, :, :]
-    return float(np.sqrt(np.max(np.sum(diffs * diffs, axis=-1))))
+    """A = max_{i, t, tau} ||Phi_it - Phi_i tau||: the most a unit step can change a logit gap (one token t at a
+    time: temporaries of the size of phi)."""
+    best = 0.0
+    for t in range(phi.shape[1]):
+        diffs = phi - phi[:, t:t + 1, :]
+        best = max(best, float(np.max(np.einsum("itk,itk->it", diffs, diffs))))
+    return float(np.sqrt(best))
+
+
+def scaled_random_inits(ctx) -> int:
+    """The ``random_inits`` option, cut to RANDOM_MAX_WORK / (n T D) on large data (at least RANDOM_MIN_INITS)."""
+    n, T, D = ctx.phi.shape
+    return int(min(ctx.options["random_inits"], max(RANDOM_MIN_INITS, RANDOM_MAX_WORK // (n * T * D))))
 
 
 def _random_inits(ctx, rng) -> np.ndarray:
     phi = ctx.phi
     spread = key_spread(phi)
     rho_max = RANDOM_LOGIT_SPREAD / spread if spread > 0 else 1.0
-    count = ctx.options["random_inits"]
+    count = scaled_random_inits(ctx)
     u = rng.standard_normal((count, phi.shape[2]))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     return u * rng.uniform(0.0, rho_max, count)[:, None]
@@ -165,12 +181,23 @@ class Exploration:
         base = list(dict.fromkeys([tuple(self.alpha)] + reached))
         self.enumerated = ds.T ** ds.n <= MAX_ENUMERATION
         self.candidates = candidate_selections(ds.n, ds.T, base, limit=MAX_ENUMERATION)
-        float_local = [tuple(int(a) for a in c) for c in self.candidates
-                       if ctx.selection_svm(c).locally_optimal]
+        # float SVMs of the candidates, in order, until MAX_CONE_SELECTIONS locally optimal ones are found or the
+        # size budget (CANDIDATE_MAX_WORK / (m D) candidates, at least the base) is spent
+        n, T, D = ctx.phi.shape
+        self.candidates_examined = min(len(self.candidates),
+                                       max(len(base), int(CANDIDATE_MAX_WORK // (n * (T - 1) * D))))
+        float_local = []
+        for c in self.candidates[:self.candidates_examined]:
+            if ctx.selection_svm(c).locally_optimal:
+                float_local.append(tuple(int(a) for a in c))
+                if len(float_local) >= MAX_CONE_SELECTIONS:
+                    break
         for sel in dict.fromkeys(base + float_local[:MAX_CONE_SELECTIONS]):
             self.status(sel)
         self.local = [s for s, e in self.exact.items() if e["locally_optimal"]]
-        self.cone_selections = self.local[:MAX_CONE_SELECTIONS]
+        n_cone = int(max(1, min(MAX_CONE_SELECTIONS, CONE_MAX_ENTRIES // (CONE_MIN_RADII * CONE_PERTURBATIONS
+                                                                          * n * T * D))))
+        self.cone_selections = self.local[:n_cone]
         self._cone_runs(rng)
 
     def _cone_runs(self, rng) -> None:

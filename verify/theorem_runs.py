@@ -18,6 +18,11 @@ import numpy as np
 from attnsvm import numeric
 
 TARGET_FACTOR = 1e4              # run to ||theta|| >= TARGET_FACTOR ||p_mm|| (when p_mm exists)
+LITERAL_MAX_WORK = 2e9           # literal steps x n T D: the literal phase's budget shrinks for large data
+FLOW_MAX_WORK = 1e11             # integrator steps x (n T D^2 + 30 D^3): the Hessians and the ~30 LU solves of one
+                                 # extrapolation step of the modified flow
+FLOW_MIN_STEPS = 100             # fewer integrator steps than this within FLOW_MAX_WORK: the flow phase is not run
+INTEGRATOR_STEPS = 20_000        # numeric.simulate_fixed_step's default budget of integrator steps
 
 
 def loss_constants(ctx) -> tuple[float, float, str]:
@@ -88,11 +93,35 @@ STOP_WORDS = {"target-norm": "target norm", "max-log10-steps": "step cap", "lite
               "stationary": "stationary", "flow-invalid": "flow invalid", "integrator-steps": "integrator budget"}
 
 
+def size_budgets(ctx) -> dict:
+    """The literal-step budget and whether the modified flow runs, scaled to the data (counts, never seconds):
+    literal steps at most ``fixed_iterations`` and at most LITERAL_MAX_WORK / (n T D); the flow's Jacobian costs
+    n T D^2 per evaluation (a D x D matrix), so it runs only up to FLOW_MAX_WORK."""
+    n, T, D = ctx.phi.shape
+    literal = min(int(ctx.options["fixed_iterations"]), max(1000, int(LITERAL_MAX_WORK // (n * T * D))))
+    flow_cost = n * T * D * D + 30 * D ** 3
+    steps = int(min(INTEGRATOR_STEPS, FLOW_MAX_WORK // flow_cost))
+    out = {"literal_steps": literal, "flow": steps >= FLOW_MIN_STEPS, "integrator_steps": steps}
+    notes = []
+    if literal < int(ctx.options["fixed_iterations"]):
+        notes.append(f"literal steps capped at {literal} (n T D = {n * T * D}: at most {LITERAL_MAX_WORK:.0e} "
+                     f"step-entries)")
+    if not out["flow"]:
+        notes.append(f"the modified flow is not run: its Jacobian is {D} x {D} (n T D^2 + 30 D^3 = {flow_cost:.2g}, "
+                     f"fewer than {FLOW_MIN_STEPS} integrator steps within {FLOW_MAX_WORK:.0e})")
+    elif steps < INTEGRATOR_STEPS:
+        notes.append(f"integrator steps capped at {steps} (n T D^2 + 30 D^3 = {flow_cost:.2g})")
+    out["note"] = "; ".join(notes)
+    return out
+
+
 def _simulated(ctx, init, step, target) -> TheoremRun:
     o = ctx.options
+    size = size_budgets(ctx)
     traj = numeric.simulate_fixed_step(init, ctx.phi, ctx.gamma, ctx.loss, step, target_norm=target,
                                        max_log10_steps=o["fixed_max_log10_steps"],
-                                       max_literal_steps=o["fixed_iterations"])
+                                       max_literal_steps=size["literal_steps"],
+                                       max_integrator_steps=size["integrator_steps"] if size["flow"] else 0)
     cps = [{"log10_iteration": c.iteration_log10 if math.isfinite(c.iteration_log10) else None,
             "iteration": c.iteration, "theta": c.theta, "norm": c.norm, "selected": list(c.selected),
             "one_minus_mass": c.one_minus_mass, "one_minus_mass_log10": c.one_minus_mass_log10,
@@ -101,6 +130,8 @@ def _simulated(ctx, init, step, target) -> TheoremRun:
              "literal_steps": traj.literal_steps, "switch_epsilon": traj.switch_epsilon,
              "truncation_estimate": traj.truncation_estimate, "modified_equation_order": traj.order,
              "algorithm": "fixed-step", "target_norm": target}
+    if size["note"]:
+        extra["size_limit"] = size["note"]
     return TheoremRun(init=np.asarray(init, dtype=float), step=step, checkpoints=cps,
                       stop_reason=STOP_WORDS.get(traj.stop_reason, traj.stop_reason),
                       engine="fixed-step GD: literal steps, then its modified equation in log-time "

@@ -25,6 +25,8 @@ KQ_STEP = 2.0             # normalised step on the joint (K, Q) (bench/tf_svm_kq
 KQ_RULE = "constant"
 KQ_DECAY = None
 NUC_CERT_TOL = 1e-6       # relative duality gap accepted as a nuclear-norm certificate
+NUC_MAX_ENTRIES = 2_000_000   # m D of the constraint matrix: the largest nuclear-norm W-SVM handed to the SDP solver
+                              # (its cone is 2d x 2d and every constraint row is dense; above this: not solved)
 
 
 @dataclass
@@ -36,6 +38,7 @@ class WSVMs:
     fro: object
     nuc: object
     cert: object
+    too_large: str | None = None   # why the nuclear-norm SVM was not solved (NUC_MAX_ENTRIES)
 
     @property
     def feasible(self) -> bool:
@@ -79,12 +82,19 @@ def w_svm(ctx, selection) -> WSVMs:
     if key not in cache:
         fro = ctx.svm(key[1])
         con = fro.constraints
-        nuc = numeric.solve_nuclear_svm(con.A, con.b, ctx.dataset.d)
+        m, D = con.A.shape
+        too_large = None
+        if m * D > NUC_MAX_ENTRIES:
+            too_large = (f"the nuclear-norm W-SVM is too large for the SDP solver: {m} dense constraints in D = {D} "
+                         f"dimensions (m D = {m * D} > {NUC_MAX_ENTRIES})")
+            nuc = numeric.NuclearSVM(False, f"not solved: {too_large}")
+        else:
+            nuc = numeric.solve_nuclear_svm(con.A, con.b, ctx.dataset.d)
         cert = None
         if nuc.feasible:
             exact = fro.exact   # the lazy exact constraints of Context.svm (Dataset.exact_constraints)
             cert = numeric.nuclear_certificate(exact.A, exact.b, nuc.W, nuc.dual, ctx.dataset.d, tol=NUC_CERT_TOL)
-        cache[key] = WSVMs(selection=key[1], fro=fro, nuc=nuc, cert=cert)
+        cache[key] = WSVMs(selection=key[1], fro=fro, nuc=nuc, cert=cert, too_large=too_large)
     return cache[key]
 
 

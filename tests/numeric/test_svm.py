@@ -160,3 +160,30 @@ def test_a_polish_stopped_before_it_is_feasible_is_not_ok():
     done = polish(A, b, [0], dps=30)
     assert done.ok and [float(x) for x in done.theta] == [1.0, 1.0]
     assert_kkt(A, b, done, digits=25)
+
+
+def test_the_gram_dual_agrees_with_the_ldp_and_is_used_for_wide_problems(monkeypatch):
+    """m <= D: the primal-dual active set on G = A A^T (numeric.svm._solve_gram) gives the LDP's solution (NNLS,
+    an independent method) to 1e-12, with some constraints inactive (correlated rows) or all active; solve_svm
+    takes it from GRAM_MIN_ENTRIES on."""
+    from attnsvm.numeric import svm as S
+
+    rng = np.random.default_rng(3)
+    inactive = 0
+    for trial in range(12):
+        m, D = int(rng.integers(5, 40)), int(rng.integers(40, 60))
+        A = rng.standard_normal((m, D))
+        if trial % 2:
+            A[:, : D // 2] += 2.0
+        b = np.ones(m)
+        g, ref = S._solve_gram(A, b), S._solve_ldp(A, b)
+        assert g is not None and ref is not None and g.solver == "gram active set"
+        assert np.linalg.norm(g.theta - ref.theta) <= 1e-12 * np.linalg.norm(ref.theta)
+        assert np.all(A @ g.theta - b >= -1e-9) and np.all(g.dual >= 0)
+        inactive += int(np.sum(g.dual == 0))
+    assert inactive > 0
+    A = rng.standard_normal((8, 20))
+    monkeypatch.setattr(S, "GRAM_MIN_ENTRIES", 0)
+    assert solve_svm(A, np.ones(8)).solver == "gram active set"
+    monkeypatch.setattr(S, "GRAM_MIN_ENTRIES", 10 ** 9)
+    assert solve_svm(A, np.ones(8)).solver == "nnls"

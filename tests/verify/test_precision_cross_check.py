@@ -293,3 +293,19 @@ def test_deterministic_without_a_time_budget():
         s.pop("timing", None)
         s.pop("seconds", None)
     assert strip[0]["checks"] == strip[1]["checks"]
+
+
+def test_above_its_size_limit_it_runs_on_evenly_spaced_sequences_and_says_so():
+    """n T D = 24 > cross_check_max_entries = 12: the instrument runs on 12 // (T D) = 3 sequences (0, 2, 5), and
+    its result is the instrument's own on that subsample (same verdict, same checked steps), marked as such."""
+    r = run(TOGETHER, cross_check_iterations=120, cross_check_max_entries=12)
+    sub = r.evidence["subsample"]
+    assert sub["sequences"] == [0, 2, 5] and sub["of"] == 6
+    assert r.summary.startswith("on 3 of 6 sequences (n T D = 24 > 12")
+    direct = run(Dataset(**TOGETHER).subsample([0, 2, 5]), cross_check_iterations=120)
+    assert r.verdict == direct.verdict and r.summary.endswith(direct.summary)
+    assert r.evidence["one_step"]["checked"] == direct.evidence["one_step"]["checked"] > 0
+    # one sequence alone above the limit: inconclusive with the size, nothing run
+    r = run(TOGETHER, cross_check_iterations=120, cross_check_max_entries=3)
+    assert r.verdict == "inconclusive" and "T D = 4 feature entries, more than the 3" in r.summary
+    assert "runs" not in r.evidence and r.evidence["size_limit"]["n_T_D"] == 24

@@ -72,3 +72,28 @@ def test_a_kq_run_on_the_frobenius_solution_contradicts_the_observation(monkeypa
     monkeypatch.setattr(kq_mod, "kq_run", lambda c: _planted_kq_run(W_nuc, alpha))
     res = kq_mod.run(ctx)
     assert res.verdict != verify.FAILS and res.evidence["closer_to_nuclear"]
+
+
+def test_svms_too_large_for_the_exact_solve_or_the_sdp_say_so(monkeypatch):
+    """Above the size caps (lowered here): the Frobenius W-SVM keeps its float64 solution unpolished, its
+    certificate is `none` with the reason, the nuclear SVM is not solved and the (K, Q) claim is undecided
+    with the size, never judged against a missing solution."""
+    from attnsvm.verify import builtin, w_runs
+    from attnsvm.verify import context as context_module
+    from attnsvm.verify.checks import kq_directional_limit as kq_mod
+    from attnsvm.verify.context import Context
+
+    monkeypatch.setattr(context_module, "EXACT_MAX_WORK", 0.5)
+    monkeypatch.setattr(w_runs, "NUC_MAX_ENTRIES", 1)
+    ctx = Context.create(builtin("tf-svm-local-1"))
+    res = ctx.run_check("w-svm")
+    assert res.verdict == "holds" and "nuclear SVM not solved" in res.summary and "too large" in res.summary
+    rec = w_runs.w_svm(ctx, res.evidence["optimal"]["selection"])
+    assert rec.fro.polished is None and rec.fro.feasible
+    cert = rec.fro.certificate()
+    assert cert.status == "none" and cert.reason.startswith("too large for the exact KKT solve")
+    assert "size_limit" in rec.fro.evidence()
+    alpha = tuple(res.evidence["optimal"]["selection"])
+    monkeypatch.setattr(kq_mod, "kq_run", lambda c: _planted_kq_run(np.asarray(rec.fro.theta, float), alpha))
+    kq = ctx.run_check("kq-directional-limit")
+    assert kq.verdict == "inconclusive" and "too large for the SDP solver" in kq.summary

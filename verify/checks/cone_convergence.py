@@ -42,15 +42,19 @@ def run(ctx):
                 "perturbations": CONE_PERTURBATIONS,
                 "locally_optimal": [list(s) for s in ex.local], "tested": [list(s) for s in ex.cone_selections],
                 "reached_by_other_runs": [list(s) for s in reached_local], "disagreements": disagree,
-                "all_selections_examined": ex.enumerated,
+                "all_selections_examined": ex.enumerated and ex.candidates_examined == len(ex.candidates),
+                "candidates_examined": ex.candidates_examined, "candidates": len(ex.candidates),
                 "algorithm": "normalised GD, zigzag step rule, growing budgets (numeric.decide_runs)",
                 "counts": ex.counts().get("cone")}
     if not ex.local:
-        if ex.enumerated:
+        if ex.enumerated and ex.candidates_examined == len(ex.candidates):
             return out_of_scope(ID, STATEMENT, f"no locally optimal selection exists among all {ctx.dataset.T}^"
                                 f"{ctx.dataset.n} selections: the local theorem has no target", evidence=evidence)
         return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, "no locally optimal selection found among the "
-                                                     f"{len(ex.candidates)} candidates examined", evidence))
+                                                     f"{ex.candidates_examined} candidates examined"
+                                                     + (f" (of {len(ex.candidates)}: the size budget)"
+                                                        if ex.candidates_examined < len(ex.candidates) else ""),
+                                                     evidence))
     text = "; ".join(f"{list(s)}: R >= {c['smallest_R']:.3g}" if c["smallest_R"] is not None else f"{list(s)}: none"
                      for s, c in cones.items())
     missing = [list(s) for s, c in cones.items() if c["smallest_R"] is None]

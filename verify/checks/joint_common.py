@@ -26,6 +26,23 @@ from .optimal_tokens import optimal_tokens
 PATH_RADII = rp.geometric_radii(0.1, 1e4, 2)   # 0.1 ... 10^4, two radii per decade
 JOINT_RATIO = 1.0                              # r = JOINT_RATIO * R on the joint path
 SEED = 0
+PATH_RANDOM, PATH_ITERATIONS = 3, 400          # random starts and projected-gradient iterations per radius
+PATH_MAX_WORK = 5e8                            # starts x iterations x n T D per radius: less search on large data
+
+
+def path_budget(n: int, T: int, D: int, fixed_starts: int) -> tuple[int, int]:
+    """(random starts, iterations) per radius of the p path: PATH_RANDOM and PATH_ITERATIONS while
+    (fixed_starts + random) x iterations x n T D <= PATH_MAX_WORK; beyond, fewer random starts first, then fewer
+    iterations (at least 20).
+
+    >>> path_budget(6, 8, 10, 2), path_budget(100, 32, 4096, 2)
+    ((3, 400), (0, 20))
+    """
+    size = n * T * D
+    for n_random in range(PATH_RANDOM, -1, -1):
+        if (fixed_starts + n_random) * PATH_ITERATIONS * size <= PATH_MAX_WORK:
+            return n_random, PATH_ITERATIONS
+    return 0, max(20, int(PATH_MAX_WORK // (max(fixed_starts, 1) * size)))
 
 
 def _cache(ctx) -> dict:
@@ -125,7 +142,11 @@ def p_path(ctx) -> list:
         alpha, _ = optimal_tokens(ctx.dataset)
         rec = ctx.svm(alpha)
         dirs = [rec.theta] if rec.feasible else []
-        c["p_path"] = rp.p_path(ctx.phi, ctx.gamma, ctx.loss, PATH_RADII, directions=dirs, n_random=3, seed=SEED)
+        n_random, iterations = path_budget(*ctx.phi.shape, fixed_starts=1 + len(dirs))
+        c["p_path_budget"] = {"random_starts": n_random, "iterations": iterations,
+                              "scaled": (n_random, iterations) != (PATH_RANDOM, PATH_ITERATIONS)}
+        c["p_path"] = rp.p_path(ctx.phi, ctx.gamma, ctx.loss, PATH_RADII, directions=dirs, n_random=n_random,
+                                seed=SEED, max_iter=iterations)
     return c["p_path"]
 
 

@@ -39,6 +39,13 @@ def run(ctx):
     ds = ctx.dataset
     if not ds.is_attention_model:
         return out_of_scope(ID, STATEMENT, "prompt model: no (K, Q) parameterisation")
+    from ..w_runs import NUC_MAX_ENTRIES
+
+    m, D = ds.n * (ds.T - 1), ds.d * ds.d
+    if m * D > NUC_MAX_ENTRIES:   # every selection's nuclear-norm W-SVM has this size: nothing to compare a run with
+        reason = (f"the nuclear-norm W-SVM is too large for the SDP solver: {m} dense constraints in D = {D} "
+                  f"dimensions (m D = {m * D} > {NUC_MAX_ENTRIES}); the (K, Q) run is not made")
+        return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, reason, {"size_limit": reason}))
     traj = kq_run(ctx)
     final = traj.final
     svms = w_svm(ctx, final.selected)
@@ -53,6 +60,9 @@ def run(ctx):
           "backend": "float64", "gradient": "stable (DESIGN.md section 3), chain rule G Q, G^T K",
           "regularisation": (f"ridge {settings['ridge']:g} (||K||^2 + ||Q||^2)" if settings["ridge"] > 0 else "none"),
           "nuc_gap_tol": NUC_GAP_TOL}
+    if svms.too_large:
+        ev["size_limit"] = svms.too_large
+        return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, svms.too_large, ev))
     if not svms.feasible:
         return judge(ctx, ID, STATEMENT, Observation(UNDECIDED, f"a W-SVM of the selected tokens "
                                                      f"{list(final.selected)} is infeasible", ev))

@@ -379,7 +379,46 @@ def run(ctx):
                                  f"the loss is not a real function where GD evaluates it (u = {defect['u']:.6g} in "
                                  f"[min gamma, max gamma], {defect['backend']}: {defect['what']}): GD is undefined",
                                  base)
-    return _run(ctx, base)
+    n, T, D = ctx.phi.shape
+    cap = int(o["cross_check_max_entries"])
+    if n * T * D <= cap:
+        return _run(ctx, base)
+    return _on_subsample(ctx, base, cap)
+
+
+def subsample_indices(n: int, T: int, D: int, cap: int):
+    """The sequences the instrument runs on when the dataset's n T D feature entries exceed ``cap``: m = cap // (T D)
+    of them, evenly spaced over 0..n-1 (deterministic); None when one sequence alone exceeds ``cap``."""
+    m = cap // (T * D)
+    if m < 1:
+        return None
+    return sorted({int(round(x)) for x in np.linspace(0, n - 1, min(m, n))})
+
+
+def _on_subsample(ctx, base: dict, cap: int):
+    """The instrument on a subsample of the sequences (its mpmath GD costs n T D operations per step at 30 to 70
+    digits, so the whole dataset is out of reach above ``cross_check_max_entries``): the same float64 code paths
+    and the same checks, on the dataset of those sequences; the evidence says so and the verdict speaks of it."""
+    from ..context import Context
+
+    n, T, D = ctx.phi.shape
+    idx = subsample_indices(n, T, D, cap)
+    size = {"n_T_D": n * T * D, "cross_check_max_entries": cap}
+    if idx is None:
+        return instrument_result(ID, STATEMENT, INCONCLUSIVE,
+                                 f"too large for the mpmath runs: one sequence has T D = {T * D} feature entries, more "
+                                 f"than the {cap} the instrument runs on (option cross_check_max_entries)",
+                                 {**base, "size_limit": size})
+    sub = Context.create(ctx.dataset.subsample(idx), **ctx.options)
+    res = _run(sub, base)
+    res.evidence = {**res.evidence, "size_limit": size,
+                    "subsample": {"sequences": idx, "of": n,
+                                  "meaning": f"n T D = {n * T * D} exceeds {cap}: float64 GD and its mpmath reference "
+                                             f"run on the dataset of these {len(idx)} sequences (evenly spaced), "
+                                             "not on the whole dataset"}}
+    res.summary = f"on {len(idx)} of {n} sequences (n T D = {n * T * D} > {cap}, cross_check_max_entries): " + \
+        res.summary
+    return res
 
 
 def _run(ctx, base: dict):

@@ -68,6 +68,7 @@ def _p_alone(ctx) -> dict:
         return {"verdict": NOT_APPLICABLE, "reason": "the SVM of the optimal tokens is infeasible: no direction to "
                                                      "compare the path with"}
     path = jc.p_path(ctx)
+    budget = jc._cache(ctx)["p_path_budget"]
     rows = []
     for pt in path:
         st = numeric.attention_state(pt.x, ctx.phi, ctx.gamma)
@@ -77,8 +78,11 @@ def _p_alone(ctx) -> dict:
                      "selected": [int(a) for a in st.dominant], "p_unit": jc.unit_list(pt.x)})
     out = {"objective": "log(L(p) - L*), L* = (1/n) sum_i l(max_t gamma_it)", "rows": rows,
            "p_mm_unit": jc.unit_list(rec.theta), "alpha": alpha,
-           "search": "projected gradient with Armijo backtracking from the previous solution, p_mm and 3 seeded "
-                     "random directions per radius; best of the starts, not a certified global minimum"}
+           "search": f"projected gradient with Armijo backtracking (at most {budget['iterations']} iterations) from "
+                     f"the previous solution, p_mm and {budget['random_starts']} seeded random directions per radius; "
+                     "best of the starts, not a certified global minimum"
+                     + (" (fewer starts or iterations than on small data: the size budget of "
+                        "verify.checks.joint_common.path_budget)" if budget["scaled"] else "")}
     out.update(trend([r["radius"] for r in rows], [r["one_minus_corr"] for r in rows], ctx.options["tol"]))
     if out["verdict"] == HOLDS and rows[-1]["selected"] != alpha:
         out.update(verdict=INCONCLUSIVE, reason=f"the best solution at the largest radius selects {rows[-1]['selected']}, "

@@ -31,7 +31,10 @@ def run(ctx):
     if rec.fro.feasible:
         ranks = (evidence["optimal"]["frobenius"].get("rank"), evidence["optimal"]["nuclear"].get("rank"))
         nuc = (f", ||W_*^mm||_* = {rec.nuc_opt:.6g} (duality gap {float(rec.cert.gap):.1e})"
-               if rec.cert is not None else ", nuclear solution not certified")
+               if rec.cert is not None else f"; nuclear SVM not solved ({rec.too_large})" if rec.too_large
+               else ", nuclear solution not certified")
+        if rec.fro.too_large:
+            nuc += f"; {rec.fro.too_large}"
         return premise_result(ID, STATEMENT, HOLDS, f"||W_F^mm|| = {rec.fro_opt:.6g}{nuc}; ranks {ranks[0]} / "
                               f"{ranks[1]}", evidence)
     cert = rec.fro.certificate()
