@@ -2,6 +2,8 @@
 SVM solutions and GD runs (each computed once, whichever check asks first)."""
 from __future__ import annotations
 
+import contextlib
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -366,6 +368,21 @@ class Context:
                                        time_budget=self.options["time_budget"], settled=settled)
 
 
+@contextlib.contextmanager
+def _long_integer_strings():
+    """Lift Python's limit on int-to-decimal conversions (4300 digits) while a check runs: the exact fractions of a
+    certificate (p_mm, multipliers) are our own numbers and may be longer on large data; the dataset's strings are
+    bounded when parsed (at most 1000 digits each), so the guard against untrusted input is not needed here."""
+    import sys
+
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
 def _run_isolated(ctx, check_id: str):
     import time
     import traceback
@@ -388,7 +405,8 @@ def _run_isolated(ctx, check_id: str):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = module.run(ctx)
+            with _long_integer_strings():
+                result = module.run(ctx)
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - one check's defect must not take the others down

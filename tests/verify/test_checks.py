@@ -140,3 +140,20 @@ def test_norm_divergence_without_growth_or_a_certified_stationary_point_is_incon
         "norm-divergence"]
     assert nd.verdict == "inconclusive" and "counterexample" not in nd.evidence
     assert all("no stationary point was certified" in r["reason"] for r in nd.evidence["runs"])
+
+
+def test_exact_fractions_longer_than_pythons_digit_limit_reach_the_evidence():
+    """A certificate's exact numbers may exceed Python's 4300-digit int-to-str guard on large data: a check's
+    evidence still gets them (the guard is lifted while a check runs and restored after)."""
+    import sys
+    from fractions import Fraction
+
+    from attnsvm.verify import context
+
+    big = Fraction(10 ** 5000 + 1, 3)
+    before = sys.get_int_max_str_digits()
+    with context._long_integer_strings():
+        text = str(big)
+        assert Fraction(text) == big
+    assert len(text) > 5000
+    assert sys.get_int_max_str_digits() == before
