@@ -195,66 +195,22 @@ class BallMin:
     evaluations: int = 0
 
 
-def spectral_ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11, memory: int = 1) -> BallMin:
+def spectral_ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11) -> BallMin:
     """min F over {||x|| <= radius} by projected gradient steps x -> proj(x - t grad F(x)) with spectral step
     lengths and a backtracking line search along the projection arc.
 
     The first trial step of every iteration is the Barzilai-Borwein length t = s.s / s.y of the last accepted
     step s and gradient change y (the inverse curvature of F along s; on the sphere ||x|| = radius the projection
     supplies the curvature of the sphere, so the Euclidean s.y is the one that matters), doubled from the last t
-    when s.y <= 0. A trial is accepted when F(x_new) <= max(last ``memory`` values of F) + 1e-4 grad F.(x_new - x)
-    (Armijo; monotone with the default memory 1: a longer memory lets a spectral step climb out of a region and
-    lose it when F spans hundreds of units, as on the v block at large radii), or, once F no longer changes above
-    its rounding level, when the
+    when s.y <= 0. A trial is accepted when F(x_new) <= F(x) + 1e-4 grad F.(x_new - x) (monotone Armijo: a
+    nonmonotone test lets a spectral step climb out of a region and lose it when F spans hundreds of units, as
+    on the v block at large radii), or, once F no longer changes above its rounding level, when the
     gradient at the new point still has a non-positive slope along the step (the gradients keep full relative
     accuracy where F's values do not); otherwise t halves. Stops when the projected gradient residual
     ||x - proj(x - grad F(x))|| is below tol * max(1, radius) ("converged"), when no step can be found
     (t < 1e-30, "rounding") or after ``max_iter`` iterations ("iterations"; then the point of least F seen is
     returned)."""
-    x = project_ball(np.asarray(x0, dtype=float).copy(), radius)
-    F, g = fun(x)
-    evaluations = 1
-    t = 1.0
-    scale = max(1.0, radius)
-    reason = "iterations"
-    history = [F]
-    best = (F, x, g)
-    it = 0
-    for it in range(1, max_iter + 1):
-        if _norm(x - project_ball(x - g, radius)) <= tol * scale:
-            reason = "converged"
-            break
-        reference = max(history[-memory:])
-        while True:
-            xn = project_ball(x - t * g, radius)
-            d = xn - x
-            if not d.any():
-                t = 0.0
-                break
-            Fn, gn = fun(xn)
-            evaluations += 1
-            slope = float(g @ d)
-            if Fn <= reference + 1e-4 * slope:
-                break
-            if abs(Fn - F) <= 8e-16 * max(1.0, abs(F)) and float(gn @ d) <= 0:
-                break
-            t *= 0.5
-            if t < 1e-30:
-                break
-        if t < 1e-30:
-            reason = "rounding"
-            break
-        y = gn - g
-        sy = float(d @ y)
-        t = min(float(d @ d) / sy, 1e12) if sy > 0 else min(2.0 * t, 1e12)
-        x, F, g = xn, Fn, gn
-        history.append(F)
-        if F < best[0]:
-            best = (F, x, g)
-    if reason == "iterations" and best[0] < F:
-        F, x, g = best
-    residual = _norm(x - project_ball(x - g, radius))
-    return BallMin(x=x, value=float(F), iterations=it, residual=residual, reason=reason, evaluations=evaluations)
+    return _projected_gradient(fun, x0, radius, max_iter, tol, spectral=True)
 
 
 def plain_ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11) -> BallMin:
@@ -262,12 +218,20 @@ def plain_ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11
     stopping rules of :func:`spectral_ball_minimize`, but t doubled after an accepted step and halved after a
     rejected one. Slower on smooth problems, steadier where F behaves like a maximum of linear functions (large
     radii, many active constraints), where spectral steps can keep overshooting the kinks."""
+    return _projected_gradient(fun, x0, radius, max_iter, tol, spectral=False)
+
+
+def _projected_gradient(fun, x0, radius, max_iter: int, tol: float, spectral: bool) -> BallMin:
+    """The projected gradient loop of both ball solvers; only the next trial step differs (``spectral``:
+    Barzilai-Borwein, capped at 1e12, and the least F seen returned after ``max_iter``; else doubling, capped
+    at 1e8)."""
     x = project_ball(np.asarray(x0, dtype=float).copy(), radius)
     F, g = fun(x)
     evaluations = 1
     t = 1.0
     scale = max(1.0, radius)
     reason = "iterations"
+    best = (F, x, g)
     it = 0
     for it in range(1, max_iter + 1):
         if _norm(x - project_ball(x - g, radius)) <= tol * scale:
@@ -291,8 +255,16 @@ def plain_ball_minimize(fun, x0, radius, max_iter: int = 300, tol: float = 1e-11
         if t < 1e-30:
             reason = "rounding"
             break
+        if spectral:
+            sy = float(d @ (gn - g))
+            t = min(float(d @ d) / sy, 1e12) if sy > 0 else min(2.0 * t, 1e12)
+        else:
+            t = min(t * 2.0, 1e8)
         x, F, g = xn, Fn, gn
-        t = min(t * 2.0, 1e8)
+        if F < best[0]:
+            best = (F, x, g)
+    if spectral and reason == "iterations" and best[0] < F:
+        F, x, g = best
     residual = _norm(x - project_ball(x - g, radius))
     return BallMin(x=x, value=float(F), iterations=it, residual=residual, reason=reason, evaluations=evaluations)
 

@@ -272,7 +272,7 @@ class Exploration:
         in log-time) from CONE_PERTURBATIONS perturbed inits at R = c ||p_mm||, c the first radius at or past
         the selection's reach (at least 16), run to ||theta|| = FIXED_CONE_GROWTH R; each run judged by
         :func:`_fixed_cone_run`."""
-        from .theorem_runs import step_choice
+        from .theorem_runs import size_budgets, step_choice
 
         ctx = self.ctx
         out: dict = {}
@@ -280,6 +280,7 @@ class Exploration:
         if step is None:
             return out
         spread = key_spread(ctx.phi)
+        size = size_budgets(ctx)            # the theorem runs' budgets scaled to the data cap these runs too
         for sel in pending:
             pm = ctx.svm(sel).theta
             norm_pm = float(np.linalg.norm(pm))
@@ -294,8 +295,11 @@ class Exploration:
                     traj = numeric.simulate_fixed_step(init, ctx.phi, ctx.gamma, ctx.loss, step,
                                                        target_norm=FIXED_CONE_GROWTH * R,
                                                        max_log10_steps=max_log10,
-                                                       max_literal_steps=FIXED_CONE_LITERAL_STEPS,
-                                                       max_integrator_steps=FIXED_CONE_INTEGRATOR_STEPS)
+                                                       max_literal_steps=min(FIXED_CONE_LITERAL_STEPS,
+                                                                             size["literal_steps"]),
+                                                       max_integrator_steps=min(FIXED_CONE_INTEGRATOR_STEPS,
+                                                                                size["integrator_steps"])
+                                                       if size["flow"] else 0)
                 except (OverflowError, FloatingPointError) as exc:   # the flow left float64's range: undecided
                     runs.append({"init": init, "converged": False, "stop_reason": f"float range ({exc})"})
                     continue

@@ -28,18 +28,23 @@ HEADROOM = 128 * 2 ** 20    # beyond the loaded libraries: the least room a comm
 _state = {"limit": None}   # the limit set by :func:`apply` in this process (bytes), None when unset
 
 
+def proc_bytes(path: str, key: str) -> int | None:
+    """The value of the line ``key: N kB`` of a /proc file (e.g. /proc/meminfo, /proc/self/status), in bytes;
+    None when the file or the line cannot be read."""
+    try:
+        with open(path) as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def machine_memory() -> int | None:
     """Bytes of memory of this machine: MemTotal of /proc/meminfo, or the cgroup's memory.max when smaller;
     None when neither can be read."""
-    total = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    total = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
+    total = proc_bytes("/proc/meminfo", "MemTotal")
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
             with open(path) as fh:
@@ -122,14 +127,7 @@ def current_limit() -> int | None:
 
 def data_in_use() -> int | None:
     """Bytes counted against RLIMIT_DATA now (VmData of /proc/self/status), or None."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return proc_bytes("/proc/self/status", "VmData")
 
 
 def available() -> int | None:

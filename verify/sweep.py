@@ -177,13 +177,11 @@ def point_memory_bytes(n: int, T: int, d: int, seeds: int, inits: int) -> int:
 
 def available_memory_bytes() -> int:
     """The memory the system reports available (MemAvailable of /proc/meminfo; else the physical memory)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    from .memory import proc_bytes
+
+    avail = proc_bytes("/proc/meminfo", "MemAvailable")
+    if avail is not None:
+        return avail
     import os
 
     try:
