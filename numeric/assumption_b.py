@@ -30,7 +30,6 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import cvxpy as cp
 import mpmath
 import numpy as np
 
@@ -39,6 +38,7 @@ from attnsvm.symbolic import assumption_b as sab
 from . import assumption_b_search as search
 from .attention import attention_state
 from .joint import mixed_features
+from .lazy import cvxpy as cp
 from .svm import polish, to_mpf
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import cvxpy as cp
 import numpy as np
 from scipy.optimize import linprog
 
 from attnsvm.symbolic import assumption_b as sab
+
+from .lazy import cvxpy as cp
 
 U_BOUND = 1e3          # box |u_k| <= U_BOUND keeps the ray LPs bounded
 DELTA_MAX = 0.5        # the LPs maximise the slack delta up to this

@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import cvxpy as cp
 import mpmath
 import numpy as np
 
 from .exact_rows import pivot_rows
+from .lazy import cvxpy as cp
 from .svm import PolishedSVM, SVMSolution, _fmpq, active_set_guess, polish, to_mpf
 
 

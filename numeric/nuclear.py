@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cvxpy as cp
 import mpmath
 import numpy as np
+
+from .lazy import cvxpy as cp
 
 
 @dataclass

@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import cvxpy as cp
 import mpmath
 import numpy as np
 
 from .exact_rows import ExactRows, as_exact_rows, float_with_error, pivot_rows, slack_lower_bounds
+from .lazy import cvxpy as cp
 
 
 @dataclass
@@ -482,7 +482,7 @@ def solve_and_polish(A, b, A_exact=None, b_exact=None, dps: int = 50,
     sol = solve_svm(A, b) if solution is None else solution
     if sol.feasible:
         return sol, polish(A_exact, b_exact, active_set_guess(sol, A, b), dps=dps)
-    if sol.status == cp.INFEASIBLE:
+    if sol.status == "infeasible":   # cvxpy's INFEASIBLE (the NNLS solvers say it too)
         return sol, None
     pol = polish(A_exact, b_exact, [], dps=dps)
     if not pol.ok:

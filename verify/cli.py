@@ -210,24 +210,40 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
-def _memory_limit(args, processes: int = 1) -> None:
+def _memory_limit(args, processes: int = 1, datasets=None) -> None:
     """Enforce ``--max-memory`` (default half the machine's memory) in this process and the workers it starts
-    (verify.memory), shared by ``processes`` processes."""
+    (verify.memory), shared by ``processes`` processes.
+
+    An allocation failing inside a C++/Rust library while it loads aborts the process, so under an explicit
+    ``--max-memory`` the libraries the checks of ``datasets`` use are loaded first and counted against it (torch
+    only where some dataset's runs take it, verify.precision_runs.torch_used; ``datasets`` None: not loaded yet,
+    this is called again once they are). Under the default limit they load on first use: they need a few hundred
+    MB, far below half the machine, and a small prompt dataset never pays for torch and cvxpy (3-4 s)."""
     from . import memory
 
-    limit = memory.parse_size(args.max_memory) if args.max_memory is not None else memory.default_limit()
+    explicit = args.max_memory is not None
+    limit = memory.parse_size(args.max_memory) if explicit else memory.default_limit()
     if limit is None:
         return
     limit = limit // max(processes, 1)
-    # the numerical libraries first: an allocation failing inside a C++/Rust library while it loads aborts the
-    # process, so the limit must leave room for them (what is loaded here counts against it)
-    memory.load_libraries()
+    memory.lift()
+    memory.load_libraries(torch=_torch_used(args, datasets or []), everything=explicit)
     floor = memory.startup_need()
     if limit < floor:
         per = f" per process ({processes} processes)" if processes > 1 else ""
         raise InputError(f"--max-memory: {memory.format_bytes(limit)}{per} is less than the "
                          f"{memory.format_bytes(floor)} the program needs once its libraries are loaded")
     memory.apply(limit)
+
+
+def _torch_used(args, datasets) -> bool:
+    """Whether the checks of some of ``datasets`` with the command's options run on torch
+    (verify.precision_runs.torch_used)."""
+    from .context import resolve_options
+    from .precision_runs import torch_used
+
+    options = _check_options(args)
+    return any(torch_used(ds, resolve_options(ds, options)["random_inits"]) for ds in datasets)
 
 
 def cmd_check(args) -> int:
@@ -239,6 +255,7 @@ def cmd_check(args) -> int:
     from .builtins import source_file
 
     ds = load(args.dataset)
+    _memory_limit(args, datasets=[ds])
     protect = _protected([args.dataset, source_file(ds.source)])
     validate_output_file(args.json, "--json", protect)
     only = _only(args.only)
@@ -275,7 +292,7 @@ def cmd_report(args) -> int:
     datasets = [load(spec) for spec in specs]
     options = _check_options(args)
     jobs = args.jobs if args.jobs is not None else min(len(datasets), os.cpu_count() or 1)
-    _memory_limit(args, min(jobs, len(datasets)))
+    _memory_limit(args, min(jobs, len(datasets)), datasets)
 
     from attnsvm.reports import ReportError, check_out_dir, safe_names, write_report
     from attnsvm.reports.build import PageRenderer

@@ -84,18 +84,32 @@ def format_bytes(n: float) -> str:
     return f"{n / GIB:.3g} GB" if n >= GIB else f"{n / 2 ** 20:.3g} MB"
 
 
-def load_libraries() -> None:
-    """Import the numerical libraries the checks use (numpy, scipy, torch, cvxpy, mpmath, python-flint), so that
-    they are loaded before a limit is set."""
-    import cvxpy  # noqa: F401
-    import flint  # noqa: F401
-    import mpmath  # noqa: F401
-    import numpy  # noqa: F401
-    import scipy.linalg  # noqa: F401
-    import scipy.optimize  # noqa: F401
-    import torch  # noqa: F401
-
+def load_libraries(torch: bool = True, everything: bool = True) -> None:
+    """Import the numerical libraries the checks use, so that they are loaded before a limit is set: the checks'
+    own modules (numpy, scipy, sympy, mpmath, python-flint); with ``everything`` also cvxpy (the fallback SVM
+    solver, numeric.lazy) and, when ``torch``, torch (batched GD of large problems)."""
     from attnsvm.verify import api  # noqa: F401
+    if everything:
+        import cvxpy  # noqa: F401
+        import flint  # noqa: F401
+        import mpmath  # noqa: F401
+        import scipy.linalg  # noqa: F401
+        import scipy.optimize  # noqa: F401
+        if torch:
+            import torch as _torch  # noqa: F401
+
+
+def lift() -> None:
+    """Lift the soft RLIMIT_DATA set by :func:`apply` back to the hard limit (before libraries are loaded for a
+    second time, so that loading them never runs into the first limit)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not Linux
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if _state["limit"] is not None and soft != hard:
+        resource.setrlimit(resource.RLIMIT_DATA, (hard, hard))
+    _state["limit"] = None
 
 
 def startup_need() -> int:

@@ -77,15 +77,25 @@ BACKENDS = ("numpy", "torch", "batched-numpy")
 LARGEST_BATCH = 192      # the most runs the exploration batches at once besides the random inits (16 cones x 4 x 3)
 
 
-def backends(ctx) -> tuple:
-    """The float64 code paths this dataset's runs take, each checked: numeric.run_gd's step ("numpy"), batched GD's
-    numpy engine ("batched-numpy"), and its torch engine ("torch") where a batch of this dataset is large enough to
-    run there (numeric.batched.engine_for; always for self/cross-attention, whose factored runs are torch's)."""
+def torch_used(dataset, random_inits: int) -> bool:
+    """Whether the runs of ``dataset`` take batched GD's torch engine: always for self/cross-attention (its factored
+    runs are torch's), else when the largest batch (``random_inits`` or LARGEST_BATCH runs) on its features is
+    beyond the numpy engine's size (numeric.batched.engine_for). A pure function of the sizes: the command line
+    loads torch before a memory limit only where this holds (verify.memory.load_libraries)."""
     from attnsvm.numeric.batched import engine_for
 
-    big = max(int(ctx.options["random_inits"]), LARGEST_BATCH)
-    torch_used = ctx.dataset.model != "prompt" or engine_for(big, ctx.phi.shape) == "torch"
-    return tuple(b for b in BACKENDS if b != "torch" or torch_used)
+    if dataset.model != "prompt":
+        return True
+    big = max(int(random_inits), LARGEST_BATCH)
+    return engine_for(big, dataset.features().shape) == "torch"
+
+
+def backends(ctx) -> tuple:
+    """The float64 code paths this dataset's runs take, each checked: numeric.run_gd's step ("numpy"), batched GD's
+    numpy engine ("batched-numpy"), and its torch engine ("torch") where :func:`torch_used` says the runs go
+    there."""
+    torch_used_here = torch_used(ctx.dataset, ctx.options["random_inits"])
+    return tuple(b for b in BACKENDS if b != "torch" or torch_used_here)
 
 
 def _batched_numpy_step(ctx, theta, state: StepState, s: dict):

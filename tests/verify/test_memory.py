@@ -84,3 +84,36 @@ def test_medium_w_dataset_under_a_small_limit_ends_cleanly(tmp_path):
         assert proc.stderr.startswith("error: out of the memory limit") and proc.stderr.count("\n") == 1, proc.stderr
     else:
         assert "out of memory" in proc.stdout, proc.stdout
+
+
+def test_libraries_load_by_need():
+    """Under the default limit a small prompt dataset's whole check loads neither torch nor cvxpy (the SVMs are
+    solved by NNLS, batched GD runs on numpy): verify.precision_runs.torch_used says so beforehand, and it says torch
+    for a self-attention dataset and for a prompt problem too large for the numpy engine. Under an explicit
+    --max-memory the libraries are loaded before the limit (cvxpy always, torch only where used)."""
+    from attnsvm.numeric.batched import NUMPY_MAX_SIZE
+    from attnsvm.verify.builtins import load
+    from attnsvm.verify.precision_runs import LARGEST_BATCH, torch_used
+
+    code = ("import sys\n"
+            "from attnsvm.verify.cli import main\n"
+            "code = main(['check', 'local-from-zero', '--json', sys.argv[1]])\n"
+            "print(code, 'torch' in sys.modules, 'cvxpy' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code, os.devnull], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "0 False False", out.stdout[-2000:] + out.stderr[-2000:]
+    assert not torch_used(load("local-from-zero"), 64)
+    assert torch_used(load("tf-svm-local-0"), 64)
+    d = 4
+    T = 4
+    n = NUMPY_MAX_SIZE // (LARGEST_BATCH * T * d) + 1
+    rng = np.random.default_rng(0)
+    big = Dataset(X=rng.standard_normal((n, T, d)), Y=np.ones(n), v=np.ones(d))
+    assert torch_used(big, 64) and not torch_used(Dataset(X=big.X[:2], Y=np.ones(2), v=np.ones(d)), 64)
+    code = ("import sys\n"
+            "from attnsvm.verify.cli import main\n"
+            "main(['check', 'local-from-zero', '--only', 'optimal-tokens', '--max-memory', '4G'])\n"
+            "print('torch' in sys.modules, 'cvxpy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "False True", out.stdout[-2000:] + out.stderr[-2000:]
