@@ -189,16 +189,31 @@ class StableAttention:
         return self.tails_from(self.tail_logits(theta))
 
     def tails_from(self, r: np.ndarray):
-        """:meth:`tails` from the clipped logits r = :meth:`tail_logits` (theta) (for callers that also need r)."""
+        """:meth:`tails` from the clipped logits r = :meth:`tail_logits` (theta) (for callers that also need r).
+        Without a nonlinear head, r may carry leading axes (a stack of thetas: :meth:`tails_batch`)."""
         r_tail = r + self.off
         e_tail = np.exp(r_tail)
-        z = 1.0 + e_tail.sum(axis=1)
+        z = 1.0 + e_tail.sum(axis=-1)
         if self.readout is not None:
             dgamma, gap, u, _ = self.readout.scores(self.dominant, e_tail, z)
             self._head_cache = (e_tail, dgamma)
             return r_tail, e_tail, z, gap, u
-        gap = -(e_tail * self.dgamma).sum(axis=1) / z
+        gap = -(e_tail * self.dgamma).sum(axis=-1) / z
         return r_tail, e_tail, z, gap, self.gamma_a - gap
+
+    def tails_batch(self, thetas: np.ndarray):
+        """:meth:`tails` at each row of ``thetas`` (B, D) at once (each returned array gains a leading axis B),
+        at the current dominant tokens; None where that is not valid: some r_it > 0 at some theta (another token
+        leads there: evaluate those one by one with :meth:`tails`, which refreshes), no dominant tokens yet,
+        factored features or a nonlinear head."""
+        if self.dphi is None or self.factored is not None or self.readout is not None:
+            return None
+        B = len(thetas)
+        with blas_threads(1) if self._threads else nullcontext():
+            r = (self.dphi_flat @ thetas.T).T.reshape(B, self.n, self.T)
+        if r.max() > 0:
+            return None
+        return self.tails_from(r)
 
     def effective_dgamma(self, tails) -> np.ndarray:
         """gamma_it - gamma_{i,a_i} (n, T): the fixed scores' differences, or with a nonlinear head the
@@ -222,7 +237,7 @@ class StableAttention:
         coefficients are e^{scale_exponent} times the scaled ones)."""
         tails = tails if tails is not None else self.tails(theta)
         r_tail, e_tail, z, gap, u = tails
-        w = (self.effective_dgamma(tails) + gap[:, None]) * (loss.derivative(u) / z)[:, None]
+        w = self._weights(tails, loss)
         self.scale_exponent = 0.0
         if not scaled:
             return e_tail * w
@@ -240,6 +255,27 @@ class StableAttention:
         m = float(expo.max())
         self.scale_exponent = m
         return np.where(live, np.sign(w) * np.exp(expo - m), 0.0)
+
+    def _weights(self, tails, loss: Loss) -> np.ndarray:
+        """w_it = ((gamma_it - gamma_{i,a_i}) + gap_i) l'(u_i) / z_i, so that c_it = e^{r_it} w_it (leading axes
+        allowed without a nonlinear head)."""
+        _, _, z, gap, u = tails
+        return (self.effective_dgamma(tails) + gap[..., None]) * (loss.derivative(u) / z)[..., None]
+
+    def gradient_batch(self, thetas: np.ndarray, loss: Loss):
+        """(G, R) for a stack of thetas (B, D): R_b = max_{i, t != a_i} r_it at theta_b and G_b = e^{-R_b} grad L(theta_b)
+        (the scaled gradient of :meth:`gradient`, one scale per row), computed together at the current dominant
+        tokens; None where :meth:`tails_batch` is None or some row has no tail token."""
+        tails = self.tails_batch(thetas)
+        if tails is None:
+            return None
+        r_tail = tails[0]
+        R = r_tail.max(axis=(1, 2))
+        if not np.all(np.isfinite(R)):
+            return None
+        c = np.exp(r_tail - R[:, None, None]) * self._weights(tails, loss)
+        with blas_threads(1) if self._threads else nullcontext():
+            return (c.reshape(len(R), -1) @ self.dphi_flat) / self.n, R
 
     def gradient(self, theta: np.ndarray, loss: Loss, scaled: bool = False, tails=None) -> np.ndarray:
         """grad_theta L (or, with ``scaled``, the same vector times e^{-max r}) by the stable formula."""

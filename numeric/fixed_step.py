@@ -151,7 +151,9 @@ class ModifiedFlow:
         self.last_jacobian_norm = 0.0
 
     def local(self, theta: np.ndarray):
-        key = theta.tobytes()
+        """The derivatives at theta, cached while theta and the kernel's dominant tokens stay the same (a refresh
+        overwrites the feature differences that a cached one reads)."""
+        key = (theta.tobytes(), self.hessian.kernel.refreshes)
         if key != self._key:
             self._key, self._loc = key, self.hessian.at(theta)
         return self._loc
@@ -161,7 +163,8 @@ class ModifiedFlow:
         return self.step * loc.eR * loc.bound()
 
     def __call__(self, tau: float, theta: np.ndarray) -> np.ndarray:
-        if self.terms == 0:   # the gradient flow alone: the scaled gradient of the engine, nothing else
+        if self.terms == 0 and (theta.tobytes(), self.hessian.kernel.refreshes) != self._key:
+            # the gradient flow alone at a new point: the scaled gradient of the engine, nothing else
             kernel = self.hessian.kernel
             tails = kernel.tails(theta)
             R = float(tails[0].max())
@@ -169,18 +172,40 @@ class ModifiedFlow:
             with np.errstate(over="ignore", invalid="ignore"):
                 return -(self.step * _exp(tau + R)) * G
         loc = self.local(theta)
-        eta = self.step
-        A = eta * _exp(tau + loc.R)
+        A = self.step * _exp(tau + loc.R)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return -A * self._corrected(loc)
+
+    def rows(self, taus: np.ndarray, thetas: np.ndarray) -> np.ndarray:
+        """d theta/dtau at each (taus[b], thetas[b]) (B, D): the formula of ``__call__`` with the derivatives of all
+        B points computed together (:meth:`numeric.hessian.StableHessian.at_batch`), the corrections kept being
+        those of ``terms``; point by point where the points do not share the current dominant tokens."""
+        if self.terms == 0:   # the gradient flow alone: the engine's scaled gradients, nothing else
+            GR = self.hessian.kernel.gradient_batch(thetas, self.hessian.loss)
+            if GR is None:
+                return np.array([self(t, y) for t, y in zip(taus, thetas)])
+            out, R = GR
+        else:
+            loc = self.hessian.at_batch(thetas)
+            if loc is None:
+                return np.array([self(t, y) for t, y in zip(taus, thetas)])
+            out, R = self._corrected(loc), loc.R
+        with np.errstate(over="ignore", invalid="ignore"):
+            A = self.step * np.exp(np.asarray(taus, dtype=float) + R)   # inf past float64's range, as _exp
+            return -A[:, None] * out
+
+    def _corrected(self, loc):
+        """G^ + (B/2) H^ G^ + B^2 ((1/3) H^ H^ G^ + (1/12) T^[G^, G^]) at ``loc`` (one theta or a batch), B = eta e^R,
+        with the corrections of ``terms``."""
         G = loc.gradient()
         out = G
         if self.terms >= 1:
-            B = eta * loc.eR
-            HG = loc.hvp(G)
+            B = self.step * np.asarray(loc.eR, dtype=float)[..., None]
+            HG, TGG = loc.hvp_and_third(G) if self.terms >= 2 else (loc.hvp(G), None)
             out = G + (B / 2) * HG
             if self.terms >= 2:
-                out = out + (B * B) * (loc.hvp(HG) / 3 + loc.third(G) / 12)
-        with np.errstate(over="ignore", invalid="ignore"):
-            return -A * out
+                out = out + (B * B) * (loc.hvp(HG) / 3 + TGG / 12)
+        return out
 
     def jacobian(self, tau: float, theta: np.ndarray) -> np.ndarray:
         """-A H^ at (tau, theta). Called at the start of every integration step, it also decides which
@@ -234,12 +259,13 @@ def _logsumexp_rows(r: np.ndarray) -> np.ndarray:
 
 
 def make_checkpoint(hessian: StableHessian, loss: Loss, theta: np.ndarray, k: int | None, log10k: float,
-                    phase: str) -> FixedStepCheckpoint:
-    """The checkpoint fields at theta (stable formulas; logs of the quantities that underflow)."""
+                    phase: str, flow: ModifiedFlow | None = None) -> FixedStepCheckpoint:
+    """The checkpoint fields at theta (stable formulas; logs of the quantities that underflow); the derivatives
+    are ``flow``'s (cached) ones at theta when a flow is given."""
     kernel = hessian.kernel
-    loc = hessian.at(theta)
     st = kernel.state(theta)
-    r_tail, *_ = kernel.tails(theta)
+    loc = flow.local(theta) if flow is not None else hessian.at(theta)
+    r_tail = np.where(st.mask, st.r, -np.inf)
     G = loc.gradient()
     gn = float(np.linalg.norm(G))
     grad_log10 = (loc.R + math.log(gn)) / LN10 if gn > 0 else -math.inf
@@ -284,6 +310,7 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
                         target_norm: float | None = None, max_log10_steps: float = math.inf,
                         max_literal_steps: int = 200_000, switch_tol: float = 1e-3, order: int = 2,
                         rtol: float = 1e-11, atol: float = 1e-11, integrator_order: int = 8,
+                        min_integrator_order: int = 4,
                         max_integrator_steps: int = 20_000, per_decade: int = 10, dense_log10: float = 6.0,
                         lipschitz_bound: float | None = None) -> FixedStepTrajectory:
     """Simulate fixed-step GD from theta0 with step eta = ``step`` (module docstring).
@@ -304,7 +331,8 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
     flow = ModifiedFlow(hess, step, order)
     options = dict(target_norm=target_norm, max_log10_steps=max_log10_steps, max_literal_steps=max_literal_steps,
                    switch_tol=switch_tol, rtol=rtol, atol=atol, integrator_order=integrator_order,
-                   max_integrator_steps=max_integrator_steps, per_decade=per_decade, dense_log10=dense_log10)
+                   min_integrator_order=min_integrator_order, max_integrator_steps=max_integrator_steps,
+                   per_decade=per_decade, dense_log10=dense_log10)
 
     # -- 1. literal GD until eps <= switch_tol ------------------------------------------------------------
     observe = switch_observer(flow, target_norm, max_log10_steps, switch_tol)
@@ -339,10 +367,11 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
     # -- 2. the modified flow in tau = ln k ---------------------------------------------------------------
     integ = LIEIntegrator(flow, flow.jacobian, lambda t, y, f: f, FLOAT64, order=integrator_order, rtol=rtol,
                           atol=atol * max(1.0, float(np.linalg.norm(theta))), h0=0.05,
-                          max_steps=max_integrator_steps, stiffness=lambda: flow.last_jacobian_norm)
+                          max_steps=max_integrator_steps, stiffness=lambda: flow.last_jacobian_norm,
+                          rhs_rows=flow.rows, min_order=min_integrator_order)
     ops = FlowOps(norm=lambda y: float(np.linalg.norm(y)), ln=math.log, exp=math.exp, ln10=LN10, rel=1e-15)
     reason, trunc = flow_phase(flow, integ, ops, k_s, theta, cps,
-                               lambda th, k, x: make_checkpoint(hess, loss, th, k, x, "flow"),
+                               lambda th, k, x: make_checkpoint(hess, loss, th, k, x, "flow", flow),
                                target_norm, max_log10_steps, switch_tol, order, per_decade, dense_log10)
     return result(reason, trunc, integ.stats)
 

@@ -128,21 +128,31 @@ class LocalDerivatives:
     ``R`` is the scale exponent; ``gradient()`` = G^ (e^R G^ = grad L); ``hvp(v)`` = H^ v; ``dense()`` = H^;
     ``third(v)`` = T^[v, v] (e^R T^[v, v] = D^3 L[v, v]); ``bound()`` >= ||H^|| (a local upper bound, see
     :meth:`bound`). Quantities are computed on first use and cached.
+
+    A stack of B thetas (:meth:`StableHessian.at_batch`; ``tails`` = the kernel's tails at all of them) gives the
+    same quantities with a leading axis B, each theta with its own scale (``R`` and ``eR`` arrays of shape (B,));
+    ``gradient``, ``hvp`` and ``third`` then take and return (B, D) arrays. ``dense`` and ``bound`` are for one
+    theta.
     """
 
-    def __init__(self, kernel: StableAttention, theta: np.ndarray, derivs: LossDerivatives):
+    def __init__(self, kernel: StableAttention, theta: np.ndarray, derivs: LossDerivatives, tails=None):
         self.kernel = kernel
         self.theta = theta
-        r_tail, e_tail, z, gap, u = kernel.tails(theta)
-        self.R = float(r_tail.max())
-        self.eR = float(np.exp(self.R))
+        r_tail, e_tail, z, gap, u = tails if tails is not None else kernel.tails(theta)
+        self.batch = r_tail.ndim == 3
+        R = r_tail.max(axis=(-2, -1))
+        self.R = R if self.batch else float(R)
+        self.eR = np.exp(R) if self.batch else float(np.exp(R))
+        # e^R shaped to multiply per-sequence arrays (..., n) and per-sequence vectors (..., n, D)
+        self._eRi = self.eR[:, None] if self.batch else self.eR
+        self._eRid = self.eR[:, None, None] if self.batch else self.eR
         n = kernel.n
         # scaled tail weights s^_t = e^{r_t - R} / z (0 at the dominant token), s_a = 1 / z
-        self.sh = np.exp(r_tail - self.R) / z[:, None]
+        self.sh = np.exp(r_tail - (R[:, None, None] if self.batch else self.R)) / z[..., None]
         self.sa = 1.0 / z
         self.gap = gap
-        self.gap_h = -(self.sh * kernel.dgamma).sum(axis=1)            # e^{-R} gap, no subtraction
-        self.e = kernel.dgamma + gap[:, None]                           # e_t for t != a (unused at a: s^ = 0)
+        self.gap_h = -(self.sh * kernel.dgamma).sum(axis=-1)           # e^{-R} gap, no subtraction
+        self.e = kernel.dgamma + gap[..., None]                         # e_t for t != a (unused at a: s^ = 0)
         self.u = u
         self.derivs = derivs
         self.lp = derivs.first(u)
@@ -169,82 +179,93 @@ class LocalDerivatives:
     def g_h(self) -> np.ndarray:
         """g^_i = e^{-R} grad u_i = sum_{t != a} s^_t e_t d_t, shape (n, D)."""
         if "g" not in self._cache:
-            self._cache["g"] = np.einsum("it,itd->id", self.sh * self.e, self.dphi)
+            self._cache["g"] = np.einsum("...it,itd->...id", self.sh * self.e, self.dphi)
         return self._cache["g"]
 
     @property
     def m(self) -> np.ndarray:
         """m_i = Phi_bar_i - Phi_{a_i} = e^R sum_{t != a} s^_t d_t (unscaled), shape (n, D)."""
         if "m" not in self._cache:
-            self._cache["m_h"] = np.einsum("it,itd->id", self.sh, self.dphi)
-            self._cache["m"] = self.eR * self._cache["m_h"]
+            self._cache["m_h"] = np.einsum("...it,itd->...id", self.sh, self.dphi)
+            self._cache["m"] = self._eRid * self._cache["m_h"]
         return self._cache["m"]
 
     @property
     def X(self) -> np.ndarray:
         """X_t = d_t - m_i (t != a), shape (n, T, D)."""
         if "X" not in self._cache:
-            self._cache["X"] = self.dphi - self.m[:, None, :]
+            self._cache["X"] = self.dphi - self.m[..., None, :]
         return self._cache["X"]
 
     def gradient(self) -> np.ndarray:
         """G^ = e^{-R} grad L = (1/n) sum_i l'(u_i) g^_i."""
-        return self.lp @ self.g_h / self.n
+        return np.einsum("...i,...id->...d", self.lp, self.g_h) / self.n
 
     def _kv(self, v: np.ndarray):
         """(K^_i v, v.K^_i v, Y, m.v) with
         K^_i v = e^{-R} K_i v = sum_{t != a} s^_t e_t Y_t X_t + s_a gap^_i m_i (m_i.v)."""
         X, m = self.X, self.m
-        Y = X @ v
-        mv = m @ v
+        Y = np.einsum("...itd,...d->...it", X, v)
+        mv = np.einsum("...id,...d->...i", m, v)
         w = self.sh * self.e * Y
-        kv = np.einsum("it,itd->id", w, X) + (self.sa * self.gap_h * mv)[:, None] * m
-        vkv = (w * Y).sum(axis=1) + self.sa * self.gap_h * mv * mv
+        kv = np.einsum("...it,...itd->...id", w, X) + (self.sa * self.gap_h * mv)[..., None] * m
+        vkv = (w * Y).sum(axis=-1) + self.sa * self.gap_h * mv * mv
         return kv, vkv, Y, mv
 
     def hvp(self, v: np.ndarray) -> np.ndarray:
         """H^ v = e^{-R} H v = (1/n) sum_i [ l''(u_i) e^R g^_i (g^_i.v) + l'(u_i) K^_i v ]."""
         v = np.asarray(v, dtype=float)
-        gv = self.g_h @ v
+        gv = np.einsum("...id,...d->...i", self.g_h, v)
         kv, _, _, _ = self._kv(v)
-        return ((self.lpp * self.eR * gv) @ self.g_h + self.lp @ kv) / self.n
+        return (np.einsum("...i,...id->...d", self.lpp * self._eRi * gv, self.g_h)
+                + np.einsum("...i,...id->...d", self.lp, kv)) / self.n
 
     def dense(self) -> np.ndarray:
         """H^ = e^{-R} H
               = (1/n) sum_i [ l'' e^R g^_i g^_i^T + l' (sum_t s^_t e_t X_t X_t^T + s_a gap^_i m_i m_i^T) ]."""
         X, m, g = self.X, self.m, self.g_h
-        w = (self.sh * self.e) * self.lp[:, None]
-        H = np.einsum("it,itd,ite->de", w, X, X)
-        H += np.einsum("i,id,ie->de", self.lp * self.sa * self.gap_h, m, m)
-        H += np.einsum("i,id,ie->de", self.lpp * self.eR, g, g)
+        w = (self.sh * self.e) * self.lp[..., None]
+        H = np.einsum("...it,...itd,...ite->...de", w, X, X)
+        H += np.einsum("...i,...id,...ie->...de", self.lp * self.sa * self.gap_h, m, m)
+        H += np.einsum("...i,...id,...ie->...de", self.lpp * self._eRi, g, g)
         return H / self.n
 
     def third(self, v: np.ndarray) -> np.ndarray:
         """T^[v, v] = e^{-R} D^3 L[v, v] (module docstring), with, scaled,
         Q^_i[v,v] = sum_t s^_t e_t Y_t^2 X_t - s_a gap^_i (m.v)^2 m - e^R (2 (g^.v) C^ v + (v.C^ v) g^),
         C^_i v = sum_{t != a} s^_t Y_t X_t + s_a (m.v) m^_i."""
+        return self.hvp_and_third(v)[1]
+
+    def hvp_and_third(self, v: np.ndarray) -> tuple:
+        """(H^ v, T^[v, v]) sharing K^_i v and g^_i.v (:meth:`hvp`, :meth:`third`)."""
         v = np.asarray(v, dtype=float)
         g = self.g_h
-        gv = g @ v
+        gv = np.einsum("...id,...d->...i", g, v)
         kv, vkv, Y, mv = self._kv(v)
         X, m = self.X, self.m
         m_h = self._cache["m_h"]
-        cv = np.einsum("it,itd->id", self.sh * Y, X) + (self.sa * mv)[:, None] * m_h
-        vcv = (self.sh * Y * Y).sum(axis=1) + self.sa * mv * (m_h @ v)
-        eyyx = np.einsum("it,itd->id", self.sh * self.e * Y * Y, X) - (self.sa * self.gap_h * mv * mv)[:, None] * m
-        q = eyyx - self.eR * (2 * gv[:, None] * cv + vcv[:, None] * g)
-        t1 = (self.lppp * self.eR * self.eR * gv * gv)[:, None] * g
-        t2 = (self.lpp * self.eR)[:, None] * (2 * gv[:, None] * kv + vkv[:, None] * g)
-        t3 = self.lp[:, None] * q
-        return (t1 + t2 + t3).sum(axis=0) / self.n
+        lpp_e = self.lpp * self._eRi
+        hv = (np.einsum("...i,...id->...d", lpp_e * gv, g) + np.einsum("...i,...id->...d", self.lp, kv)) / self.n
+        cv = np.einsum("...it,...itd->...id", self.sh * Y, X) + (self.sa * mv)[..., None] * m_h
+        vcv = (self.sh * Y * Y).sum(axis=-1) + self.sa * mv * np.einsum("...id,...d->...i", m_h, v)
+        eyyx = (np.einsum("...it,...itd->...id", self.sh * self.e * Y * Y, X)
+                - (self.sa * self.gap_h * mv * mv)[..., None] * m)
+        q = eyyx - self._eRid * (2 * gv[..., None] * cv + vcv[..., None] * g)
+        t1 = (self.lppp * self._eRi * self._eRi * gv * gv)[..., None] * g
+        t2 = lpp_e[..., None] * (2 * gv[..., None] * kv + vkv[..., None] * g)
+        t3 = self.lp[..., None] * q
+        return hv, (t1 + t2 + t3).sum(axis=-2) / self.n
 
     def bound(self) -> float:
         """An upper bound on ||H^|| (spectral norm) at this theta, from the triangle inequality:
         (1/n) sum_i [ |l''| e^R ||g^_i||^2 + |l'| (sum_{t != a} s^_t |e_t| ||X_t||^2 + s_a |gap^_i| ||m_i||^2) ]."""
-        X, m, g = self.X, self.m, self.g_h
-        k = (self.sh * np.abs(self.e) * np.einsum("itd,itd->it", X, X)).sum(axis=1)
-        k += self.sa * np.abs(self.gap_h) * np.einsum("id,id->i", m, m)
-        return float((np.abs(self.lpp) * self.eR * np.einsum("id,id->i", g, g) + np.abs(self.lp) * k).sum() / self.n)
+        if "bound" not in self._cache:
+            X, m, g = self.X, self.m, self.g_h
+            k = (self.sh * np.abs(self.e) * np.einsum("itd,itd->it", X, X)).sum(axis=1)
+            k += self.sa * np.abs(self.gap_h) * np.einsum("id,id->i", m, m)
+            self._cache["bound"] = float((np.abs(self.lpp) * self.eR * np.einsum("id,id->i", g, g)
+                                          + np.abs(self.lp) * k).sum() / self.n)
+        return self._cache["bound"]
 
 
 class StableHessian:
@@ -259,6 +280,16 @@ class StableHessian:
 
     def at(self, theta: np.ndarray) -> LocalDerivatives:
         return LocalDerivatives(self.kernel, np.asarray(theta, dtype=float).ravel(), self.derivs)
+
+    def at_batch(self, thetas: np.ndarray) -> LocalDerivatives | None:
+        """The derivatives at every row of ``thetas`` (B, D) at once (a batched :class:`LocalDerivatives`), or None
+        where the rows cannot share the kernel's current dominant tokens (:meth:`StableAttention.tails_batch`) or
+        some row has no tail token at all: then evaluate the rows one by one with :meth:`at`."""
+        thetas = np.asarray(thetas, dtype=float)
+        tails = self.kernel.tails_batch(thetas)
+        if tails is None or not np.all(np.isfinite(tails[0].max(axis=(-2, -1)))):
+            return None
+        return LocalDerivatives(self.kernel, thetas, self.derivs, tails)
 
 
 def hessian_matrix(theta: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss) -> np.ndarray:

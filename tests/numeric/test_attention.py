@@ -167,3 +167,33 @@ def test_factored_w_features_match_the_dense_features():
     td = numeric.run_gd(np.zeros(d * d2), dense, gamma, numeric.LOGISTIC, max_iter=300, time_budget=1e9)
     np.testing.assert_allclose(tf.final.theta, td.final.theta, rtol=1e-9)
     assert tf.final.selected == td.final.selected
+
+
+def test_a_stack_of_thetas_gives_each_theta_its_own_tails_and_scaled_gradient():
+    """tails_batch / gradient_batch at rows of very different norms (one scale e^R per row; the far rows'
+    unscaled tail weights underflow) equal the one-theta kernel at each row; a row where another token leads
+    refuses the stack (None: the caller evaluates it alone, with a refresh)."""
+    from attnsvm import numeric
+
+    rng = np.random.default_rng(8)
+    phi, gamma = rng.standard_normal((4, 5, 3)), rng.standard_normal((4, 5))
+    u = rng.standard_normal(3)
+    u /= np.linalg.norm(u)
+    thetas = np.array([c * u for c in (0.5, 3.0, 40.0, 9000.0)]) + 1e-3 * rng.standard_normal((4, 3))
+    for loss in LOSSES.values():
+        kernel = numeric.StableAttention(phi, gamma)
+        kernel.tails(thetas[-1])
+        stack = kernel.tails_batch(thetas)
+        G, R = kernel.gradient_batch(thetas, loss)
+        for b, theta in enumerate(thetas):
+            one = numeric.StableAttention(phi, gamma)
+            for x, y in zip(stack, one.tails(theta)):    # e^r to |r| ulps: the logits' rounding, amplified
+                np.testing.assert_allclose(x[b], y, rtol=1e-12, atol=1e-300)
+            g = one.gradient(theta, loss, scaled=True)
+            assert R[b] == pytest.approx(one.scale_exponent, rel=1e-14, abs=1e-14)
+            np.testing.assert_allclose(G[b], g, rtol=1e-12, atol=1e-13 * np.abs(g).max())
+        assert np.abs(G[-1]).max() > 0 and np.abs(kernel.gradient(thetas[-1], loss)).max() < 1e-300
+    other = -thetas[1]
+    assert np.any(np.argmax(phi @ other, axis=1) != kernel.dominant)     # another token leads there
+    assert kernel.tails_batch(np.array([thetas[1], other])) is None
+    assert kernel.gradient_batch(np.array([thetas[1], other]), LOGISTIC) is None

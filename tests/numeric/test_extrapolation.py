@@ -8,6 +8,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from attnsvm.numeric import FLOAT64, MPMATH, LIEIntegrator, lie_extrapolation_step
+from attnsvm.numeric.extrapolation import extrapolation_weights, lie_extrapolation_step_rows
 
 
 def scalar_problem():
@@ -115,3 +116,74 @@ def test_step_budget_is_a_count():
         t, y = out
         steps += 1
     assert integ.exhausted and integ.stats.accepted + integ.stats.rejected == 3 and steps <= 3
+
+
+def coupled_problem():
+    """y' = A(t) y + sin(y) (nonlinear, non-autonomous, D = 3), one point or a stack of points at once."""
+    A = np.array([[-1.0, 0.3, 0.0], [0.2, -2.0, 0.5], [0.0, -0.4, -3.0]])
+
+    def rhs(t, y):
+        return math.cos(t) * (A @ y) + np.sin(y)
+
+    def rows(ts, ys):
+        return np.cos(ts)[:, None] * (ys @ A.T) + np.sin(ys)
+
+    def jac(t, y):
+        return math.cos(t) * A + np.diag(np.cos(y))
+
+    return rhs, rows, jac, lambda t, y, f: -math.sin(t) * (A @ y)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 6, 8])
+def test_rows_step_is_the_sequential_step(order):
+    """The rows advanced together, and the extrapolation in closed form, give the sequential step's value and error
+    estimate (to rounding), with the same count of right-side points; the estimates of every lower order j are
+    those of a step of order j."""
+    rhs, rows, jac, dfdt = coupled_problem()
+    y0 = np.array([0.7, -1.2, 2.5])
+    seq = lie_extrapolation_step(rhs, jac, dfdt, 0.4, y0, 0.3, order, FLOAT64, 1e-12, 1e-12)
+    par = lie_extrapolation_step_rows(rhs, rows, jac, dfdt, 0.4, y0, 0.3, order, 1e-12, 1e-12)
+    assert np.allclose(par.y, seq.y, rtol=1e-13, atol=1e-13)     # weights up to ~3400: rounding of the combination
+    assert par.err == pytest.approx(seq.err, rel=1e-6, abs=1e-3)
+    assert par.evaluations == seq.evaluations == 1 + order * (order - 1) // 2
+    if order >= 2:
+        assert par.order_errors[-1] == par.err
+        for j in range(2, order):
+            low = lie_extrapolation_step(rhs, jac, dfdt, 0.4, y0, 0.3, j, FLOAT64, 1e-12, 1e-12)
+            assert par.order_errors[j - 2] == pytest.approx(low.err, rel=1e-6, abs=1e-3)
+
+
+def test_extrapolation_weights_are_the_aitken_neville_table():
+    inv_j, w, w_err, E = extrapolation_weights(8)
+    assert np.allclose(inv_j, 1.0 / np.arange(1, 9))
+    assert sum(w) == pytest.approx(1.0, abs=1e-12) and abs(w).sum() == pytest.approx(3391.914, rel=1e-6)
+    assert np.array_equal(E[-1], w_err) and np.allclose(E.sum(axis=1), 0.0, atol=1e-9)
+    T = np.random.default_rng(3).standard_normal(8)      # T_{j,1}: the recursion of the sequential step
+    table = []
+    for j in range(1, 9):
+        row = [T[j - 1]]
+        for k in range(1, j):
+            row.append(row[k - 1] + (row[k - 1] - table[j - 2][k - 1]) * (j - k) / k)
+        table.append(row)
+    assert w @ T == pytest.approx(table[-1][-1], rel=1e-12)
+    assert w_err @ T == pytest.approx(table[-1][-1] - table[-1][-2], rel=1e-9)
+
+
+def test_steps_shortened_by_their_end_run_at_a_lower_order():
+    """Integrating to many close end points (checkpoints): with min_order the shortened steps drop to a lower
+    order, with fewer right-side points, and the result keeps the tolerance."""
+    rhs, rows, jac, dfdt = coupled_problem()
+    y0 = np.array([0.7, -1.2, 2.5])
+    ref = solve_ivp(lambda t, y: rhs(t, y), (0.0, 2.0), y0, method="DOP853", rtol=1e-13, atol=1e-14).y[:, -1]
+    counts = {}
+    for min_order in (8, 3):
+        integ = LIEIntegrator(rhs, jac, dfdt, FLOAT64, order=8, rtol=1e-10, atol=1e-10, h0=0.05,
+                              rhs_rows=rows, min_order=min_order)
+        t, y = 0.0, y0
+        for t_end in np.arange(1, 101) * 0.02:
+            while t < t_end:
+                t, y = integ.advance(t, y, float(t_end))
+        assert np.allclose(y, ref, rtol=1e-9, atol=1e-9)
+        counts[min_order] = integ.stats
+    assert counts[8].reduced_order == 0 and counts[3].reduced_order > 50
+    assert counts[3].evaluations < 0.6 * counts[8].evaluations

@@ -190,3 +190,27 @@ def test_a_far_init_whose_float64_gradient_underflows_starts_in_the_flow():
     assert np.linalg.norm(again.final.theta - first.final.theta) <= 1e-9 * target
     assert again.steps_equivalent_log10 == pytest.approx(first.steps_equivalent_log10, rel=1e-9)
     assert far.iteration_log10 < first.steps_equivalent_log10 - 100
+
+
+@pytest.mark.parametrize("terms", [0, 1, 2])
+def test_modified_flow_at_a_stack_of_points_is_the_flow_at_each(terms):
+    """ModifiedFlow.rows (what the integrator's rows evaluate together) equals ModifiedFlow at each point, for each
+    set of corrections kept; points where another token leads are evaluated one by one (same values)."""
+    from attnsvm.numeric import ModifiedFlow, StableHessian
+
+    _, phi, gamma = data("multi-input")
+    rng = np.random.default_rng(terms)
+    flow = ModifiedFlow(StableHessian(phi, gamma, LOGISTIC), 0.5, order=2)
+    theta = np.array([2.0, -1.0, 0.5])
+    flow.jacobian(3.0, theta)
+    flow.terms = terms
+    taus = np.array([3.0, 3.1, 3.5, 4.0])
+    for thetas in (theta + 0.05 * rng.standard_normal((4, 3)), np.array([theta, -theta, 2 * theta, theta + 1])):
+        got = flow.rows(taus, thetas)
+        for b in range(4):
+            want = flow(taus[b], thetas[b])
+            assert np.allclose(got[b], want, rtol=1e-12, atol=1e-14 * np.abs(want).max())
+    assert flow.hessian.at_batch(thetas) is None and flow.hessian.kernel.gradient_batch(thetas, LOGISTIC) is None
+    flow.terms = 2
+    corrections = flow.rows(taus, thetas) - ModifiedFlow(flow.hessian, 0.5, order=0).rows(taus, thetas)
+    assert np.abs(corrections).max() > 1e-6      # the corrections are there, and make a difference

@@ -127,3 +127,33 @@ def test_a_loss_without_expression_is_refused():
                mp_derivative=lambda u: -1)
     with pytest.raises(ValueError, match="no expression"):
         loss_derivatives(odd)
+
+
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_a_stack_of_thetas_gives_each_theta_its_own_scaled_derivatives(loss_name):
+    """StableHessian.at_batch: rows from ||theta|| ~ 1 to ~5000 (where the unscaled derivatives underflow), each
+    with its own scale e^R, give the gradient, H v, T[v, v] and H of the one-theta formulas (checked against
+    autograd and mpmath above) row by row; hvp_and_third gives hvp and third at once; a row where another token
+    leads refuses the stack."""
+    rng = np.random.default_rng(21)
+    phi, gamma = rng.standard_normal((3, 4, 3)), rng.standard_normal((3, 4))
+    u = rng.standard_normal(3)
+    u /= np.linalg.norm(u)
+    thetas = np.array([c * u for c in (1.0, 30.0, 500.0, 5000.0)]) + 1e-3 * rng.standard_normal((4, 3))
+    V = rng.standard_normal((4, 3))
+    hess = StableHessian(phi, gamma, LOSSES[loss_name])
+    hess.at(thetas[-1])
+    loc = hess.at_batch(thetas)
+    assert loc is not None and loc.R.shape == (4,) and loc.eR[-1] == 0.0
+    G, HV, TV, Hd = loc.gradient(), loc.hvp(V), loc.third(V), loc.dense()
+    hv2, tv2 = loc.hvp_and_third(V)
+    assert np.array_equal(hv2, HV) and np.array_equal(tv2, TV)
+    for b, theta in enumerate(thetas):
+        one = StableHessian(phi, gamma, LOSSES[loss_name]).at(theta)
+        assert loc.R[b] == pytest.approx(one.R, rel=1e-14, abs=1e-14)
+        assert close(G[b], one.gradient(), 1e-12)
+        assert close(HV[b], one.hvp(V[b]), 1e-12)
+        assert close(TV[b], one.third(V[b]), 1e-10)
+        assert close(Hd[b], one.dense(), 1e-12)
+        assert np.abs(HV[b]).max() > 0
+    assert hess.at_batch(np.array([thetas[0], -thetas[0]])) is None
