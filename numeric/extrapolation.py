@@ -248,6 +248,9 @@ class IntegratorStats:
     reduced_order: int = 0
 
 
+REDUCED_ORDER_SHARE = 0.1   # a lowered order (LIEIntegrator.advance) is predicted to meet this share of the tolerance
+
+
 class LIEIntegrator:
     """Adaptive integration with :func:`lie_extrapolation_step`. ``advance(t, y, t_end)`` takes one accepted
     step towards t_end (never past it) and returns (t_new, y_new); the step size carries over between calls.
@@ -281,9 +284,12 @@ class LIEIntegrator:
 
         With ``min_order`` < ``order`` (float64 rows steps), a step that t_end shortens below the proposed step
         size runs at the lowest order j >= min_order whose step size predicted from the last estimates of order j
-        (0.9 err_j^(-1/j) times that step, as the step control) covers it: the same tolerance at fewer right-side
-        calls. Such a step leaves the proposed step size of the full order as it was; if it is rejected, it is
-        retried at the full order."""
+        covers it, the prediction aiming at REDUCED_ORDER_SHARE (1/10) of the tolerance: 0.9 (err_j / 0.1)^(-1/j)
+        times that step. (A shortened step of the full order lands far inside the tolerance; a lower order aimed
+        at the tolerance itself would spend that accuracy: on the fixed-step simulator's checkpoints up to 1e6
+        steps its agreement with literal GD went from 3.5e-12 to 5.7e-12 in the norm, at a tenth it stayed.)
+        Such a step leaves the proposed step size of the full order as it was; if it is rejected, it is retried
+        at the full order."""
         full = False
         while not self.exhausted:
             H = min(self.h, t_end - t)
@@ -318,11 +324,13 @@ class LIEIntegrator:
         return None
 
     def _predict(self, H, errors) -> None:
-        """Step sizes that orders j = 2..K would take after a step of size H with estimates ``errors``."""
+        """Step sizes with which orders j = 2..K would meet REDUCED_ORDER_SHARE times the tolerance, after a step of
+        size H with estimates ``errors``."""
         for j, e in enumerate(errors, start=2):
             e = float(e)
             if math.isfinite(e):
-                self._h_order[j] = H * (4.0 if e == 0 else min(4.0, max(0.2, 0.9 * e ** (-1.0 / j))))
+                self._h_order[j] = H * (4.0 if e == 0 else
+                                        min(4.0, max(0.2, 0.9 * (e / REDUCED_ORDER_SHARE) ** (-1.0 / j))))
             else:
                 self._h_order.pop(j, None)
 

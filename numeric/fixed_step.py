@@ -26,7 +26,10 @@ backward error analysis gives the *modified equation* whose exact flow interpola
    :mod:`numeric.extrapolation` (embedded error estimate; Jacobian -A H^; d/dtau of the right side is the
    right side itself), because in tau-time the flow has Jacobian eigenvalues of order one (the direction
    p_mm has eigenvalue exactly -1 asymptotically) while the solution becomes linear in tau: explicit pairs
-   would be held at steps of order one, this one lengthens its steps geometrically;
+   would be held at steps of order one, this one lengthens its steps geometrically. The rows of its table
+   advance together (:meth:`ModifiedFlow.rows` evaluates the points of one substep in one pass of the stacked
+   derivatives, :meth:`numeric.hessian.StableHessian.at_batch`), and a step that a checkpoint shortens runs at
+   the lowest order, down to ``min_integrator_order``, whose estimate predicts the tolerance;
 3. reports each checkpoint at k = e^tau: the exact integer k while 10^(log10 k) < 2^53 (checkpoint times
    are then ln of integers), and log10 k always.
 
@@ -322,7 +325,8 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
     the switch (stop reason "literal-steps" when eps never fell below ``switch_tol``; "stationary" when
     literal GD reached a point where its float64 gradient is exactly zero with eps still above it),
     ``max_integrator_steps`` attempted integration steps. The flow stops ("flow-invalid") if eps rises above
-    10 ``switch_tol``. ``lipschitz_bound`` is only recorded.
+    10 ``switch_tol``. ``lipschitz_bound`` is only recorded. ``integrator_order`` is the extrapolation's order K,
+    ``min_integrator_order`` the lowest it may drop to on steps shortened by a checkpoint (K: never).
     """
     check_arguments(theta0, phi, step, target_norm, max_log10_steps, switch_tol)
     phi = np.asarray(phi, dtype=float)
