@@ -91,3 +91,36 @@ def test_fixed_step_cone_runs_follow_the_local_theorem_on_a_locally_optimal_sele
                                for r in local["runs"])
     assert not other["ok"] and all(r["one_minus_corr"] > 1e-3 > 1e3 * r["one_minus_corr_decade_start"]
                                    for r in other["runs"])     # its direction drifts away from p_mm([2])
+
+
+def _passes_a_saddle():
+    """A random dataset of the stress family (seed 0, dataset 6: n = 4, T = 4, d = 7) whose GD from zero passes
+    close to the SVM direction of [0, 0, 2, 1], a selection that is not locally optimal, before it turns to
+    [0, 1, 2, 1]."""
+    from attnsvm.verify import Dataset
+
+    rng = np.random.default_rng(np.random.SeedSequence([0, 6]))
+    n, T, d = int(rng.integers(1, 9)), int(rng.integers(2, 9)), int(rng.integers(2, 13))
+    scale = float(rng.uniform(0.5, 4.0))
+    X = scale * rng.standard_normal((n, T, d))
+    v = rng.standard_normal(d)
+    v /= np.linalg.norm(v)
+    Y = rng.choice([-1, 1], size=n)
+    return Dataset(X=X.tolist(), Y=Y.tolist(), v=v.tolist(), name="saddle-pass")
+
+
+def test_an_apparent_convergence_to_a_non_locally_optimal_selection_is_run_to_the_last_budget():
+    """After 1000 steps the rule sees 'converged' to [0, 0, 2, 1] (1 - corr 1e-5 and falling), a selection that is not
+    locally optimal: a transient. The dataset's runs continue such a run (Context.suspicious) and it ends at the
+    locally optimal [0, 1, 2, 1]; without that, `locally-optimal` reported a false counterexample."""
+    from attnsvm.verify.context import Context
+
+    ctx = Context.create(_passes_a_saddle())
+    short = ctx.decide(np.zeros((1, 7)), keep_going=lambda j: False)
+    j = short.judgements[0]
+    assert j.status == "converged" and j.selection == (0, 0, 2, 1) and j.iteration == 1000
+    assert ctx.suspicious(j) and ctx.selection_svm(j.selection).locally_optimal is False
+    runs = ctx.ngd_runs()
+    final = runs.judgements[0]
+    assert final.status == "converged" and final.selection == (0, 1, 2, 1) and final.iteration > 1000
+    assert ctx.selection_svm(final.selection).locally_optimal is True
