@@ -45,7 +45,7 @@ def _one(args):
     seconds = time.perf_counter() - t0
     checks = {c.id: {"verdict": c.verdict, "role": c.role, "summary": c.summary,
                      "counterexample": "counterexample" in c.evidence,
-                     "disagreements": c.evidence.get("disagreements")} for c in r.checks}
+                     "disagreements": c.evidence.get("disagreements"), "seconds": c.seconds or 0.0} for c in r.checks}
     return {"k": k, "name": ds.name, "shape": ds.description, "status": r.status, "seconds": seconds, "checks": checks}
 
 
@@ -117,6 +117,10 @@ def main(argv=None) -> int:
     print("statuses: " + ", ".join(f"{s}: {c}" for s, c in Counter(e["status"] for e in entries).most_common()))
     print(f"seconds per dataset: median {statistics.median(secs):.1f}, max {max(secs):.1f}; wall {wall:.0f} s with "
           f"{args.jobs} job(s)")
+    slow = sorted(per_check, key=lambda cid: -statistics.median(e["checks"][cid]["seconds"] for e in entries))
+    print("seconds per check (median / max over the datasets): " + "; ".join(
+        f"{cid} {statistics.median(x):.1f} / {max(x):.1f}" for cid in slow[:6]
+        for x in [[e["checks"][cid]["seconds"] for e in entries]]))
     for e, (d, bad) in zip(entries, ok):
         if not d:
             print(f"  undecided {e['name']} ({e['shape']}):")
