@@ -21,18 +21,10 @@ import numpy as np
 
 
 def random_dataset(k: int, seed: int):
-    """Dataset k of the stress family (its own generator: SeedSequence([seed, k]))."""
-    from attnsvm.verify import Dataset
+    """Dataset k of the stress family (attnsvm.verify.random_datasets: its own generator, SeedSequence([seed, k]))."""
+    from attnsvm.verify.random_datasets import stress_dataset
 
-    rng = np.random.default_rng(np.random.SeedSequence([seed, k]))
-    n, T, d = int(rng.integers(1, 9)), int(rng.integers(2, 9)), int(rng.integers(2, 13))
-    scale = float(rng.uniform(0.5, 4.0))
-    X = scale * rng.standard_normal((n, T, d))
-    v = rng.standard_normal(d)
-    v /= np.linalg.norm(v)
-    Y = rng.choice([-1, 1], size=n)
-    return Dataset(X=X.tolist(), Y=Y.tolist(), v=v.tolist(), name=f"stress-{seed}-{k}",
-                   description=f"n={n} T={T} d={d} scale={scale:.2f}")
+    return stress_dataset(k, seed)
 
 
 def _one(args):

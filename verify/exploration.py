@@ -398,6 +398,37 @@ class Exploration:
             rows.append(row)
         return rows
 
+    def fixed_step_stall(self, k: int) -> dict | None:
+        """For the dataset's run k when normalised GD left it undecided: the theorem's fixed-step GD from the same
+        init (verify.theorem_runs, run by `norm-divergence`) when it settles at a finite point, i.e. it stopped at a
+        float64 fixed point (or a zero gradient) or ||theta|| changed by less than 1% over its last decade of k, and
+        Krawczyk's test (Context.certify_stationary) proves a unique stationary point of L in a box that contains its
+        final iterate. None otherwise (the run stays undecided)."""
+        from .theorem_runs import theorem_runs
+
+        runs = theorem_runs(self.ctx)
+        if k >= len(runs):
+            return None
+        run = runs[k]
+        cps = run.checkpoints
+        last = cps[-1]
+        x_end = last["log10_iteration"]
+        start = next((c for c in cps if c["log10_iteration"] is not None and x_end is not None
+                      and c["log10_iteration"] >= x_end - 1), cps[0])
+        flat = last["norm"] <= 1.01 * start["norm"] and start["norm"] <= 1.01 * last["norm"]
+        if not (run.stop_reason == "stationary" or (flat and run.stop_reason != "target norm")):
+            return None
+        cert = self.ctx.certify_stationary(last["theta"])
+        inside = cert.get("certified") and cert.get("distance_from_start", np.inf) <= cert.get("radius", 0.0)
+        if not inside:
+            return None
+        return {"status": STALLED, "algorithm": "fixed-step GD (the theorems' algorithm, verify.theorem_runs)",
+                "step": run.step, "stop_reason": run.stop_reason, "iteration_log10": x_end, "norm": last["norm"],
+                "selection": list(last["selected"]), "certificate": cert,
+                "reason": f"fixed-step GD settles at ||theta|| = {last['norm']:.6g} ({run.stop_reason}); a unique "
+                          f"stationary point ({cert.get('kind', 'stationary point')}) is certified within "
+                          f"{cert.get('radius', 0.0):.2g} of it"}
+
     def candidate_evidence(self) -> dict:
         ctx = self.ctx
         analysed = [ctx.selection_svm(c) for c in self.candidates]

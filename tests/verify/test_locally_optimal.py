@@ -97,16 +97,9 @@ def _passes_a_saddle():
     """A random dataset of the stress family (seed 0, dataset 6: n = 4, T = 4, d = 7) whose GD from zero passes
     close to the SVM direction of [0, 0, 2, 1], a selection that is not locally optimal, before it turns to
     [0, 1, 2, 1]."""
-    from attnsvm.verify import Dataset
+    from attnsvm.verify.random_datasets import stress_dataset
 
-    rng = np.random.default_rng(np.random.SeedSequence([0, 6]))
-    n, T, d = int(rng.integers(1, 9)), int(rng.integers(2, 9)), int(rng.integers(2, 13))
-    scale = float(rng.uniform(0.5, 4.0))
-    X = scale * rng.standard_normal((n, T, d))
-    v = rng.standard_normal(d)
-    v /= np.linalg.norm(v)
-    Y = rng.choice([-1, 1], size=n)
-    return Dataset(X=X.tolist(), Y=Y.tolist(), v=v.tolist(), name="saddle-pass")
+    return stress_dataset(6, 0)
 
 
 def test_an_apparent_convergence_to_a_non_locally_optimal_selection_is_run_to_the_last_budget():
@@ -124,3 +117,25 @@ def test_an_apparent_convergence_to_a_non_locally_optimal_selection_is_run_to_th
     final = runs.judgements[0]
     assert final.status == "converged" and final.selection == (0, 1, 2, 1) and final.iteration > 1000
     assert ctx.selection_svm(final.selection).locally_optimal is True
+
+
+def test_a_dataset_run_that_normalised_gd_leaves_undecided_is_decided_by_a_certified_fixed_step_stall():
+    """Stress dataset 21 (n = 7, T = 4, d = 2): normalised GD from 0 zigzags in a narrow valley and stays undecided,
+    while the theorem's fixed-step GD from 0 stops at a float64 fixed point where Krawczyk's test certifies a strict
+    local minimum (||p|| = 0.754) in a box containing it. A diverging run (single-input-global) gives no stall."""
+    from types import SimpleNamespace
+
+    from attnsvm.verify.builtins import load
+    from attnsvm.verify.context import Context
+    from attnsvm.verify.exploration import Exploration
+    from attnsvm.verify.random_datasets import stress_dataset
+
+    ctx = Context.create(stress_dataset(21, 0))
+    stall = Exploration.fixed_step_stall(SimpleNamespace(ctx=ctx), 0)
+    assert stall is not None and stall["status"] == "stalled" and stall["stop_reason"] == "stationary"
+    cert = stall["certificate"]
+    assert cert["certified"] and cert["kind"] == "minimum" and cert["distance_from_start"] <= cert["radius"]
+    assert abs(stall["norm"] - 0.7541) < 2e-3
+    assert Exploration.fixed_step_stall(SimpleNamespace(ctx=ctx), 1) is None          # no such init
+    diverging = Context.create(load("single-input-global"))
+    assert Exploration.fixed_step_stall(SimpleNamespace(ctx=diverging), 0) is None
