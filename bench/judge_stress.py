@@ -21,18 +21,10 @@ import numpy as np
 
 
 def random_dataset(k: int, seed: int):
-    """Dataset k of the stress family (its own generator: SeedSequence([seed, k]))."""
-    from attnsvm.verify import Dataset
+    """Dataset k of the stress family (attnsvm.verify.random_datasets: its own generator, SeedSequence([seed, k]))."""
+    from attnsvm.verify.random_datasets import stress_dataset
 
-    rng = np.random.default_rng(np.random.SeedSequence([seed, k]))
-    n, T, d = int(rng.integers(1, 9)), int(rng.integers(2, 9)), int(rng.integers(2, 13))
-    scale = float(rng.uniform(0.5, 4.0))
-    X = scale * rng.standard_normal((n, T, d))
-    v = rng.standard_normal(d)
-    v /= np.linalg.norm(v)
-    Y = rng.choice([-1, 1], size=n)
-    return Dataset(X=X.tolist(), Y=Y.tolist(), v=v.tolist(), name=f"stress-{seed}-{k}",
-                   description=f"n={n} T={T} d={d} scale={scale:.2f}")
+    return stress_dataset(k, seed)
 
 
 def _one(args):
@@ -45,7 +37,7 @@ def _one(args):
     seconds = time.perf_counter() - t0
     checks = {c.id: {"verdict": c.verdict, "role": c.role, "summary": c.summary,
                      "counterexample": "counterexample" in c.evidence,
-                     "disagreements": c.evidence.get("disagreements")} for c in r.checks}
+                     "disagreements": c.evidence.get("disagreements"), "seconds": c.seconds or 0.0} for c in r.checks}
     return {"k": k, "name": ds.name, "shape": ds.description, "status": r.status, "seconds": seconds, "checks": checks}
 
 
@@ -117,6 +109,10 @@ def main(argv=None) -> int:
     print("statuses: " + ", ".join(f"{s}: {c}" for s, c in Counter(e["status"] for e in entries).most_common()))
     print(f"seconds per dataset: median {statistics.median(secs):.1f}, max {max(secs):.1f}; wall {wall:.0f} s with "
           f"{args.jobs} job(s)")
+    slow = sorted(per_check, key=lambda cid: -statistics.median(e["checks"][cid]["seconds"] for e in entries))
+    print("seconds per check (median / max over the datasets): " + "; ".join(
+        f"{cid} {statistics.median(x):.1f} / {max(x):.1f}" for cid in slow[:6]
+        for x in [[e["checks"][cid]["seconds"] for e in entries]]))
     for e, (d, bad) in zip(entries, ok):
         if not d:
             print(f"  undecided {e['name']} ({e['shape']}):")

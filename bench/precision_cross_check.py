@@ -19,20 +19,16 @@ import numpy as np
 
 from attnsvm.verify.api import check
 from attnsvm.verify.dataset import Dataset
+from attnsvm.verify.random_datasets import stress_dataset
 
 ID = "precision-cross-check"
 
 
 def papers_dataset(seed: int, base: int = 2024) -> Dataset:
-    """One random dataset of the papers' kind (module docstring)."""
-    rng = np.random.default_rng([base, seed])
-    n, T, d = int(rng.integers(1, 9)), int(rng.integers(2, 9)), int(rng.integers(2, 13))
-    scale = float(rng.uniform(0.5, 4))
-    X = scale * rng.standard_normal((n, T, d))
-    v = rng.standard_normal(d)
-    v /= np.linalg.norm(v)
-    Y = rng.choice([-1.0, 1.0], size=n)
-    return Dataset(X=X, Y=Y, v=v, name=f"papers-{base}-{seed}")
+    """One random dataset of the papers' kind (module docstring): dataset ``seed`` of the stress family of ``base``
+    (attnsvm.verify.random_datasets)."""
+    ds = stress_dataset(seed, base)
+    return Dataset(X=ds.X, Y=ds.Y, v=ds.v, name=f"papers-{base}-{seed}")
 
 
 def main() -> None:

@@ -11,10 +11,11 @@ from .gd import METHODS, Checkpoint, Trajectory, checkpoint_schedule, run_gd
 from .losses import BUILTIN_LOSSES, CORRELATION, EXPONENTIAL, LOGISTIC, Loss
 from .joint import (JointCheckpoint, JointKernel, JointTrajectory, grad_p, grad_v, joint_gradient, joint_loss,
                     joint_state, mixed_features, mp_joint_gradient, run_joint_gd, v_svm_rows)
+from .joint_lockstep import JointLockstep, run_joint_gd_lockstep
 from .joint_mp import mp_joint_gradient_stable, mp_run_joint_gd
 from .regpath import (PObjective, VObjective, ball_minimize, geometric_radii, joint_path, p_objective, p_path,
                       v_objective)
-from .assumption_b import MarginSolver, RatioEvaluator, decide_assumption_b, estimate_nu, mp_ratio
+from .assumption_b import MarginSolver, RatioEvaluator, decide_assumption_b, estimate_nu, hard_margin, mp_ratio
 from .exact_rows import ExactRows, slack_lower_bounds
 from .svm import (PolishedSVM, SVMConstraints, SVMSolution, active_set_guess, mp_decimal_strings, polish,
                   solve_and_polish, solve_svm, svm_constraints, to_mpf)
@@ -28,9 +29,10 @@ __all__ = [
     "PolishedSVM", "SVMConstraints", "SVMSolution", "active_set_guess", "mp_decimal_strings", "polish",
     "solve_and_polish", "solve_svm", "svm_constraints", "to_mpf",
     "JointCheckpoint", "JointKernel", "JointTrajectory", "grad_p", "grad_v", "joint_gradient", "joint_loss", "joint_state",
-    "mixed_features", "mp_joint_gradient", "run_joint_gd", "v_svm_rows",
+    "mixed_features", "mp_joint_gradient", "run_joint_gd", "v_svm_rows", "JointLockstep", "run_joint_gd_lockstep",
     "PObjective", "VObjective", "ball_minimize", "geometric_radii", "joint_path", "p_objective", "p_path", "v_objective",
-    "MarginSolver", "RatioEvaluator", "decide_assumption_b", "estimate_nu", "mp_ratio", "mp_joint_gradient_stable",
+    "MarginSolver", "RatioEvaluator", "decide_assumption_b", "estimate_nu", "hard_margin", "mp_ratio",
+    "mp_joint_gradient_stable",
     "mp_run_joint_gd",
 ]
 from .mp_attention import (MPAttentionState, mp_array, mp_attention_state, mp_dominant_tokens, mp_excess_loss,

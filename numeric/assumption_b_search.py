@@ -3,12 +3,13 @@
 Notation as in symbolic.assumption_b: d_it = k_{i,alpha_i} - k_it (so q_{i,alpha_i} - q_it = <p, d_it>), the
 normalised scores c_it = Y_i v(alpha)^T x_it (c = 1 on the support S, Gamma c_it = Y_i vhat^T x_it), a
 reading I (the sequences whose 1 - s_{i,alpha_i} enters the maximum). Every function here only proposes:
-a dual point lambda (cvxpy), conic combinations mu and ray directions u (scipy's HiGHS LPs), points p
-(from the sampled ratio). What they propose is rounded to rationals and accepted only if the exact check
-passes. Budgets are counts (LPs, roundings, offsets, points), never seconds.
+a dual point lambda (SLSQP on the dual face; cvxpy's SOCP only as its fallback), conic combinations mu and ray
+directions u (scipy's HiGHS LPs), points p (from the sampled ratio). What they propose is rounded to rationals
+and accepted only if the exact check passes. Budgets are counts (LPs, roundings, offsets, points), never seconds.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -36,8 +37,9 @@ def dual_point_candidates(X_exact, Y_exact, vsvm: sab.ExactVSVM, reading, max_ve
 
     First the exact KKT multipliers of v(alpha) scaled into the simplex (the only point of the dual face when
     the support rows are independent). When the face is larger: the point on it minimising the largest
-    ||sum_i lambda_i Y_i x_{i,tau_i}|| over the token choices tau of U = S + I with tau_I != alpha_I (an SOCP,
-    solved by cvxpy), rounded and projected exactly back onto the face."""
+    ||sum_i lambda_i Y_i x_{i,tau_i}|| over the token choices tau of U = S + I with tau_I != alpha_I
+    (:func:`face_minimax`; the SOCP by cvxpy only when that fails), rounded and projected exactly back onto the
+    face."""
     out = [vsvm.dual_point()]
     X = np.vectorize(float, otypes=[float])(np.asarray(X_exact, dtype=object))
     Y = np.array([float(y) for y in np.asarray(Y_exact, dtype=object)])
@@ -55,26 +57,93 @@ def dual_point_candidates(X_exact, Y_exact, vsvm: sab.ExactVSVM, reading, max_ve
     outer = np.array([any(tau[k] != alpha[i] for k, i in enumerate(U) if i in I) for tau in taus])
     taus = taus[outer]
     V = np.stack([np.stack([Y[i] * X[i, tau[k]] for k, i in enumerate(U)]) for tau in taus])   # (m, |U|, d)
-    lam = cp.Variable(len(U))
-    t = cp.Variable()
     v = np.array([float(x) for x in vsvm.v])
     target = v / float(vsvm.norm_sq)
-    Upos = {i: k for k, i in enumerate(U)}
-    cons = [lam >= 0, cp.sum(lam) == 1, rows[U].T @ lam == target]
-    cons += [lam[Upos[i]] == 0 for i in U if i not in S]
-    cons += [cp.norm(V[k].T @ lam, 2) <= t for k in range(len(V))]
-    try:
-        cp.Problem(cp.Minimize(t), cons).solve(solver=cp.CLARABEL)
-    except cp.error.SolverError:                    # pragma: no cover - the multipliers remain
+    on_s = [k for k, i in enumerate(U) if i in S]              # lambda vanishes on U \ S
+    lam0 = np.array([float(vsvm.dual_point()[i]) for i in S])
+    lam_s = face_minimax(V[:, on_s, :], rows[S], target, lam0)
+    if lam_s is None:
+        lam_s = _face_minimax_socp(V, rows[U], target, [k in on_s for k in range(len(U))])
+    if lam_s is None:
         return out
-    if lam.value is None:
-        return out
+    lam_u = np.zeros(len(U))
+    lam_u[on_s] = lam_s
     full = np.zeros(n)
-    full[U] = lam.value
+    full[U] = lam_u
     exact = sab.project_to_dual_face(X_exact, Y_exact, vsvm, full)
     if exact is not None:
         out.append(exact)
     return out
+
+
+FACE_ITERATIONS = 200      # SLSQP iterations of the dual-face minimax
+
+
+def face_minimax(V: np.ndarray, rows: np.ndarray, target: np.ndarray, lam0: np.ndarray) -> np.ndarray | None:
+    """min_lambda max_k ||V_k^T lambda|| over the dual face {lambda >= 0, sum lambda = 1, rows^T lambda = target}
+    (V (m, s, d), rows (s, d), lam0 a point of the face, e.g. the scaled KKT multipliers).
+
+    The face is lam0 + N mu with N a basis of the null space of [rows^T; 1^T] (SVD), so the problem is
+    min t over (mu, t) s.t. t >= ||V_k^T (lam0 + N mu)||^2 for every k and lam0 + N mu >= 0 (convex constraints,
+    linear objective: the same minimiser), solved by SLSQP (scipy; at most FACE_ITERATIONS iterations) from
+    mu = 0. Its answer is taken when SLSQP converged, or stopped because no line search step improves any more
+    (at the optimum to rounding), and the point is on the face to 1e-9; else None (the SOCP then runs). A
+    proposal only: the convexity certificate checks what it is rounded to."""
+    from scipy.linalg import null_space
+    from scipy.optimize import minimize
+
+    E = np.vstack([rows.T, np.ones((1, rows.shape[0]))])
+    N = null_space(E)
+    k = N.shape[1]
+    if k == 0:
+        return lam0
+    C = np.einsum("msd,s->md", V, lam0)            # V_k^T lam0, (m, d)
+    M = np.einsum("msd,sk->mdk", V, N)              # V_k^T N, (m, d, k)
+
+    def images(x):
+        return C + M @ x[:k]
+
+    def cons_norm(x):
+        w = images(x)
+        return x[k] - np.einsum("md,md->m", w, w)
+
+    def jac_norm(x):
+        J = np.empty((len(C), k + 1))
+        J[:, :k] = -2.0 * np.einsum("md,mdk->mk", images(x), M)
+        J[:, k] = 1.0
+        return J
+
+    jac_face = np.hstack([N, np.zeros((len(N), 1))])
+    cons = [{"type": "ineq", "fun": cons_norm, "jac": jac_norm},
+            {"type": "ineq", "fun": lambda x: lam0 + N @ x[:k], "jac": lambda x: jac_face}]
+    x0 = np.zeros(k + 1)
+    x0[k] = float(np.max(np.einsum("md,md->m", C, C)))
+    unit = np.eye(k + 1)[k]
+    res = minimize(lambda x: x[k], x0, jac=lambda x: unit, constraints=cons, method="SLSQP",
+                   options={"maxiter": FACE_ITERATIONS, "ftol": 1e-15})
+    if res.status not in (0, 8):    # 8: positive directional derivative in the line search
+        return None
+    lam = lam0 + N @ res.x[:k]
+    if np.min(lam) < -1e-9 or np.max(np.abs(E @ lam - np.append(target, 1.0))) > 1e-9:
+        return None
+    return np.maximum(lam, 0.0)
+
+
+def _face_minimax_socp(V: np.ndarray, rows: np.ndarray, target: np.ndarray, on_s: list) -> np.ndarray | None:
+    """:func:`face_minimax` as an SOCP (cvxpy, Clarabel) over lambda on U (zero where ``on_s`` is False); the
+    fallback when SLSQP does not converge. Returns lambda on S, or None."""
+    lam = cp.Variable(V.shape[1])
+    t = cp.Variable()
+    cons = [lam >= 0, cp.sum(lam) == 1, rows.T @ lam == target]
+    cons += [lam[k] == 0 for k, keep in enumerate(on_s) if not keep]
+    cons += [cp.norm(V[k].T @ lam, 2) <= t for k in range(len(V))]
+    try:
+        cp.Problem(cp.Minimize(t), cons).solve(solver=cp.CLARABEL)
+    except cp.error.SolverError:                    # pragma: no cover - the multipliers remain
+        return None
+    if lam.value is None:
+        return None
+    return np.asarray(lam.value, dtype=float)[[k for k, keep in enumerate(on_s) if keep]]
 
 
 # -- holds for B[n]: conic combinations of the support gaps ---------------------------------------------

@@ -37,7 +37,7 @@ from .directions import one_minus_corr
 CONVERGED, STALLED, MIXED, UNDECIDED = "converged", "stalled", "mixed", "undecided"
 STATUSES = (CONVERGED, STALLED, MIXED, UNDECIDED)
 ROUNDING_FLOOR = 1e-20
-BUDGETS = (2000, 8000, 32000)
+BUDGETS = (1000, 2000, 4000, 8000, 16000, 32000)   # doubling (verify.context.budgets)
 RELATIVE_STEP = 0.0       # no growth of the base step with ||theta|| by default (see numeric.batched)
 RULE = {"tol": 1e-3, "min_drop": 2.0, "mixed_mass": 1e-3, "min_growth": 2.0, "stall_growth": 1.01,
         "stall_grad_drop_log10": 1.0}

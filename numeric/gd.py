@@ -13,7 +13,9 @@ The gradient is the stable one of :mod:`numeric.attention`; the normalised step 
 gradient, whose direction survives at any norm. The loop records a :class:`Checkpoint` at
 iterations spaced geometrically (``per_decade`` per factor of ten); an optional ``observer`` sees
 every checkpoint and can stop the run. Budgets are iteration counts; a wall-clock budget is an option
-(``time_budget``, default none), and when it cuts a run the trajectory says so (stop reason "time").
+(``time_budget``, default none), and when it cuts a run the trajectory says so (stop reason "time"). The stop
+reason "stationary": the float64 gradient is exactly zero, or (fixed step) the step leaves theta unchanged in
+float64, a fixed point of the float64 iteration (every later iterate would be the same).
 """
 from __future__ import annotations
 
@@ -219,7 +221,11 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     while True:
         fs = float64_step(kernel, theta, loss, state, method=method, step=step, adaptive=adaptive, relative=relative)
         tails, g, gn, eta = fs.tails, fs.g, fs.grad_norm, fs.eta
-        if book.due(k, gn == 0.0):
+        stationary = gn == 0.0
+        if not stationary and not normalized:
+            # a float64 fixed point of fixed-step GD: the step leaves theta unchanged, so every later step would too
+            stationary = bool(np.array_equal(theta - fs.delta, theta))
+        if book.due(k, stationary):
             st = kernel.state(theta)
             true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g
             if normalized:   # the scaled gradient is e^{-scale} grad L
@@ -234,7 +240,7 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
                             step=eta if normalized else float(step),
                             step_state=StepState(state.factor, None if state.direction is None
                                                  else state.direction.copy()))
-            stop_reason = book.record(cp, gn == 0.0)
+            stop_reason = book.record(cp, stationary)
             if stop_reason:
                 break
         theta -= fs.delta

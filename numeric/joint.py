@@ -16,7 +16,6 @@ the directions of both blocks survive when l'(u_i) or s_it underflow.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,7 +23,7 @@ import mpmath
 import numpy as np
 
 from .attention import StableAttention, attention_state
-from .gd import CheckpointSchedule, Trajectory
+from .gd import Trajectory
 from .losses import Loss
 
 JOINT_LOSSES = ("logistic", "exponential")
@@ -46,10 +45,11 @@ def mixed_features(X: np.ndarray, st) -> np.ndarray:
 
 
 def log_neg_derivative(loss: Loss, u: np.ndarray) -> np.ndarray:
-    """log(-l'(u)) without under/overflow: logistic -softplus(u), exponential -u, correlation 0."""
+    """log(-l'(u)) without under/overflow: logistic -softplus(u) = -log(1 + e^u) (numpy's logaddexp(0, u), which
+    takes max(u, 0) + log1p(e^{-|u|})), exponential -u, correlation 0."""
     u = np.asarray(u, dtype=float)
     if loss.name == "logistic":
-        return -(np.maximum(u, 0.0) + np.log1p(np.exp(-np.abs(u))))
+        return np.negative(np.logaddexp(0.0, u))
     if loss.name == "exponential":
         return -u
     if loss.name == "correlation":
@@ -235,42 +235,16 @@ JointTrajectory = Trajectory  # a joint run has the same fields; its checkpoints
 def run_joint_gd(v0, p0, X, Y, phi, loss: Loss, *, method: str = "normalized", step: float = 1.0,
                  max_iter: int = 100_000, time_budget: float | None = None, per_decade: int = 10,
                  observer: Callable[[JointCheckpoint], bool] | None = None) -> JointTrajectory:
-    """Joint GD on (v, p), float64, with the stable gradients.
+    """Joint GD on (v, p), float64, with the stable gradients:
 
     fixed:       (v, p) <- (v, p) - eta (grad_v L, grad_p L)
     normalized:  v <- v - eta grad_v L / ||grad_v L||,  p <- p - eta grad_p L / ||grad_p L||  (per block)
-    """
-    if method not in ("normalized", "fixed"):
-        raise ValueError(f"unknown GD method {method!r}")
-    v = np.array(v0, dtype=float).ravel().copy()
-    p = np.array(p0, dtype=float).ravel().copy()
-    book = CheckpointSchedule(max_iter, per_decade, time_budget, observer)
-    kernel = JointKernel(X, Y, phi)
-    k = 0
-    while True:
-        if book.due(k):
-            js = kernel.state(v, p)
-            cp = JointCheckpoint(iteration=k, v=v.copy(), p=p.copy(), v_norm=float(np.linalg.norm(v)),
-                                 p_norm=float(np.linalg.norm(p)), loss=float(np.mean(loss.value(js.u))),
-                                 selected=tuple(int(a) for a in js.att.dominant),
-                                 one_minus_mass=float(np.max(js.att.one_minus_mass)))
-            reason = book.record(cp)
-            if reason:
-                break
-        if method == "normalized":
-            gv, gp = kernel.scaled_gradient(v, p, loss)
-            nv, np_ = math.sqrt(float(gv @ gv)), math.sqrt(float(gp @ gp))
-            if nv > 0:
-                v = v - step * gv / nv
-            if np_ > 0:
-                p = p - step * gp / np_
-        else:
-            gv, gp = joint_gradient(v, p, X, Y, phi, loss)
-            v = v - step * gv
-            p = p - step * gp
-        k += 1
-    return JointTrajectory(method=method, step=step, checkpoints=book.checkpoints, stop_reason=reason,
-                           seconds=book.seconds)
+
+    One run of :func:`numeric.joint_lockstep.run_joint_gd_lockstep` (which runs several inits at once)."""
+    from .joint_lockstep import run_joint_gd_lockstep
+
+    return run_joint_gd_lockstep([v0], [p0], X, Y, phi, loss, method=method, step=step, max_iter=max_iter,
+                                 time_budget=time_budget, per_decade=per_decade, observers=[observer])[0]
 
 
 def v_svm_rows(X, Y, alpha):

@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_check_options(p) -> None:
     p.add_argument("--max-iterations", type=int, metavar="N",
-                   help="normalised GD runs in rounds of 2000, 8000, ... iterations up to N (default 32000)")
+                   help="normalised GD runs in rounds of 1000, 2000, 4000, ... iterations up to N (default 32000)")
     p.add_argument("--time-budget", type=float, metavar="S",
                    help="optional wall-clock cap in seconds per batch of GD runs (default: none, so results are "
                         "deterministic); a cut is reported")

@@ -16,7 +16,7 @@ from .dataset import Dataset
 from .errors import InputError
 
 DEFAULT_OPTIONS = {
-    "max_iterations": 32_000,    # normalised GD: the last of the growing budgets (2000, 8000, ... up to this)
+    "max_iterations": 32_000,    # normalised GD: the last of the doubling budgets (1000, 2000, ... up to this)
     "time_budget": None,         # optional wall-clock seconds per GD batch (default none: results are deterministic)
     "tol": 1e-6,                 # 1 - corr below which the theorem algorithm's direction counts as converged
     "dps": 50,                   # mpmath digits for polishing SVM solutions
@@ -41,7 +41,7 @@ DEFAULT_OPTIONS = {
     "kq_normalization": None,    # (K, Q) GD: "joint" (default) or "per-factor" (the authors'); dataset gd.normalization
     "kq_ridge": None,            # (K, Q) GD: lambda of lambda (||K||^2 + ||Q||^2) (default 0; the authors: 2.2e-16)
 }
-FIRST_BUDGET, BUDGET_FACTOR = 2000, 4
+FIRST_BUDGET, BUDGET_FACTOR = 1000, 2
 NGD_MAX_WORK = 4e10   # normalised GD: iterations x n T D per run; the last budget shrinks on large data
 
 
@@ -55,10 +55,11 @@ def scaled_max_iterations(max_iterations: int, n: int, T: int, D: int) -> int:
 
 
 def budgets(max_iterations: int) -> tuple:
-    """The growing iteration budgets of normalised GD up to ``max_iterations``: 2000, 8000, 32000, ...
+    """The growing iteration budgets of normalised GD up to ``max_iterations``: 1000, 2000, 4000, ... (doubling: a
+    run is judged within a factor 2 of the iterations it needs, and a batch steps only that far).
 
     >>> budgets(32000), budgets(5000), budgets(300)
-    ((2000, 8000, 32000), (2000, 5000), (300,))
+    ((1000, 2000, 4000, 8000, 16000, 32000), (1000, 2000, 4000, 5000), (300,))
     """
     out = []
     b = FIRST_BUDGET
@@ -356,14 +357,27 @@ class Context:
             self._ngd = self.decide(inits)
         return self._ngd
 
-    def decide(self, theta0, keep_going=None, step=None, relative=0.0, settled=None) -> numeric.DecidedRuns:
+    def suspicious(self, judgement) -> bool:
+        """An apparent convergence to a selection that is not locally optimal (float test): such a run is continued
+        to the last budget (a transient passing near a saddle selection's SVM direction must not become a
+        counterexample after a short budget)."""
+        return (judgement.status == numeric.CONVERGED
+                and self.selection_svm(judgement.selection).locally_optimal is not True)
+
+    def decide(self, theta0, keep_going=None, step=None, relative=0.0, settled=None,
+               max_iterations: int | None = None) -> numeric.DecidedRuns:
         """:func:`numeric.decide_runs` from the rows of ``theta0`` on this dataset (torch float64, one thread);
-        ``step`` (default: the nominal step) and ``relative`` may be given per run; ``settled`` as there."""
+        ``step`` (default: the nominal step) and ``relative`` may be given per run; ``settled`` as there;
+        ``keep_going`` defaults to :meth:`suspicious`; ``max_iterations`` caps the last budget below the option's
+        (the cone runs, which have a fixed-step fallback)."""
+        keep_going = self.suspicious if keep_going is None else keep_going
+        last = scaled_max_iterations(self.options["max_iterations"], *self.phi.shape)
+        if max_iterations is not None:
+            last = min(last, max(int(max_iterations), 1))
         with numeric.torch_threads(1):
             return numeric.decide_runs(theta0, self.phi, self.gamma, self.loss, lambda b, sel: self.p_mm_float(sel),
                                        step=self.options["step"] if step is None else step, relative=relative,
-                                       budgets=budgets(scaled_max_iterations(self.options["max_iterations"],
-                                                                             *self.phi.shape)),
+                                       budgets=budgets(last),
                                        certify=lambda b, th: self.certify_stationary(th), keep_going=keep_going,
                                        time_budget=self.options["time_budget"], settled=settled)
 

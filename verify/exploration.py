@@ -13,16 +13,18 @@ of :mod:`numeric.convergence`):
   like 1/R), for R = c ||p_mm||, c in CONE_RADII, in two batches: the radii up to 16 ||p_mm|| for every such
   alpha, then, where none of them worked, the first radius at or past what :func:`cone_reach` says a
   near-support competitor needs (the theorem asks for some R; the smallest working R tested is reported);
-  their normalised steps scale with the cone: eta = rate ||theta||, rate = min(0.1 / (A ||p_mm||), 3 / 2000)
+  their normalised steps scale with the cone: eta = rate ||theta||, rate = min(0.1 / (A ||p_mm||), 3 / 1000)
   with A the largest key difference, so that a step changes any logit gap by at most a tenth of the margin
-  scale ||theta||/||p_mm|| and the norm grows about e^3-fold over the first 2000 steps (the zigzag rule
-  shortens the step further where GD overshoots); and at least 3 / max_iterations, so that even a selection
-  whose p_mm is long against the key differences can grow e^3-fold within the budget.
+  scale ||theta||/||p_mm|| and the norm grows about e^3-fold over the first budget of 1000 steps (the zigzag
+  rule shortens the step further where GD overshoots); and at least 3 / CONE_MAX_ITERATIONS, so that even a
+  selection whose p_mm is long against the key differences can grow e^3-fold within the cone runs' budget.
+  Cone runs stop at CONE_MAX_ITERATIONS (8000) normalised steps: a selection with no working radius by then
+  gets fixed-step runs (the local theorem's own algorithm, :meth:`Exploration._fixed_step_cones`) far out.
 
 Candidate selections: all T^n when T^n <= MAX_ENUMERATION, else the optimal tokens, the selections runs
 reached and their single-sequence variations. Each candidate's p-SVM is solved in float64 (least distance by
 NNLS, :mod:`numeric.selections`); every selection reported (locally optimal, or reached by a run) is solved
-again with cvxpy and polished in mpmath from the exact data, and its local optimality decided from the
+again (numeric.solve_svm) and polished in mpmath from the exact data, and its local optimality decided from the
 polished active set with the scores compared as exact rationals. A run that seems to converge to a
 selection that is not locally optimal (which the theory rules out) is run to the last budget.
 """
@@ -49,6 +51,8 @@ CONE_PERTURBATION = 0.02
 CONE_STEP = 0.1           # cone runs: a step changes a logit gap by at most 10% of the margin scale
 CONE_GROWTH = 3.0         # ... and ||theta|| grows at most e^3-fold over the first budget of iterations
 MAX_CONE_SELECTIONS = 16
+CONE_MAX_ITERATIONS = 8000      # normalised cone runs stop here; a cone still without a working radius goes to
+                                # the fixed-step runs (the theorem's own algorithm), which decide it far out
 FIXED_CONE_GROWTH = 100.0       # fixed-step cone runs: to ||theta|| = 100 R
 FIXED_CONE_LITERAL_STEPS = 20_000
 FIXED_CONE_INTEGRATOR_STEPS = 4_000   # attempted steps of the flow's integrator per fixed-step cone run
@@ -176,7 +180,7 @@ class Exploration:
         rng = np.random.default_rng(RANDOM_SEED)
         self.dataset_runs = ctx.ngd_runs()
         self.random_inits = _random_inits(ctx, rng)
-        self.random_runs = ctx.decide(self.random_inits, keep_going=self._suspicious)
+        self.random_runs = ctx.decide(self.random_inits)
         reached = [j.selection for j in self.dataset_runs.judgements + self.random_runs.judgements]
         base = list(dict.fromkeys([tuple(self.alpha)] + reached))
         self.enumerated = ds.T ** ds.n <= MAX_ENUMERATION
@@ -219,7 +223,7 @@ class Exploration:
                 pm = ctx.svm(sel).theta
                 unit = pm / np.linalg.norm(pm)
                 rate = max(min(CONE_STEP / (spread * float(np.linalg.norm(pm))), CONE_GROWTH / FIRST_BUDGET),
-                           CONE_GROWTH / ctx.options["max_iterations"])
+                           CONE_GROWTH / min(ctx.options["max_iterations"], CONE_MAX_ITERATIONS))
                 for c in group:
                     # beyond the radii always tried: the first radius at or past the selection's reach
                     if far and c != _past(reach[sel]):
@@ -245,8 +249,8 @@ class Exploration:
                         if _radius_works(sel, c, judged, level_labels)}
                 return [b for b, lab in enumerate(level_labels) if lab[0] in done]
 
-            runs = ctx.decide(np.array(level), keep_going=self._suspicious, step=rates * np.linalg.norm(level, axis=1),
-                              relative=rates, settled=settled)
+            runs = ctx.decide(np.array(level), step=rates * np.linalg.norm(level, axis=1),
+                              relative=rates, settled=settled, max_iterations=CONE_MAX_ITERATIONS)
             budgets = runs.budgets
             inits.extend(level)
             labels.extend(level_labels)
@@ -309,10 +313,6 @@ class Exploration:
                         "ok": all(r["converged"] for r in runs),
                         "algorithm": "fixed-step GD with the certified step (numeric.simulate_fixed_step)"}
         return out
-
-    def _suspicious(self, judgement) -> bool:
-        """An apparent convergence to a selection that is not locally optimal (float test): run it to the end."""
-        return judgement.status == CONVERGED and self.ctx.selection_svm(judgement.selection).locally_optimal is not True
 
     def status(self, sel) -> dict:
         sel = tuple(int(a) for a in sel)
@@ -397,6 +397,37 @@ class Exploration:
                 row["optimal"] = self.status(j.selection)["optimal"]
             rows.append(row)
         return rows
+
+    def fixed_step_stall(self, k: int) -> dict | None:
+        """For the dataset's run k when normalised GD left it undecided: the theorem's fixed-step GD from the same
+        init (verify.theorem_runs, run by `norm-divergence`) when it settles at a finite point, i.e. it stopped at a
+        float64 fixed point (or a zero gradient) or ||theta|| changed by less than 1% over its last decade of k, and
+        Krawczyk's test (Context.certify_stationary) proves a unique stationary point of L in a box that contains its
+        final iterate. None otherwise (the run stays undecided)."""
+        from .theorem_runs import theorem_runs
+
+        runs = theorem_runs(self.ctx)
+        if k >= len(runs):
+            return None
+        run = runs[k]
+        cps = run.checkpoints
+        last = cps[-1]
+        x_end = last["log10_iteration"]
+        start = next((c for c in cps if c["log10_iteration"] is not None and x_end is not None
+                      and c["log10_iteration"] >= x_end - 1), cps[0])
+        flat = last["norm"] <= 1.01 * start["norm"] and start["norm"] <= 1.01 * last["norm"]
+        if not (run.stop_reason == "stationary" or (flat and run.stop_reason != "target norm")):
+            return None
+        cert = self.ctx.certify_stationary(last["theta"])
+        inside = cert.get("certified") and cert.get("distance_from_start", np.inf) <= cert.get("radius", 0.0)
+        if not inside:
+            return None
+        return {"status": STALLED, "algorithm": "fixed-step GD (the theorems' algorithm, verify.theorem_runs)",
+                "step": run.step, "stop_reason": run.stop_reason, "iteration_log10": x_end, "norm": last["norm"],
+                "selection": list(last["selected"]), "certificate": cert,
+                "reason": f"fixed-step GD settles at ||theta|| = {last['norm']:.6g} ({run.stop_reason}); a unique "
+                          f"stationary point ({cert.get('kind', 'stationary point')}) is certified within "
+                          f"{cert.get('radius', 0.0):.2g} of it"}
 
     def candidate_evidence(self) -> dict:
         ctx = self.ctx

@@ -1,7 +1,8 @@
-"""numeric.assumption_b: the margin SOCP, the ratio at hand-computable points, the mpmath branch, and the decision
-of both readings (B[n]: maximum over every sequence; B[S]: over the v-SVM's support) on built-in and constructed
-datasets. W = I throughout, so keys = tokens; every sequence has token 0 = (0, 0) unless said otherwise, and
-alpha = token 1, so the logit gap of sequence i is <p, x_{i,1}>."""
+"""numeric.assumption_b: the hard margin (NNLS, against the distance to the hull and against the SOCP), the ratio
+at hand-computable points, the mpmath branch, and the decision of both readings (B[n]: maximum over every
+sequence; B[S]: over the v-SVM's support) on built-in and constructed datasets. W = I throughout, so keys =
+tokens; every sequence has token 0 = (0, 0) unless said otherwise, and alpha = token 1, so the logit gap of
+sequence i is <p, x_{i,1}>."""
 import math
 from fractions import Fraction as Fr
 
@@ -28,6 +29,93 @@ def test_margin_solver_known_value():
     m, v = nb.MarginSolver(2, 2)(np.array([[1.0, 1.0], [1.0, -1.0]]), np.array([1.0, -1.0]))
     assert m == pytest.approx(1.0, abs=1e-7)
     np.testing.assert_allclose(v, [0, 1], atol=1e-6)
+
+
+def _segment_distance_mp(a, b):
+    """Distance from 0 to the segment [a, b] in mpmath (50 digits)."""
+    with mpmath.workdps(50):
+        a = [mpmath.mpf(float(x)) for x in a]
+        b = [mpmath.mpf(float(x)) for x in b]
+        ab = [y - x for x, y in zip(a, b)]
+        den = mpmath.fsum(x * x for x in ab)
+        t = 0 if den == 0 else min(1, max(0, -mpmath.fsum(x * y for x, y in zip(a, ab)) / den))
+        return mpmath.sqrt(mpmath.fsum((x + t * y) ** 2 for x, y in zip(a, ab)))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_hard_margin_is_the_distance_to_the_hull_in_the_plane(seed):
+    """Rows in an open half-plane (margin > 0), of norms spread over 1e-6 ... 10: margin = distance from 0 to their
+    convex hull = the smallest distance to a segment between two rows (mpmath), to 1e-14; the bracket is narrow and
+    v attains the margin."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 7))
+    w = rng.standard_normal(2)
+    A = rng.standard_normal((n, 2))
+    A = A * np.sign(A @ w)[:, None] * 10 ** rng.uniform(-6, 1, size=(n, 1))
+    m, upper, v, passes = nb.hard_margin(A)
+    exact = float(min(_segment_distance_mp(A[i], A[j]) for i in range(n) for j in range(i, n)))
+    scale = max(1.0, float(np.max(np.abs(A))))
+    assert m - 1e-15 * scale <= exact <= upper + 1e-15 * scale      # the bracket holds the distance
+    assert upper - m <= nb.MARGIN_TOL * scale and 1 <= passes <= 4
+    assert float(np.min(A @ v)) == pytest.approx(m, abs=1e-15) and np.linalg.norm(v) == pytest.approx(1.0)
+
+
+def test_hard_margin_refines_a_tiny_margin():
+    """Rows of norms 1.6e-6, 0.04 and 9e-5 (met on joint-tight): the margin 1.6e-6 is below the first NNLS pass's
+    resolution (its gradients are of size margin^2: the first bracket is 4e-12 wide); the pass on the rescaled
+    rows brackets it to 1e-16."""
+    A = np.array([[1.1357377079163538e-06, 1.1357377079163538e-06], [-2.7808405994821629e-02, 2.7808405994821629e-02],
+                  [4.2294715835070512e-05, 8.4589431670141024e-05]])
+    lo, up, _ = nb._nnls_bracket(A)
+    assert up - lo > 1e-12
+    m, upper, v, passes = nb.hard_margin(A)
+    exact = float(min(_segment_distance_mp(A[i], A[j]) for i in range(3) for j in range(i, 3)))
+    assert passes == 2 and upper - m < 1e-16 and m - 1e-20 <= exact <= upper + 1e-20
+    assert float(exact) == pytest.approx(1.60617e-6, rel=1e-5)
+
+
+def test_hard_margin_is_zero_when_the_hull_holds_the_origin():
+    for A in (np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([[1.0, 1.0], [-2.0, 0.5], [0.5, -3.0]]),
+              np.array([[0.0, 0.0], [1.0, 2.0]])):
+        m, upper, v, _ = nb.hard_margin(A)
+        assert m == 0.0 and not np.any(v) and 0 <= upper <= 1e-15
+
+
+def test_hard_margin_agrees_with_the_socp():
+    """The NNLS answer against cvxpy's SOCP (Clarabel, tolerance ~1e-8) on random rows, separable or not."""
+    rng = np.random.default_rng(11)
+    for k in range(12):
+        n, d = int(rng.integers(2, 7)), int(rng.integers(1, 4))
+        A = rng.standard_normal((n, d)) * 10 ** rng.uniform(-3, 1, size=(n, 1))
+        if k % 2:
+            A[:, 0] = np.abs(A[:, 0]) + 0.1
+        solver = nb.MarginSolver(n, d)
+        t, _ = solver._solve_socp(A)
+        m, _, _, _ = nb.hard_margin(A)
+        assert m == pytest.approx(max(t, 0.0), abs=2e-8)
+
+
+def test_margin_solver_falls_back_to_the_socp(monkeypatch):
+    monkeypatch.setattr(nb, "MARGIN_GIVE_UP", -1.0)      # no bracket is narrow enough
+    solver = nb.MarginSolver(2, 2)
+    m, v = solver(np.array([[1.0, 1.0], [1.0, -1.0]]), np.array([1.0, -1.0]))
+    assert solver.socp_solves == 1 and m == pytest.approx(1.0, abs=1e-7)
+
+
+@pytest.mark.parametrize("x2,expect", [((Fr(1, 2), Fr(3, 2)), ("holds", "fails")), ((Fr(1, 2), 1), ("holds", "holds"))])
+def test_joint_built_ins_are_decided_without_cvxpy(monkeypatch, x2, expect):
+    """joint-relaxed and joint-tight: both readings decided (with the sampling) while every cvxpy use fails."""
+    from attnsvm.numeric import assumption_b_search as search
+
+    class NoCvxpy:
+        def __getattr__(self, name):
+            raise AssertionError(f"cvxpy.{name} used")
+
+    monkeypatch.setattr(nb, "cp", NoCvxpy())
+    monkeypatch.setattr(search, "cp", NoCvxpy())
+    d = nb.decide_assumption_b(tokens(x2), Y_EXACT, EYE, [1, 1, 1], directions=[[1.0, 0.0]])
+    assert (d.b_s.verdict, d.b_n.verdict) == expect
+    assert d.estimate["samples"] > 100
 
 
 def test_ratio_at_origin_is_one():

@@ -82,3 +82,19 @@ def test_a_continued_schedule_starts_at_its_start():
 
     book = CheckpointSchedule(100, 10, start=30)
     assert book.iterations[:3] == [30, 32, 40] and book.iterations[-1] == 100
+
+
+def test_fixed_step_gd_stops_at_a_float64_fixed_point():
+    """Stress dataset 21 (n = 7, T = 4, d = 2) has a strict local minimum at ||p|| = 0.754 that fixed-step GD from 0
+    reaches: after a few hundred steps the step no longer changes theta in float64, so the run stops there
+    ("stationary") instead of spending its whole budget, and one more step indeed leaves theta unchanged."""
+    from attnsvm.verify.random_datasets import stress_dataset
+
+    ds = stress_dataset(21, 0)
+    phi, gamma = ds.features(), ds.gamma
+    traj = run_gd(np.zeros(2), phi, gamma, LOGISTIC, method="fixed", step=0.5, max_iter=200_000)
+    assert traj.stop_reason == "stationary" and traj.final.iteration < 5000
+    theta = traj.final.theta
+    assert traj.final.grad_norm > 0                       # not an exact zero of the float64 gradient
+    assert np.array_equal(theta - 0.5 * gradient(theta, phi, gamma, LOGISTIC), theta)
+    assert traj.final.norm == pytest.approx(0.7541, abs=2e-3)

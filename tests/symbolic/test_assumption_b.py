@@ -109,7 +109,7 @@ def test_convexity_cannot_prove_b_n_when_s_is_not_every_sequence():
 
 @pytest.mark.parametrize("ds,I", [(TIGHT, [0, 1, 2]), (RELAXED, [0, 1])])
 def test_convexity_nu_is_sound_on_samples(ds, I):
-    """margin(p) <= Gamma - nu max_{i in I} (1 - s_i,alpha_i(p)) at random p (float SOCP margin, tolerance 1e-7)."""
+    """margin(p) <= Gamma - nu max_{i in I} (1 - s_i,alpha_i(p)) at random p (float margin, tolerance 1e-7)."""
     vs = vsvm(ds)
     lam = vs.dual_point() if ds is RELAXED else [Fr(1, 4), Fr(5, 12), Fr(1, 3)]
     cert = sab.convexity_certificate(*ds, vs, I, lam)
@@ -131,7 +131,7 @@ def test_convexity_takes_the_worst_outer_choice_when_it_is_every_non_alpha_token
     choices over I = {0, 1}: tau = (0, 0) -> w = (0, -9/10), norm^2 81/100; (0, 1) -> (-1/2, 1/20) and
     (1, 0) -> (1/2, 1/20), norm^2 101/400 each. The worst is tau = (0, 0): nu <= 1 - 9/10 = 1/10. At
     p = (-30, 0) both sequences attend to token 0 (logit gap 30), the margin is ~ 9/10 with h ~ 1, so any
-    nu above ~1/10 would be contradicted there (float SOCP margin)."""
+    nu above ~1/10 would be contradicted there (float margin)."""
     X = np.array([[[0, Fr(-9, 10)], [1, 1]], [[0, Fr(9, 10)], [1, -1]]], dtype=object)
     X = np.vectorize(Fr, otypes=[object])(X)
     Y = [Fr(1), Fr(-1)]

@@ -91,3 +91,51 @@ def test_fixed_step_cone_runs_follow_the_local_theorem_on_a_locally_optimal_sele
                                for r in local["runs"])
     assert not other["ok"] and all(r["one_minus_corr"] > 1e-3 > 1e3 * r["one_minus_corr_decade_start"]
                                    for r in other["runs"])     # its direction drifts away from p_mm([2])
+
+
+def _passes_a_saddle():
+    """A random dataset of the stress family (seed 0, dataset 6: n = 4, T = 4, d = 7) whose GD from zero passes
+    close to the SVM direction of [0, 0, 2, 1], a selection that is not locally optimal, before it turns to
+    [0, 1, 2, 1]."""
+    from attnsvm.verify.random_datasets import stress_dataset
+
+    return stress_dataset(6, 0)
+
+
+def test_an_apparent_convergence_to_a_non_locally_optimal_selection_is_run_to_the_last_budget():
+    """After 1000 steps the rule sees 'converged' to [0, 0, 2, 1] (1 - corr 1e-5 and falling), a selection that is not
+    locally optimal: a transient. The dataset's runs continue such a run (Context.suspicious) and it ends at the
+    locally optimal [0, 1, 2, 1]; without that, `locally-optimal` reported a false counterexample."""
+    from attnsvm.verify.context import Context
+
+    ctx = Context.create(_passes_a_saddle())
+    short = ctx.decide(np.zeros((1, 7)), keep_going=lambda j: False)
+    j = short.judgements[0]
+    assert j.status == "converged" and j.selection == (0, 0, 2, 1) and j.iteration == 1000
+    assert ctx.suspicious(j) and ctx.selection_svm(j.selection).locally_optimal is False
+    runs = ctx.ngd_runs()
+    final = runs.judgements[0]
+    assert final.status == "converged" and final.selection == (0, 1, 2, 1) and final.iteration > 1000
+    assert ctx.selection_svm(final.selection).locally_optimal is True
+
+
+def test_a_dataset_run_that_normalised_gd_leaves_undecided_is_decided_by_a_certified_fixed_step_stall():
+    """Stress dataset 21 (n = 7, T = 4, d = 2): normalised GD from 0 zigzags in a narrow valley and stays undecided,
+    while the theorem's fixed-step GD from 0 stops at a float64 fixed point where Krawczyk's test certifies a strict
+    local minimum (||p|| = 0.754) in a box containing it. A diverging run (single-input-global) gives no stall."""
+    from types import SimpleNamespace
+
+    from attnsvm.verify.builtins import load
+    from attnsvm.verify.context import Context
+    from attnsvm.verify.exploration import Exploration
+    from attnsvm.verify.random_datasets import stress_dataset
+
+    ctx = Context.create(stress_dataset(21, 0))
+    stall = Exploration.fixed_step_stall(SimpleNamespace(ctx=ctx), 0)
+    assert stall is not None and stall["status"] == "stalled" and stall["stop_reason"] == "stationary"
+    cert = stall["certificate"]
+    assert cert["certified"] and cert["kind"] == "minimum" and cert["distance_from_start"] <= cert["radius"]
+    assert abs(stall["norm"] - 0.7541) < 2e-3
+    assert Exploration.fixed_step_stall(SimpleNamespace(ctx=ctx), 1) is None          # no such init
+    diverging = Context.create(load("single-input-global"))
+    assert Exploration.fixed_step_stall(SimpleNamespace(ctx=diverging), 0) is None

@@ -2,7 +2,7 @@
 
 * ``applicability(ctx)``: None, or why the joint checks do not apply (train "p", or a loss other than
   logistic / exponential, for which the joint ERM has no margin-maximising limit).
-* ``v_svm(ctx)``: the v-SVM  min ||v|| s.t. Y_i v^T x_{i,alpha_i} >= 1  (cvxpy, then the KKT system
+* ``v_svm(ctx)``: the v-SVM  min ||v|| s.t. Y_i v^T x_{i,alpha_i} >= 1  (numeric.solve_svm, then the KKT system
   polished in mpmath from the exact data), its support set S (sequences whose constraint is tight) and
   Gamma = 1/||v(alpha)||.
 * ``relaxed_margins(ctx)``: b_i = 1 for i in S, 0 otherwise (the relaxed p-SVM's margins).

@@ -3,21 +3,20 @@
 No theorem of either paper covers joint GD (the first paper proves the joint regularisation path,
 `joint-regularization-path`); this is the authors' joint-training experiment (statement P1-E3), labelled as
 an observation. For every init p_0 of the dataset, GD runs on (v, p) from (v_0, p_0) with v_0 the dataset's
-v, with the stable gradients of numeric.joint (normalised per block, the nominal step), until 1 - corr
-against the v-SVM and the relaxed p-SVM of the tokens it currently selects (largest logits) are both below
-STOP_TOL with a stable selection and a decade of ||p|| behind, or its iteration budget is spent. The targets
-are those of the selected tokens (as in `directional-limit`); whether they are the optimal tokens alpha of
-the dataset's v is reported. Per run: observed when the selection is stable over the second half, both final
+v, with the stable joint gradients (numeric.joint_lockstep: the inits in lockstep, each with its own stop;
+normalised per block, the nominal step; a run's ``seconds`` are those of its lockstep group up to its stop),
+until 1 - corr against the v-SVM and the relaxed p-SVM of the tokens it currently selects (largest logits) are
+both below STOP_TOL with a stable selection and a decade of ||p|| behind, or its iteration budget is spent. The
+targets are those of the selected tokens (as in `directional-limit`); whether they are the optimal tokens alpha
+of the dataset's v is reported. Per run: observed when the selection is stable over the second half, both final
 values are <= tol and each fell at least tenfold over the last decade of ||p|| (or sits at rounding level);
 contradicted when the selection is stable and the p value settles (less than twofold drop) above tol (the
 counterexample: the init, the final iterate, the step); otherwise undecided (also when the selected tokens
-have no feasible joint SVMs). The plain p-SVM's 1 - corr is
-reported beside it.
+have no feasible joint SVMs). The plain p-SVM's 1 - corr is reported beside it.
 """
 from __future__ import annotations
 
 from attnsvm import numeric
-from attnsvm.numeric import joint as nj
 
 from ..claims import CONTRADICTED, OBSERVED, STATEMENTS, UNDECIDED, Observation, judge, out_of_scope
 from ..result import FAILS, HOLDS, INCONCLUSIVE
@@ -116,14 +115,14 @@ def run(ctx):
         return out_of_scope(ID, STATEMENT, why, evidence={"train": ctx.dataset.train})
     alpha = jc.v_svm(ctx).alpha
     ds, o = ctx.dataset, ctx.options
-    runs = []
-    for init in ds.inits:
-        v_init = ds.v if ds.v0 is None else ds.v0       # the dataset's v0: joint GD's initial head (default v)
-        traj = nj.run_joint_gd(v_init, init, ds.X, ds.Y, ctx.phi, ctx.loss, method="normalized", step=o["step"],
-                               max_iter=o["max_iterations"], time_budget=o["time_budget"], observer=_observer(ctx))
-        runs.append(judge_joint_run(ctx, traj, alpha, o["tol"]))
+    v_init = ds.v if ds.v0 is None else ds.v0           # the dataset's v0: joint GD's initial head (default v)
+    trajs = numeric.run_joint_gd_lockstep([v_init] * len(ds.inits), list(ds.inits), ds.X, ds.Y, ctx.phi, ctx.loss,
+                                          method="normalized", step=o["step"], max_iter=o["max_iterations"],
+                                          time_budget=o["time_budget"], observers=[_observer(ctx) for _ in ds.inits])
+    runs = [judge_joint_run(ctx, traj, alpha, o["tol"]) for traj in trajs]
     ev = {"runs": runs, "alpha": alpha, "tol": o["tol"], "stop_tol": STOP_TOL, "backend": "float64",
-          "gradient": "stable joint gradients (numeric.joint), normalised per block", "step": o["step"],
+          "gradient": "stable joint gradients (numeric.joint_lockstep, the inits in lockstep), normalised per block",
+          "step": o["step"],
           "initial_head": "v0 (dataset)" if ds.v0 is not None else "v (dataset)",
           "max_iterations": o["max_iterations"]}
     verdicts = [r["verdict"] for r in runs]

@@ -15,7 +15,9 @@ GD is run from the dataset's inits by `directional-limit`.
 Observation: contradicted when some run converges to a selection that is exactly not locally optimal (the
 counterexample: the run's init, final iterate, iteration, step and the support token that scores too high);
 observed when at least one run converges, every converged run reaches a locally optimal selection and the
-dataset's own runs are decided; undecided otherwise. Runs that end mixed (attention kept on several tokens)
+dataset's own runs are decided (a dataset run that normalised GD leaves undecided counts as decided when the
+theorem's fixed-step GD from the same init settles at a certified finite stationary point,
+:meth:`verify.exploration.Exploration.fixed_step_stall`); undecided otherwise. Runs that end mixed (attention kept on several tokens)
 or at a certified finite stationary point are outside the one-token statement and reported as such.
 """
 from __future__ import annotations
@@ -41,6 +43,11 @@ def run(ctx):
     counts = ex.counts()
     local = [ex.status(s) for s in ex.local]
     ds_runs = ex.run_table(ex.dataset_runs, ctx.dataset.inits)
+    for k, row in enumerate(ds_runs):
+        if row["status"] == UNDECIDED:
+            stall = ex.fixed_step_stall(k)    # the theorem's algorithm from the same init settles at a certified point
+            if stall is not None:
+                row["fixed_step"] = stall
     evidence = {
         "optimal_tokens": list(ex.alpha),
         "candidates": ex.candidate_evidence(),
@@ -76,11 +83,14 @@ def run(ctx):
                           f"{w.get('selected_score')})", evidence, counterexample=contradictions[0])
     elif n_conv == 0:
         obs = Observation(OUTCOME_UNDECIDED, f"no run converged within the budgets ({tally})", evidence)
-    elif any(r["status"] == UNDECIDED for r in ds_runs):
-        bad = [k for k, r in enumerate(ds_runs) if r["status"] == UNDECIDED]
+    elif any(r["status"] == UNDECIDED and "fixed_step" not in r for r in ds_runs):
+        bad = [k for k, r in enumerate(ds_runs) if r["status"] == UNDECIDED and "fixed_step" not in r]
         obs = Observation(OUTCOME_UNDECIDED, f"the dataset's run(s) {bad} are undecided after "
                           f"{ex.dataset_runs.budgets[-1]} iterations ({ds_runs[bad[0]]['reason']}); {tally}", evidence)
     else:
+        settled = [k for k, r in enumerate(ds_runs) if "fixed_step" in r]
+        stall_text = (f"; the dataset's run(s) {settled} undecided by normalised GD settle at a certified finite "
+                      f"stationary point under fixed-step GD (outside the one-token statement)") if settled else ""
         obs = Observation(OBSERVED, f"{n_conv} converged run(s), all to locally optimal selections ({local_text}); "
-                          f"{len(local)} locally optimal selection(s) found; {tally}", evidence)
+                          f"{len(local)} locally optimal selection(s) found; {tally}{stall_text}", evidence)
     return judge(ctx, ID, STATEMENT, obs)
