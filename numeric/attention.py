@@ -263,9 +263,10 @@ class StableAttention:
         return (self.effective_dgamma(tails) + gap[..., None]) * (loss.derivative(u) / z)[..., None]
 
     def gradient_batch(self, thetas: np.ndarray, loss: Loss):
-        """(G, R) for a stack of thetas (B, D): R_b = max_{i, t != a_i} r_it at theta_b and G_b = e^{-R_b} grad L(theta_b)
-        (the scaled gradient of :meth:`gradient`, one scale per row), computed together at the current dominant
-        tokens; None where :meth:`tails_batch` is None or some row has no tail token."""
+        """(G, R) for a stack of thetas (B, D): R_b = max_{i, t != a_i} r_it at theta_b and
+        G_b = e^{-R_b} grad L(theta_b) (the scaled gradient of :meth:`gradient`, one scale per row), computed
+        together at the current dominant tokens; None where :meth:`tails_batch` is None or some row has no tail
+        token."""
         tails = self.tails_batch(thetas)
         if tails is None:
             return None
