@@ -40,7 +40,10 @@ Error model (the difference between the simulated and the literal GD iterate at 
     eps_s^(order+1) ||p_mm|| / (order + 1) from the switch on, bounded independently of how far one
     integrates (``truncation_estimate`` accumulates eps^(order+1) ||Delta theta|| over the integration
     steps); with order 2 and switch_tol 1e-3 this is ~1e-10 ||p_mm||, and eps at the switch is usually
-    well below switch_tol because the local bound overestimates ||H||;
+    well below switch_tol because the local bound overestimates ||H||. A run whose attention concentrates slowly
+    (eps ~ 1e-2 after 1e4-1e5 steps) would spend its whole literal budget before eps reaches 1e-3: after
+    ``late_switch_after`` (20,000) literal steps the switch is taken at eps <= ``late_switch_tol`` (1e-2), where
+    the estimate is ~3e-7 ||p_mm|| (reported, as always, in ``switch_epsilon`` and ``truncation_estimate``);
 (b) the integrator's tolerance (rtol, atol per step, scaled by |theta|);
 (c) float64 rounding of the literal steps (about sqrt(k) 1e-16 ||theta||) and of the right side.
 Measured (bench/fixed_step.py; multi-input and single-input-global, logistic loss, eta = 1/L and 0.1, against
@@ -298,22 +301,29 @@ def check_arguments(theta0, phi, step, target_norm, max_log10_steps, switch_tol)
         raise ValueError(f"theta0 has {np.asarray(theta0, dtype=object).size} entries, the features have {D}")
 
 
-def switch_observer(flow, target_norm, max_log10_steps: float, switch_tol: float):
+def switch_observer(flow, target_norm, max_log10_steps: float, switch_tol: float, late_switch_tol=None,
+                    late_switch_after: int = 0):
     """The literal phase's stop rule at a checkpoint: the target norm reached, log10 k at its cap, or (k >= 1)
-    eps = eta ||H|| <= switch_tol, where the modified equation takes over."""
+    eps = eta ||H|| <= switch_tol, where the modified equation takes over; from k >= ``late_switch_after`` on also
+    eps <= ``late_switch_tol`` (when given)."""
     def observe(cp) -> bool:
         if target_norm is not None and cp.norm >= target_norm:
             return True
         if cp.iteration >= 1 and math.log10(cp.iteration) >= max_log10_steps:
             return True
-        return cp.iteration >= 1 and flow.epsilon(cp.theta) <= switch_tol
+        if cp.iteration < 1:
+            return False
+        eps = flow.epsilon(cp.theta)
+        return eps <= switch_tol or (late_switch_tol is not None and cp.iteration >= late_switch_after
+                                     and eps <= late_switch_tol)
 
     return observe
 
 
 def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, step: float, *,
                         target_norm: float | None = None, max_log10_steps: float = math.inf,
-                        max_literal_steps: int = 200_000, switch_tol: float = 1e-3, order: int = 2,
+                        max_literal_steps: int = 200_000, switch_tol: float = 1e-3,
+                        late_switch_tol: float | None = 1e-2, late_switch_after: int = 20_000, order: int = 2,
                         rtol: float = 1e-11, atol: float = 1e-11, integrator_order: int = 8,
                         min_integrator_order: int = 4,
                         max_integrator_steps: int = 20_000, per_decade: int = 10, dense_log10: float = 6.0,
@@ -325,23 +335,28 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
     past it), or at log10 k = ``max_log10_steps``, whichever comes
     first (at least one must be given). Budgets are counts: ``max_literal_steps`` literal GD steps before
     the switch (stop reason "literal-steps" when eps never fell below ``switch_tol``; "stationary" when
-    literal GD reached a point where its float64 gradient is exactly zero with eps still above it),
+    literal GD reached a float64 fixed point, a zero gradient or a step that leaves theta unchanged, with eps still
+    above it); after ``late_switch_after`` literal steps the switch is also taken at eps <= ``late_switch_tol``
+    (None: never; error model (a)),
     ``max_integrator_steps`` attempted integration steps. The flow stops ("flow-invalid") if eps rises above
     10 ``switch_tol``. ``lipschitz_bound`` is only recorded. ``integrator_order`` is the extrapolation's order K,
     ``min_integrator_order`` the lowest it may drop to on steps shortened by a checkpoint (K: never).
     """
     check_arguments(theta0, phi, step, target_norm, max_log10_steps, switch_tol)
+    if late_switch_tol is not None and not switch_tol <= late_switch_tol < 1:
+        raise ValueError(f"late_switch_tol must lie in [switch_tol, 1), got {late_switch_tol!r}")
     phi = np.asarray(phi, dtype=float)
     gamma = np.asarray(gamma, dtype=float)
     hess = StableHessian(phi, gamma, loss)
     flow = ModifiedFlow(hess, step, order)
     options = dict(target_norm=target_norm, max_log10_steps=max_log10_steps, max_literal_steps=max_literal_steps,
-                   switch_tol=switch_tol, rtol=rtol, atol=atol, integrator_order=integrator_order,
+                   switch_tol=switch_tol, late_switch_tol=late_switch_tol, late_switch_after=late_switch_after,
+                   rtol=rtol, atol=atol, integrator_order=integrator_order,
                    min_integrator_order=min_integrator_order, max_integrator_steps=max_integrator_steps,
                    per_decade=per_decade, dense_log10=dense_log10)
 
     # -- 1. literal GD until eps <= switch_tol ------------------------------------------------------------
-    observe = switch_observer(flow, target_norm, max_log10_steps, switch_tol)
+    observe = switch_observer(flow, target_norm, max_log10_steps, switch_tol, late_switch_tol, late_switch_after)
     lit = run_gd(theta0, phi, gamma, loss, method="fixed", step=step, max_iter=max_literal_steps,
                  time_budget=math.inf, per_decade=per_decade, observer=observe)
     cps = [make_checkpoint(hess, loss, c.theta, c.iteration, 0.0, "literal") for c in lit.checkpoints]
@@ -376,9 +391,10 @@ def simulate_fixed_step(theta0, phi: np.ndarray, gamma: np.ndarray, loss: Loss, 
                           max_steps=max_integrator_steps, stiffness=lambda: flow.last_jacobian_norm,
                           rhs_rows=flow.rows, min_order=min_integrator_order)
     ops = FlowOps(norm=lambda y: float(np.linalg.norm(y)), ln=math.log, exp=math.exp, ln10=LN10, rel=1e-15)
+    in_force = switch_tol if eps_s is None or eps_s <= switch_tol else late_switch_tol   # the switch's tolerance
     reason, trunc = flow_phase(flow, integ, ops, k_s, theta, cps,
                                lambda th, k, x: make_checkpoint(hess, loss, th, k, x, "flow", flow),
-                               target_norm, max_log10_steps, switch_tol, order, per_decade, dense_log10)
+                               target_norm, max_log10_steps, in_force, order, per_decade, dense_log10)
     return result(reason, trunc, integ.stats)
 
 

@@ -214,3 +214,28 @@ def test_modified_flow_at_a_stack_of_points_is_the_flow_at_each(terms):
     flow.terms = 2
     corrections = flow.rows(taus, thetas) - ModifiedFlow(flow.hessian, 0.5, order=0).rows(taus, thetas)
     assert np.abs(corrections).max() > 1e-6      # the corrections are there, and make a difference
+
+
+def test_a_slowly_concentrating_run_switches_late_at_a_looser_tolerance_and_stays_within_its_estimate():
+    """Stress dataset 9 (n = 3, T = 5, d = 4), eta = 0.584: eta ||H|| is still 8e-3 after 25,000 literal steps and
+    would reach 1e-3 only near the 200,000-step budget. After late_switch_after steps the switch is taken at
+    eps <= late_switch_tol (1e-2); the simulated iterate at k = 40,000 then equals literal GD's within the truncation
+    estimate that the simulator reports. Without the late switch the literal budget runs out first."""
+    import math
+
+    from attnsvm.numeric import LOGISTIC, run_gd, simulate_fixed_step
+    from attnsvm.verify.random_datasets import stress_dataset
+
+    ds = stress_dataset(9, 0)
+    phi, gamma = ds.features(), ds.gamma
+    eta, K = 0.5841178176723858, 40_000
+    theta0 = np.zeros(phi.shape[2])
+    sim = simulate_fixed_step(theta0, phi, gamma, LOGISTIC, eta, max_log10_steps=math.log10(K))
+    assert sim.stop_reason == "max-log10-steps" and sim.final.iteration == K
+    assert 20_000 <= sim.literal_steps < K and 1e-3 < sim.switch_epsilon <= 1e-2
+    lit = run_gd(theta0, phi, gamma, LOGISTIC, method="fixed", step=eta, max_iter=K)
+    err = np.linalg.norm(sim.final.theta - lit.final.theta)
+    assert err <= sim.truncation_estimate + 1e-9 * np.linalg.norm(lit.final.theta), (err, sim.truncation_estimate)
+    strict = simulate_fixed_step(theta0, phi, gamma, LOGISTIC, eta, max_log10_steps=math.log10(K),
+                                 max_literal_steps=30_000, late_switch_tol=None)
+    assert strict.stop_reason == "literal-steps" and strict.literal_steps == 30_000
