@@ -346,6 +346,9 @@ def main(argv=None) -> int:
     (the error says what was wrong)."""
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    # Ctrl-C raises KeyboardInterrupt while the command runs, whatever disposition the caller left (a library or a
+    # parent may have set SIGINT to be ignored; the command's own "error: interrupted" must not depend on it)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main_thread else None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -390,6 +393,7 @@ def main(argv=None) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def _quiet_broken_pipe() -> int:

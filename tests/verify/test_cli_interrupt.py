@@ -187,3 +187,26 @@ def test_foreign_file_is_still_refused(tmp_path):
     with pytest.raises(build.ReportError, match="not written by attnsvm report"):
         build.write_report(_entries(), str(out))
     assert (out / "one.html").read_text() == "mine"
+
+
+def test_ctrl_c_interrupts_even_when_the_caller_ignored_sigint(monkeypatch, capsys):
+    """A caller (a library, a parent process) may leave SIGINT ignored; the command still ends on Ctrl-C with
+    "error: interrupted" and exit status 130, and the caller's disposition is restored afterwards."""
+    from attnsvm.verify import api
+    from attnsvm.verify.cli import main
+
+    def endless_check(dataset, only=None, progress=None, **options):
+        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise AssertionError("SIGINT was not delivered as KeyboardInterrupt")
+
+    monkeypatch.setattr(api, "check", endless_check)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = main(["check", "single-input-global"])
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert code == 130 and capsys.readouterr().err == "error: interrupted\n"
