@@ -39,6 +39,7 @@ KKT_TESTS = ["tests/symbolic/test_kkt.py"]
 SVM_TESTS = ["tests/numeric/test_svm.py"]
 CLAIMS_TESTS = ["tests/verify/test_claims.py"]
 CONVERGENCE_TESTS = ["tests/numeric/test_convergence.py"]
+BATCHED_TESTS = ["tests/numeric/test_batched.py", "tests/numeric/test_batched_numpy.py"]
 CHECKS_TESTS = ["tests/verify/test_checks.py"]
 ASSUMPTION_A_TESTS = ["tests/symbolic/test_assumption.py", "tests/symbolic/test_intervals.py",
                       "tests/symbolic/test_losses.py"]
@@ -89,9 +90,13 @@ MUTANTS: list[Mutant] = [
     one("convergence: tolerance x100", "numeric/convergence.py",
         "if stable and omc1 is not None and omc1 <= tol and growth >= min_growth:",
         "if stable and omc1 is not None and omc1 <= 100 * tol and growth >= min_growth:", CONVERGENCE_TESTS),
-    one("zigzag rule: the step never shrinks", "numeric/batched.py",
+    # the step rule of both batched engines (torch and numpy), held to each other and to numeric.run_gd
+    one("zigzag rule: the step never shrinks (torch engine)", "numeric/batched.py",
         "factor = torch.where(turned, factor * SHRINK, torch.clamp(factor * GROWTH, max=1.0))",
-        "factor = torch.clamp(factor * GROWTH, max=1.0)", CONVERGENCE_TESTS),
+        "factor = torch.clamp(factor * GROWTH, max=1.0)", CONVERGENCE_TESTS + BATCHED_TESTS),
+    one("zigzag rule: the step never shrinks (numpy engine)", "numeric/batched.py",
+        "factor = np.where(turned, factor * SHRINK, np.minimum(factor * GROWTH, 1.0))",
+        "factor = np.minimum(factor * GROWTH, 1.0)", CONVERGENCE_TESTS + BATCHED_TESTS),
     # directional limit of the theorem's algorithm (verify/checks/directional_limit.py)
     one("directional-limit: tolerance x100", "verify/checks/directional_limit.py",
         "if stable and sel == tuple(alpha) and omc1 <= tol and falling:",
