@@ -17,21 +17,13 @@ import statistics
 import time
 from collections import Counter, defaultdict
 
-import numpy as np
-
-
-def random_dataset(k: int, seed: int):
-    """Dataset k of the stress family (attnsvm.verify.random_datasets: its own generator, SeedSequence([seed, k]))."""
-    from attnsvm.verify.random_datasets import stress_dataset
-
-    return stress_dataset(k, seed)
-
 
 def _one(args):
     k, seed, options = args
     from attnsvm.verify import check
+    from attnsvm.verify.random_datasets import stress_dataset
 
-    ds = random_dataset(k, seed)
+    ds = stress_dataset(k, seed)
     t0 = time.perf_counter()
     r = check(ds, **options)
     seconds = time.perf_counter() - t0

@@ -221,10 +221,10 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
     while True:
         fs = float64_step(kernel, theta, loss, state, method=method, step=step, adaptive=adaptive, relative=relative)
         tails, g, gn, eta = fs.tails, fs.g, fs.grad_norm, fs.eta
-        stationary = gn == 0.0
-        if not stationary and not normalized:
-            # a float64 fixed point of fixed-step GD: the step leaves theta unchanged, so every later step would too
-            stationary = bool(np.array_equal(theta - fs.delta, theta))
+        new = theta - fs.delta
+        # a zero gradient, or a float64 fixed point of fixed-step GD: the step leaves theta unchanged, so every later
+        # step would too
+        stationary = gn == 0.0 or (not normalized and bool(np.array_equal(new, theta)))
         if book.due(k, stationary):
             st = kernel.state(theta)
             true_g = kernel.gradient(theta, loss, tails=tails) if normalized else g
@@ -243,7 +243,7 @@ def run_gd(theta0: np.ndarray, phi: np.ndarray, gamma: np.ndarray, loss: Loss, *
             stop_reason = book.record(cp, stationary)
             if stop_reason:
                 break
-        theta -= fs.delta
+        theta = new
         if normalized:
             state = StepState(fs.factor, fs.unit)
         k += 1

@@ -227,7 +227,7 @@ def _memory_limit(args, processes: int = 1, datasets=None) -> None:
         return
     limit = limit // max(processes, 1)
     memory.lift()
-    memory.load_libraries(torch=_torch_used(args, datasets or []), everything=explicit)
+    memory.load_libraries(cvxpy=explicit, torch=explicit and _torch_used(args, datasets or []))
     floor = memory.startup_need()
     if limit < floor:
         per = f" per process ({processes} processes)" if processes > 1 else ""

@@ -84,19 +84,15 @@ def format_bytes(n: float) -> str:
     return f"{n / GIB:.3g} GB" if n >= GIB else f"{n / 2 ** 20:.3g} MB"
 
 
-def load_libraries(torch: bool = True, everything: bool = True) -> None:
+def load_libraries(cvxpy: bool = True, torch: bool = True) -> None:
     """Import the numerical libraries the checks use, so that they are loaded before a limit is set: the checks'
-    own modules (numpy, scipy, sympy, mpmath, python-flint); with ``everything`` also cvxpy (the fallback SVM
-    solver, numeric.lazy) and, when ``torch``, torch (batched GD of large problems)."""
+    own modules (numpy, scipy, sympy, mpmath, python-flint, through verify.api), cvxpy (the fallback SVM solver,
+    numeric.lazy) when ``cvxpy``, torch (batched GD of large problems) when ``torch``."""
     from attnsvm.verify import api  # noqa: F401
-    if everything:
-        import cvxpy  # noqa: F401
-        import flint  # noqa: F401
-        import mpmath  # noqa: F401
-        import scipy.linalg  # noqa: F401
-        import scipy.optimize  # noqa: F401
-        if torch:
-            import torch as _torch  # noqa: F401
+    if cvxpy:
+        import cvxpy as _cvxpy  # noqa: F401
+    if torch:
+        import torch as _torch  # noqa: F401
 
 
 def lift() -> None:

@@ -142,6 +142,13 @@ def test_bound_is_tight_for_two_tokens_and_the_correlation_loss():
     assert seen <= bound <= 1.01 * seen
 
 
+def _mp_derivatives(loss, a: float, b: float, points: int = 101):
+    """(|l'|, |l''|) at ``points`` equally spaced u in [a, b], in mpmath at 30 digits."""
+    with mpmath.workdps(30):
+        u = [mpmath.mpf(x) for x in np.linspace(a, b, points)]
+        return ([abs(loss.mp_derivative(x)) for x in u], [abs(mpmath.diff(loss.mp_derivative, x)) for x in u])
+
+
 def test_loss_constants_closed_forms_against_a_dense_grid():
     """sup and inf of |l'|, |l''| on intervals (closed forms) against mpmath on a grid."""
     lo = np.array([-3.0, 0.5, -2.0, -0.2])
@@ -149,18 +156,12 @@ def test_loss_constants_closed_forms_against_a_dense_grid():
     for loss in LOSSES.values():
         c = loss_constants(loss, lo, hi)
         for i in range(len(lo)):
-            u = np.linspace(lo[i], hi[i], 20001)
-            with mpmath.workdps(30):
-                d1 = [abs(loss.mp_derivative(mpmath.mpf(x))) for x in u[::200]]
-                d2 = [abs(mpmath.diff(loss.mp_derivative, mpmath.mpf(x))) for x in u[::200]]
+            d1, d2 = _mp_derivatives(loss, lo[i], hi[i])
             assert float(max(d1)) <= c.M1[i] * (1 + 1e-12) and float(max(d1)) >= c.M1[i] * (1 - 1e-3)
             assert float(max(d2)) <= c.M0[i] * (1 + 1e-12) + 1e-300 and float(max(d2)) >= c.M0[i] * (1 - 1e-3)
         infs = derivative_infs(loss, lo, hi)
         for i in range(len(lo)):
-            u = np.linspace(lo[i], hi[i], 2001)
-            with mpmath.workdps(30):
-                d1 = [abs(loss.mp_derivative(mpmath.mpf(x))) for x in u[::20]]
-                d2 = [abs(mpmath.diff(loss.mp_derivative, mpmath.mpf(x))) for x in u[::20]]
+            d1, d2 = _mp_derivatives(loss, lo[i], hi[i])
             assert infs[1][i] <= float(min(d1)) * (1 + 1e-12) and infs[1][i] >= float(min(d1)) * (1 - 1e-9)
             assert infs[0][i] <= float(min(d2)) * (1 + 1e-12) and infs[0][i] >= float(min(d2)) * (1 - 1e-9) - 1e-300
     s2, s1 = derivative_sups(LOGISTIC, np.array([-1.0]), np.array([1.0]))

@@ -70,6 +70,7 @@ def run(ctx):
         "contradictions": contradictions,
     }
     n_conv = sum(c[CONVERGED] for c in counts.values())
+    undecided = [k for k, r in enumerate(ds_runs) if r["status"] == UNDECIDED and "fixed_step" not in r]
     reached = sorted({tuple(j.selection) for _, _, runs, _ in ex.families() for j in runs.judgements
                       if j.status == CONVERGED})
     local_text = ", ".join(f"{list(s)}{' (optimal)' if ex.status(s)['optimal'] else ''}" for s in reached)
@@ -83,10 +84,10 @@ def run(ctx):
                           f"{w.get('selected_score')})", evidence, counterexample=contradictions[0])
     elif n_conv == 0:
         obs = Observation(OUTCOME_UNDECIDED, f"no run converged within the budgets ({tally})", evidence)
-    elif any(r["status"] == UNDECIDED and "fixed_step" not in r for r in ds_runs):
-        bad = [k for k, r in enumerate(ds_runs) if r["status"] == UNDECIDED and "fixed_step" not in r]
-        obs = Observation(OUTCOME_UNDECIDED, f"the dataset's run(s) {bad} are undecided after "
-                          f"{ex.dataset_runs.budgets[-1]} iterations ({ds_runs[bad[0]]['reason']}); {tally}", evidence)
+    elif undecided:
+        obs = Observation(OUTCOME_UNDECIDED, f"the dataset's run(s) {undecided} are undecided after "
+                          f"{ex.dataset_runs.budgets[-1]} iterations ({ds_runs[undecided[0]]['reason']}); {tally}",
+                          evidence)
     else:
         settled = [k for k, r in enumerate(ds_runs) if "fixed_step" in r]
         stall_text = (f"; the dataset's run(s) {settled} undecided by normalised GD settle at a certified finite "
